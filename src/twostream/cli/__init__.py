@@ -1,0 +1,44 @@
+"""Command line: ``twostream <command> ...``; one module per command in this package.
+
+Each command module defines ``add_arguments(parser)`` and ``run(args)``. Modules are
+imported lazily so that light commands do not pay for importing torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS: dict[str, str] = {
+    "synthetic": "Generate the embedded synthetic dataset in UCF-101 layout.",
+    "ingest": "Build a dataset manifest (and failures list) from its official files.",
+    "extract": "Compute flow and write per-video HDF5 shards for one chunk of a manifest.",
+    "index": "Merge chunk indexes into one shard index and one failures table.",
+    "flow": "Write the raw TV-L1 flow of one image pair as a Middlebury .flo file.",
+    "train": "Train one stream (RGB or flow) with TSN sampling.",
+    "evaluate": "Score test videos with one trained stream (segments x crops).",
+    "table": "Write the two-stream results table from per-stream scores.",
+}
+
+
+def _module(name: str):
+    return importlib.import_module(f"twostream.cli.{name.replace('-', '_')}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="twostream", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    argv = sys.argv[1:] if argv is None else argv
+    # Only the chosen command's module is imported (it may import torch).
+    chosen = argv[0] if argv and argv[0] in COMMANDS else None
+    for name, help_text in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            _module(name).add_arguments(p)
+    args = parser.parse_args(argv)
+    return int(_module(args.command).run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

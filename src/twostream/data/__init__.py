@@ -1,0 +1,1 @@
+"""Datasets: generation, ingest, video decoding, shards and TSN loading."""
