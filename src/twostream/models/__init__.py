@@ -1,0 +1,1 @@
+"""Models: ResNet streams, CMMP message passing, CMA attention."""
