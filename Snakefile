@@ -1,0 +1,25 @@
+# twostream: raw videos -> optical flow -> shards -> two-stream, CMMP and CMA training -> tables.
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/streams.smk"
+
+
+rule all:
+    input:
+        final_targets(),

@@ -1,0 +1,33 @@
+"""``twostream extract``: flow + pack for one chunk of a manifest."""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+
+from twostream.data.extract import chunk_rows, extract_chunk
+from twostream.files import write_csv
+from twostream.flow import get_backend
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--chunk", type=int, required=True, help="chunk number (0-based)")
+    p.add_argument("--chunk-size", type=int, required=True)
+    p.add_argument("--shards", required=True, help="folder for the per-video shards")
+    p.add_argument("--size", type=int, nargs=2, required=True, metavar=("H", "W"), help="frame size")
+    p.add_argument("--backend", default="auto")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--bound", type=float, default=20.0)
+    p.add_argument("--quality", type=int, default=90, help="JPEG quality of frames and flow")
+    p.add_argument("--out", required=True, help="chunk index CSV")
+
+
+def run(args: argparse.Namespace) -> int:
+    manifest = pd.read_csv(args.manifest, keep_default_na=False)
+    rows = chunk_rows(manifest, args.chunk, args.chunk_size)
+    backend = get_backend(args.backend, args.device)
+    index = extract_chunk(rows, backend, args.shards, size=tuple(args.size), bound=args.bound, quality=args.quality)
+    write_csv(index, args.out)
+    return 0

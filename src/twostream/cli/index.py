@@ -1,0 +1,27 @@
+"""``twostream index``: merge chunk indexes into the dataset's shard index and failures table."""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+
+from twostream.data.extract import merge_index
+from twostream.files import write_csv
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--ingest-failures", required=True)
+    p.add_argument("--chunks", nargs="*", default=[], help="chunk index CSVs")
+    p.add_argument("--out", required=True, help="shard index CSV")
+    p.add_argument("--failures", required=True, help="all failures, by stage")
+
+
+def run(args: argparse.Namespace) -> int:
+    read = lambda path: pd.read_csv(path, keep_default_na=False)  # noqa: E731
+    index, failures = merge_index(read(args.manifest), [read(c) for c in args.chunks], read(args.ingest_failures))
+    write_csv(index, args.out)
+    write_csv(failures, args.failures)
+    print(f"{len(index)} videos in shards, {len(failures)} failures")
+    return 0

@@ -1,0 +1,181 @@
+"""Per-video HDF5 shards: JPEG frames and JPEG-quantised flow, with random access.
+
+Layout (format version 1):
+  /rgb/bytes     uint8 (n,)   concatenated JPEG files of the T frames (BGR order on encode)
+  /rgb/offsets   int64 (T+1,) frame t is bytes[offsets[t]:offsets[t+1]]
+  /flow/bytes    uint8 (m,)   concatenated greyscale JPEGs: field t, component c (0 = x, 1 = y) at 2t+c
+  /flow/offsets  int64 (2(T-1)+1,)
+  attributes     video_id, label, class_name, fps, frames, height, width, flow_backend,
+                 flow_params (JSON), flow_bound, jpeg_quality, format_version, source, complete
+
+Flow is clipped to +-bound, scaled to [-1, 1] and quantised as q = round(127 f) + 128, so
+zero flow is exactly 128 and q in 1..255. The byte buffers are chunked with HDF5's
+fletcher32 checksum, so every read verifies the chunks it touches; a shard is written
+under a temporary name and renamed only when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import cv2
+import h5py
+import numpy as np
+
+from twostream.files import atomic_path
+
+FORMAT_VERSION = 1
+CHUNK_BYTES = 1 << 16
+
+
+class ShardError(Exception):
+    """A shard that is missing, truncated or corrupted."""
+
+
+def quantize_flow(flow: np.ndarray) -> np.ndarray:
+    """[-1, 1] float flow -> uint8 with zero at 128."""
+    return (np.rint(np.clip(flow, -1.0, 1.0) * 127.0) + 128.0).astype(np.uint8)
+
+
+def dequantize_flow(q: np.ndarray) -> np.ndarray:
+    """uint8 flow -> float32 in [-1, 1] (approximately)."""
+    return (q.astype(np.float32) - 128.0) / 127.0
+
+
+def _encode(images: list[np.ndarray], quality: int) -> tuple[np.ndarray, np.ndarray]:
+    blobs = []
+    for img in images:
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            raise ValueError("JPEG encoding failed")
+        blobs.append(buf.ravel())
+    offsets = np.zeros(len(blobs) + 1, np.int64)
+    offsets[1:] = np.cumsum([b.size for b in blobs])
+    return np.concatenate(blobs) if blobs else np.zeros(0, np.uint8), offsets
+
+
+def _store(group: h5py.Group, data: np.ndarray, offsets: np.ndarray) -> None:
+    chunk = (max(1, min(CHUNK_BYTES, data.size)),)
+    group.create_dataset("bytes", data=data, chunks=chunk, fletcher32=True)
+    group.create_dataset("offsets", data=offsets)
+
+
+def write_shard(path: str | os.PathLike, rgb: np.ndarray, flow_q: np.ndarray, attrs: dict[str, Any], quality: int = 90) -> int:
+    """Write one video's shard atomically; returns its size in bytes.
+
+    ``rgb`` is (T, H, W, 3) BGR uint8; ``flow_q`` is (T-1, H, W, 2) quantised flow.
+    """
+    t = rgb.shape[0]
+    if flow_q.shape != (t - 1, *rgb.shape[1:3], 2):
+        raise ValueError(f"flow shape {flow_q.shape} does not match {t} frames of {rgb.shape[1:3]}")
+    rgb_data, rgb_off = _encode(list(rgb), quality)
+    fields = [flow_q[i, :, :, c] for i in range(t - 1) for c in range(2)]
+    flow_data, flow_off = _encode(fields, quality)
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            _store(f.create_group("rgb"), rgb_data, rgb_off)
+            _store(f.create_group("flow"), flow_data, flow_off)
+            meta = dict(attrs, frames=t, height=rgb.shape[1], width=rgb.shape[2], jpeg_quality=quality,
+                        format_version=FORMAT_VERSION)
+            for key, value in meta.items():
+                f.attrs[key] = json.dumps(value) if isinstance(value, dict) else value
+            f.attrs["complete"] = True
+        size = tmp.stat().st_size
+    return size
+
+
+class Shard:
+    """Read access to one shard: ``rgb(t)`` and ``flow(t, length)``; checks integrity on open."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        try:
+            self._file = h5py.File(self.path, "r")
+        except FileNotFoundError:
+            raise ShardError(f"{self.path}: shard not found") from None
+        except OSError as e:
+            raise ShardError(f"{self.path}: corrupted or truncated shard ({e}); delete it and re-run") from None
+        try:
+            self._check()
+            self._rgb = self._file["rgb/bytes"]
+            self._rgb_off = self._file["rgb/offsets"][()]
+            self._flow = self._file["flow/bytes"]
+            self._flow_off = self._file["flow/offsets"][()]
+        except (KeyError, OSError) as e:
+            self.close()
+            raise ShardError(f"{self.path}: corrupted shard ({e}); delete it and re-run") from None
+        self.frames = int(self._file.attrs["frames"])
+        if self._rgb_off.shape != (self.frames + 1,) or self._flow_off.shape != (2 * (self.frames - 1) + 1,) \
+                or self._rgb_off[-1] != self._rgb.shape[0] or self._flow_off[-1] != self._flow.shape[0]:
+            self.close()
+            raise ShardError(f"{self.path}: corrupted shard (inconsistent offsets); delete it and re-run")
+
+    def _check(self) -> None:
+        attrs = self._file.attrs
+        if not attrs.get("complete", False):
+            raise ShardError(f"{self.path}: incomplete shard; delete it and re-run")
+        if attrs.get("format_version") != FORMAT_VERSION:
+            raise ShardError(f"{self.path}: shard format {attrs.get('format_version')} is not {FORMAT_VERSION}; re-run extraction")
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        out = dict(self._file.attrs)
+        if "flow_params" in out:
+            out["flow_params"] = json.loads(out["flow_params"])
+        return out
+
+    def _decode(self, data: h5py.Dataset, offsets: np.ndarray, i: int, flags: int) -> np.ndarray:
+        try:
+            buf = data[offsets[i]:offsets[i + 1]]
+        except OSError as e:
+            raise ShardError(f"{self.path}: checksum mismatch or read error ({e}); delete it and re-run") from None
+        img = cv2.imdecode(buf, flags)
+        if img is None:
+            raise ShardError(f"{self.path}: undecodable JPEG at index {i}; delete it and re-run")
+        return img
+
+    def rgb(self, t: int) -> np.ndarray:
+        """Frame t as (H, W, 3) RGB uint8."""
+        return cv2.cvtColor(self._decode(self._rgb, self._rgb_off, t, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+    def flow(self, t: int, length: int = 5) -> np.ndarray:
+        """Quantised flow fields [t, t+length) as (length, H, W, 2) uint8; indices past the end repeat the last field."""
+        last = self.frames - 2
+        fields = [min(i, last) for i in range(t, t + length)]
+        return np.stack([
+            np.stack([self._decode(self._flow, self._flow_off, 2 * i + c, cv2.IMREAD_GRAYSCALE) for c in range(2)], -1)
+            for i in fields
+        ])
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> Shard:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ShardCache:
+    """A bounded LRU of open shards, for one process (a DataLoader worker opens its own)."""
+
+    def __init__(self, size: int = 64):
+        self.size = size
+        self._open: OrderedDict[str, Shard] = OrderedDict()
+        self._pid = os.getpid()
+
+    def get(self, path: str | os.PathLike) -> Shard:
+        if os.getpid() != self._pid:  # forked: never use handles opened by the parent
+            self._open = OrderedDict()
+            self._pid = os.getpid()
+        key = os.fspath(path)
+        shard = self._open.pop(key, None) or Shard(key)
+        self._open[key] = shard
+        while len(self._open) > self.size:
+            self._open.popitem(last=False)[1].close()
+        return shard

@@ -1,0 +1,1 @@
+"""Evaluation: scoring test videos, accuracy, results tables."""

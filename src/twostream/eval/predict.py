@@ -1,0 +1,54 @@
+"""Video-level scores: every (crop, segment) snippet scored, averaged per video.
+
+Scores are raw class scores (logits), averaged over segments and crops as in TSN;
+fusion is a weighted sum of the averaged scores, which equals frame-level weighted
+fusion followed by averaging (the CMA paper's protocol) because both are linear.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from twostream.files import atomic_path
+
+# Maps a batch of video clips {modality: (N, K, C, h, w) float} to {output name: (N, classes) scores}.
+ClipScorer = Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]
+
+
+@torch.no_grad()
+def predict(score: ClipScorer, dataset, modalities: tuple[str, ...], device: torch.device, *,
+            batch_size: int = 1, workers: int = 0) -> dict[str, np.ndarray]:
+    """Per-video mean scores {output name: (videos, classes)} plus ``label``."""
+    from twostream.data.transforms import to_input
+
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers)
+    out: dict[str, list[np.ndarray]] = {}
+    labels = []
+    for batch in tqdm(loader, desc="evaluate", unit="batch", file=sys.stderr,
+                      mininterval=5 if not sys.stderr.isatty() else 0.1):
+        b, crops = batch[modalities[0]].shape[:2]
+        clips = {m: to_input(batch[m].to(device).flatten(0, 1), m) for m in modalities}
+        for name, s in score(clips).items():
+            out.setdefault(name, []).append(s.view(b, crops, -1).mean(dim=1).float().cpu().numpy())
+        labels.append(batch["label"].numpy())
+    result = {name: np.concatenate(v) for name, v in out.items()}
+    result["label"] = np.concatenate(labels)
+    return result
+
+
+def save_scores(path: str | os.PathLike, video_ids: list[str], scores: dict[str, np.ndarray]) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, video_id=np.array(video_ids), **scores)
+
+
+def load_scores(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}

@@ -1,0 +1,42 @@
+"""Results tables: written as CSV and as Markdown with a provenance note."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from twostream.eval.metrics import fuse, topk
+from twostream.eval.predict import load_scores
+from twostream.files import write_csv, write_text
+
+
+def write_table(df: pd.DataFrame, csv_path: str | os.PathLike, title: str, note: str = "") -> None:
+    """``csv_path`` and the same table as Markdown beside it (``.md``)."""
+    write_csv(df, csv_path)
+    md = f"# {title}\n\n{df.to_markdown(index=False, floatfmt='.2f')}\n"
+    if note:
+        md += f"\n{note}\n"
+    write_text(md, Path(csv_path).with_suffix(".md"))
+
+
+def two_stream_rows(rgb_path: str, flow_path: str, split: int, weights: tuple[float, float]) -> list[dict]:
+    """RGB, flow and fused accuracy of one split from the two streams' score files."""
+    rgb, flow = load_scores(rgb_path), load_scores(flow_path)
+    if list(rgb["video_id"]) != list(flow["video_id"]):
+        raise ValueError(f"{rgb_path} and {flow_path} score different videos")
+    labels = rgb["label"]
+    streams = {"RGB": rgb["rgb"], "Flow": flow["flow"], "Fused": fuse(rgb["rgb"], flow["flow"], weights)}
+    return [{"split": split, "stream": name, "top1": topk(s, labels, 1), "top5": topk(s, labels, 5),
+             "videos": len(labels)} for name, s in streams.items()]
+
+
+def with_mean(df: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Append mean-over-splits rows (split = 'mean') when there is more than one split."""
+    if df["split"].nunique() < 2:
+        return df
+    mean = df.groupby(by, sort=False)[["top1", "top5"]].mean().reset_index()
+    mean["split"] = "mean"
+    mean["videos"] = df.groupby(by, sort=False)["videos"].sum().values
+    return pd.concat([df, mean[df.columns]], ignore_index=True)

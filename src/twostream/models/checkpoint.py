@@ -1,0 +1,44 @@
+"""Saving and loading trained models with the settings that rebuild them."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from twostream.models.streams import StreamNet
+from twostream.train.engine import save_atomic
+
+
+def save(path: str | os.PathLike, model: nn.Module, kind: str, config: dict[str, Any],
+         history: list[dict[str, float]]) -> None:
+    """Write ``{kind, config, state_dict, history}`` atomically."""
+    save_atomic({"kind": kind, "config": config, "state_dict": model.state_dict(), "history": history}, path)
+
+
+def load(path: str | os.PathLike) -> dict[str, Any]:
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(ckpt, dict) or "kind" not in ckpt:
+        raise ValueError(f"{path}: not a twostream checkpoint")
+    return ckpt
+
+
+def stream_config(modality: str, depth: int, num_classes: int, dropout: float, length: int) -> dict[str, Any]:
+    return {"modality": modality, "depth": depth, "num_classes": num_classes, "dropout": dropout,
+            "in_channels": 3 if modality == "rgb" else 2 * length}
+
+
+def build_stream(config: dict[str, Any], pretrained: str = "none") -> StreamNet:
+    return StreamNet(config["depth"], config["in_channels"], config["num_classes"], pretrained, config["dropout"])
+
+
+def load_stream(path: str | os.PathLike) -> tuple[StreamNet, dict[str, Any]]:
+    """A trained stream and its config."""
+    ckpt = load(path)
+    if ckpt["kind"] != "stream":
+        raise ValueError(f"{path}: a {ckpt['kind']} checkpoint, expected a stream")
+    net = build_stream(ckpt["config"])
+    net.load_state_dict(ckpt["state_dict"])
+    return net, ckpt["config"]

@@ -1,0 +1,81 @@
+"""Helpers the Snakefile calls at parse time (kept light: no torch import)."""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import os
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent
+# Command dispatch and the version string do not change what a command computes.
+NOT_CODE = ("twostream", "twostream.cli")
+
+
+def _module_file(name: str) -> Path | None:
+    """Source file of a ``twostream.*`` module, or None outside the package."""
+    if not name.startswith("twostream"):
+        return None
+    parts = name.split(".")[1:]
+    if not parts:
+        return PACKAGE / "__init__.py"
+    rel = Path(*parts)
+    for candidate in (PACKAGE / rel.with_suffix(".py"), PACKAGE / rel / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imports(path: Path, name: str) -> set[str]:
+    """Package modules imported by one source file (absolute and relative imports)."""
+    found = set()
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
+            found.add(base)
+            found.update(f"{base}.{a.name}" for a in node.names)
+    return {m for m in found if _module_file(m) is not None}
+
+
+@functools.cache
+def code_version(module: str) -> str:
+    """Hash of the source of ``module`` and every package module it imports, transitively.
+
+    A rule passes this as a param, so editing code it runs re-runs it, and editing
+    code it does not run does not.
+    """
+    seen: dict[str, Path] = {}
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        path = _module_file(name)
+        if path is None or name in seen or name in NOT_CODE:
+            continue
+        seen[name] = path
+        # A module's parent packages run on import too.
+        todo.extend(_imports(path, name) | {name.rpartition(".")[0]} - {""})
+    digest = hashlib.sha256()
+    for path in sorted(set(seen.values())):
+        digest.update(path.relative_to(PACKAGE).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def command_version(command: str) -> str:
+    """Code version of ``twostream <command>``."""
+    return code_version(f"twostream.cli.{command.replace('-', '_')}")
+
+
+def gpus_visible() -> int:
+    """NVIDIA GPUs on this machine, from the driver's /proc entries (no CUDA initialisation)."""
+    if "CUDA_VISIBLE_DEVICES" in os.environ:
+        return len([d for d in os.environ["CUDA_VISIBLE_DEVICES"].split(",") if d.strip() not in ("", "-1")])
+    gpus = Path("/proc/driver/nvidia/gpus")
+    return len(list(gpus.iterdir())) if gpus.is_dir() else 0
