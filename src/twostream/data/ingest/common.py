@@ -19,7 +19,9 @@ STAGE = "ingest"
 FAILURE_COLUMNS = ["video", "stage", "reason"]
 INFO_COLUMNS = ["frames", "fps", "width", "height"]
 # Matched case-insensitively; a listed video is found by its stem with any of these.
-VIDEO_EXTENSIONS = frozenset({".avi", ".mp4", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv"})
+VIDEO_EXTENSIONS = frozenset(
+    {".avi", ".mp4", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv"}
+)
 TRAIN, TEST, UNUSED = "train", "test", ""
 
 
@@ -63,7 +65,9 @@ class Catalog:
     failures: Failures
     listings: dict[tuple[str, str], Listing] = field(default_factory=dict)
 
-    def assign(self, video_id: str, class_name: str, dirs: tuple[Path, ...], split: int, role: str, where: str) -> None:
+    def assign(
+        self, video_id: str, class_name: str, dirs: tuple[Path, ...], split: int, role: str, where: str
+    ) -> None:
         """Record ``role`` (train/test) of a video in split ``split`` (0-based); a conflict is a failure."""
         key = (class_name, video_id)
         listing = self.listings.get(key)
@@ -71,7 +75,8 @@ class Catalog:
             listing = self.listings[key] = Listing(video_id, class_name, dirs, [UNUSED] * self.n_splits)
         if listing.splits[split] not in (UNUSED, role):
             self.failures.add(
-                where, f"{video_id} listed as {role} but already as {listing.splits[split]} in split {split + 1}"
+                where,
+                f"{video_id} listed as {role} but already as {listing.splits[split]} in split {split + 1}",
             )
             return
         listing.splits[split] = role
@@ -86,8 +91,8 @@ def existing_dir(path: str | os.PathLike, what: str) -> Path:
 
 
 def existing_file(path: str | os.PathLike, what: str) -> Path:
-    """``path`` as a Path; IngestError if it is not a file."""
-    path = Path(path)
+    """``path`` as an absolute Path; IngestError if it is not a file."""
+    path = Path(os.path.abspath(path))
     if not path.is_file():
         raise IngestError(f"{what} not found: {path}")
     return path
@@ -119,7 +124,7 @@ def videos_in(folder: Path) -> dict[str, list[Path]]:
 
 
 def locate(catalog: Catalog) -> list[tuple[Listing, Path]]:
-    """One file per video id for the listings in a split, sorted by id.
+    """One (listing, file) per video id, sorted by id.
 
     A listing with no file is a ``missing file`` failure; of several files with one id (another
     extension, another folder) the first in sorted path order is kept and the others are failures.
@@ -154,8 +159,7 @@ def _probe(path: Path) -> VideoInfo | str:
 
 def probe_all(paths: Sequence[Path], workers: int = 1) -> list[VideoInfo | str]:
     """Probe videos in order, in ``workers`` processes, with a progress bar on stderr."""
-    bar = tqdm(total=len(paths), desc="probe", unit="video", file=sys.stderr)
-    with bar:
+    with tqdm(total=len(paths), desc="probe", unit="video", file=sys.stderr) as bar:
         if workers <= 1:
             return [_tick(bar, _probe(p)) for p in paths]
         with ProcessPoolExecutor(workers) as pool:
@@ -187,8 +191,17 @@ def build_manifest(catalog: Catalog, workers: int = 1) -> pd.DataFrame:
             catalog.failures.add(listing.video_id, info)
             continue
         rows.append(
-            (listing.video_id, str(path), label[listing.class_name], listing.class_name, *listing.splits,
-             info.frames, info.fps, info.width, info.height)
+            (
+                listing.video_id,
+                str(path),
+                label[listing.class_name],
+                listing.class_name,
+                *listing.splits,
+                info.frames,
+                info.fps,
+                info.width,
+                info.height,
+            )
         )
     manifest = pd.DataFrame(rows, columns=manifest_columns(catalog.n_splits))
     return manifest.astype(_dtypes(catalog.n_splits))
@@ -196,7 +209,14 @@ def build_manifest(catalog: Catalog, workers: int = 1) -> pd.DataFrame:
 
 def _dtypes(n_splits: int) -> dict[str, str]:
     text = dict.fromkeys(["video_id", "path", "class_name", *split_columns(n_splits)], "str")
-    return {**text, "label": "int64", "frames": "int64", "fps": "float64", "width": "int64", "height": "int64"}
+    return {
+        **text,
+        "label": "int64",
+        "frames": "int64",
+        "fps": "float64",
+        "width": "int64",
+        "height": "int64",
+    }
 
 
 def read_manifest(path: str | os.PathLike) -> pd.DataFrame:

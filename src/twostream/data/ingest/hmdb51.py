@@ -38,7 +38,10 @@ def read(root: Path, splits_dir: str | os.PathLike, failures: Failures) -> Catal
     if not classes:
         raise IngestError(f"no <class>_test_split<k>.txt files in HMDB-51 split folder: {splits_dir}")
     split_files = {
-        class_name: [existing_file(_split_file(splits_dir, class_name, k), "HMDB-51 split file") for k in range(N_SPLITS)]
+        class_name: [
+            existing_file(_split_file(splits_dir, class_name, k), "HMDB-51 split file")
+            for k in range(N_SPLITS)
+        ]
         for class_name in classes
     }
     for class_name in sorted(set(named) - set(classes)):
@@ -64,4 +67,6 @@ def _read_split_file(catalog: Catalog, folder: Path, class_name: str, path: Path
         if len(fields) != 2 or fields[1] not in ROLES:
             catalog.failures.add(where, f"malformed line {text!r}: expected '<video> <0|1|2>'")
         elif ROLES[fields[1]]:
-            catalog.assign(os.path.splitext(fields[0])[0], class_name, (folder,), split, ROLES[fields[1]], where)
+            catalog.assign(
+                os.path.splitext(fields[0])[0], class_name, (folder,), split, ROLES[fields[1]], where
+            )

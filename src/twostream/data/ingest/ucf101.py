@@ -1,11 +1,24 @@
-"""UCF-101: videos in ``root/<Class>/``; official ``classInd.txt``, ``trainlist0k.txt``, ``testlist0k.txt``."""
+"""UCF-101: videos in ``root/<Class>/``; official ``classInd.txt``, ``trainlist0k.txt``, ``testlist0k.txt``.
+
+List lines are ``<Class>/<video>.avi [<1-based label>]`` (CRLF in the official files); a label, where
+given, must agree with ``classInd.txt``. A video is matched by its stem, with any video extension.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from twostream.data.ingest.common import TEST, TRAIN, Catalog, Failures, IngestError, existing_dir, existing_file, read_lines
+from twostream.data.ingest.common import (
+    TEST,
+    TRAIN,
+    Catalog,
+    Failures,
+    IngestError,
+    existing_dir,
+    existing_file,
+    read_lines,
+)
 
 N_SPLITS = 3
 
@@ -19,14 +32,14 @@ def read(root: Path, splits_dir: str | os.PathLike, failures: Failures) -> Catal
         for k in range(N_SPLITS)
         for role in (TRAIN, TEST)
     ]
-    catalog = Catalog(read_class_index(class_index), N_SPLITS, failures)
+    catalog = Catalog(_read_class_index(class_index), N_SPLITS, failures)
     for k, role, path in lists:
         _read_list(catalog, root, path, k, role)
     return catalog
 
 
-def read_class_index(path: Path) -> list[str]:
-    """Class names in label order from lines ``<1-based index> <Class>``; IngestError unless indices are 1..N."""
+def _read_class_index(path: Path) -> list[str]:
+    """Class names in label order from lines ``<index> <Class>``; IngestError unless indices are 1..N."""
     entries = []
     for number, text in read_lines(path):
         parts = text.split()
@@ -54,7 +67,8 @@ def _read_list(catalog: Catalog, root: Path, path: Path, split: int, role: str) 
             continue
         if len(fields) == 2 and fields[1] != str(index[class_name]):
             catalog.failures.add(
-                where, f"malformed line {text!r}: label {fields[1]} but classInd.txt gives {index[class_name]}"
+                where,
+                f"malformed line {text!r}: label {fields[1]} but classInd.txt gives {index[class_name]}",
             )
             continue
         catalog.assign(video_id, class_name, (root / class_name,), split, role, where)
