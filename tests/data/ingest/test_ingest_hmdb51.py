@@ -60,6 +60,16 @@ def test_real_missing_videos_of_some_split_are_failures_and_unused_ones_are_not(
     assert set(failures.reason) == {"missing file"}
 
 
+def test_real_original_avi_clip_when_a_split_uses_it(tmp_path, shared):
+    splits = write_splits(tmp_path / "splits", {"walk": [[f"{UNUSED_CLIP}.avi 1"]] * 3})
+    manifest, failures = ingest("hmdb51", shared("clips", "hmdb51"), splits_dir=splits)
+    assert failures.empty
+    [row] = manifest.itertuples()
+    assert (row.video_id, row.label, row.split1) == (UNUSED_CLIP, 0, "train")
+    assert row.path.endswith(f"/walk/{UNUSED_CLIP}.avi")
+    assert (row.frames, row.fps, row.width, row.height) == (258, 30.0, 560, 240)  # container count
+
+
 def write_splits(
     folder: Path, files: dict[str, list[list[str]]], class_list: list[str] | None = None
 ) -> Path:

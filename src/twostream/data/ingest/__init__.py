@@ -15,7 +15,6 @@ import pandas as pd
 from twostream.data.ingest import folder, hmdb51, kinetics, ucf101
 from twostream.data.ingest.common import (
     FAILURE_COLUMNS,
-    Catalog,
     Failures,
     IngestError,
     build_manifest,
@@ -52,15 +51,12 @@ def ingest(
         raise IngestError(f"annotation CSVs are {'needed' if annotations is None else 'not used'} for {kind}")
     root = existing_dir(root, "video root")
     failures = Failures()
-    catalog = _read_catalog(kind, root, splits_dir, annotations, seed, test_fraction, failures)
-    return build_manifest(catalog, workers), failures.frame()
-
-
-def _read_catalog(kind, root, splits_dir, annotations, seed, test_fraction, failures) -> Catalog:
     if kind == "ucf101":
-        return ucf101.read(root, splits_dir, failures)
-    if kind == "hmdb51":
-        return hmdb51.read(root, splits_dir, failures)
-    if kind == "kinetics400":
-        return kinetics.read(root, annotations, failures)
-    return folder.read(root, seed, test_fraction, failures)
+        catalog = ucf101.read(root, splits_dir, failures)
+    elif kind == "hmdb51":
+        catalog = hmdb51.read(root, splits_dir, failures)
+    elif kind == "kinetics400":
+        catalog = kinetics.read(root, annotations, failures)
+    else:
+        catalog = folder.read(root, seed, test_fraction, failures)
+    return build_manifest(catalog, workers), failures.frame()

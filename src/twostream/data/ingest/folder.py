@@ -1,9 +1,10 @@
 """Generic folder-per-class dataset: ``root/<class>/<video>``, with a seeded stratified split.
 
 Class names are the folder names, the class index their sorted order. Files whose extension is not
-a video extension are ignored. One split: in each class, ``round(test_fraction * n)`` videos (at
-least one, and at least one left for training, when the class has two or more) are drawn for test
-by a generator seeded with ``seed`` and the class name, so a class's split depends on nothing else.
+a video extension are ignored. One split: in each class, ``test_fraction * n`` rounded half up
+videos (at least one, and at least one left for training, when the class has two or more) are drawn
+for test by a generator seeded with ``seed`` and the class name, so that a class's split depends on
+nothing else.
 """
 
 from __future__ import annotations
