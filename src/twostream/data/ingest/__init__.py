@@ -1,0 +1,62 @@
+"""Dataset ingest: a dataset's official files -> one manifest table plus a failures table.
+
+Manifest columns: ``video_id, path, label, class_name, split1..splitN, frames, fps, width,
+height`` (one row per video that is in at least one split and probes, sorted by ``video_id``;
+split cells are ``train``, ``test`` or ``''``). Failures columns: ``video, stage, reason``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import pandas as pd
+
+from twostream.data.ingest import folder, hmdb51, kinetics, ucf101
+from twostream.data.ingest.common import (
+    FAILURE_COLUMNS,
+    Failures,
+    IngestError,
+    build_manifest,
+    existing_dir,
+    manifest_columns,
+    read_manifest,
+)
+
+KINDS = ("ucf101", "hmdb51", "kinetics400", "folder")
+
+__all__ = ["FAILURE_COLUMNS", "KINDS", "IngestError", "ingest", "manifest_columns", "read_manifest"]
+
+
+def ingest(
+    kind: str,
+    root: str | os.PathLike,
+    *,
+    splits_dir: str | os.PathLike | None = None,
+    annotations: Sequence[str | os.PathLike] | None = None,
+    seed: int = 0,
+    test_fraction: float = 0.3,
+    workers: int = 1,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(manifest, failures) of one dataset; IngestError for bad arguments, never for one bad video.
+
+    ``splits_dir`` is needed by ``ucf101`` and ``hmdb51``, ``annotations`` (CSV paths) by
+    ``kinetics400``; ``seed`` and ``test_fraction`` only apply to ``folder``.
+    """
+    if kind not in KINDS:
+        raise IngestError(f"unknown dataset kind {kind!r} (one of {', '.join(KINDS)})")
+    if (splits_dir is not None) != (kind in ("ucf101", "hmdb51")):
+        raise IngestError(f"a split folder is {'needed' if splits_dir is None else 'not used'} for {kind}")
+    if (annotations is not None) != (kind == "kinetics400"):
+        raise IngestError(f"annotation CSVs are {'needed' if annotations is None else 'not used'} for {kind}")
+    root = existing_dir(root, "video root")
+    failures = Failures()
+    if kind == "ucf101":
+        catalog = ucf101.read(root, splits_dir, failures)
+    elif kind == "hmdb51":
+        catalog = hmdb51.read(root, splits_dir, failures)
+    elif kind == "kinetics400":
+        catalog = kinetics.read(root, annotations, failures)
+    else:
+        catalog = folder.read(root, seed, test_fraction, failures)
+    return build_manifest(catalog, workers), failures.frame()
