@@ -9,7 +9,9 @@ GPUS = gpus_visible()
 
 # Rules run the checkout's package (python -m twostream), so code versions match what runs.
 shell.prefix(
-    f"set -euo pipefail; export PYTHONPATH={Path(workflow.basedir) / 'src'}${{PYTHONPATH:+:$PYTHONPATH}}; "
+    "set -euo pipefail; export PYTHONPATH="
+    + str(Path(workflow.basedir) / "src")
+    + "${{PYTHONPATH:+:$PYTHONPATH}}; "
 )
 
 

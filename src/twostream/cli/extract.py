@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-import pandas as pd
+import cv2
+import torch
 
 from twostream.data.extract import chunk_rows, extract_chunk
+from twostream.data.ingest import read_manifest
 from twostream.files import write_csv
 from twostream.flow import get_backend
 
@@ -21,11 +23,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--bound", type=float, default=20.0)
     p.add_argument("--quality", type=int, default=90, help="JPEG quality of frames and flow")
+    p.add_argument("--threads", type=int, default=1, help="OpenCV / torch CPU threads")
     p.add_argument("--out", required=True, help="chunk index CSV")
 
 
 def run(args: argparse.Namespace) -> int:
-    manifest = pd.read_csv(args.manifest, keep_default_na=False)
+    cv2.setNumThreads(args.threads)
+    torch.set_num_threads(args.threads)
+    manifest = read_manifest(args.manifest)
     rows = chunk_rows(manifest, args.chunk, args.chunk_size)
     backend = get_backend(args.backend, args.device)
     index = extract_chunk(rows, backend, args.shards, size=tuple(args.size), bound=args.bound, quality=args.quality)

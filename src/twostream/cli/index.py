@@ -7,6 +7,7 @@ import argparse
 import pandas as pd
 
 from twostream.data.extract import merge_index
+from twostream.data.ingest import read_manifest
 from twostream.files import write_csv
 
 
@@ -20,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     read = lambda path: pd.read_csv(path, keep_default_na=False)  # noqa: E731
-    index, failures = merge_index(read(args.manifest), [read(c) for c in args.chunks], read(args.ingest_failures))
+    index, failures = merge_index(read_manifest(args.manifest), [read(c) for c in args.chunks], read(args.ingest_failures))
     write_csv(index, args.out)
     write_csv(failures, args.failures)
     print(f"{len(index)} videos in shards, {len(failures)} failures")

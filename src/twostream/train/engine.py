@@ -187,7 +187,7 @@ class Trainer:
                 for k, v in logs.items():
                     self.state["metrics"].setdefault(k, []).append(v)
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{self.state['lr']:g}")
+                bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{self.state['lr']:g}", refresh=False)
                 if stop.requested or (s.checkpoint_every and self.state["step"] % s.checkpoint_every == 0):
                     self.state["seconds"] += time.time() - t0
                     t0 = time.time()
