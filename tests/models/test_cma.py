@@ -12,6 +12,7 @@ from twostream.models.cma import (
     count_parameters,
     fusion_weights,
     insertion_points,
+    other_branch,
     set_trainable,
     tsn_forward_pair,
 )
@@ -197,7 +198,7 @@ def test_sgd_step_leaves_the_frozen_branch_untouched(train, frozen):
     trained = tuple(p for p in ("rgb.", "rgb_cma.", "rgb_nonlocal.", "flow.", "flow_cma.") if p not in frozen)
     set_trainable(net, train)
     net.train()
-    assert not any(m.training for m in net.branch({"rgb": "flow", "flow": "rgb"}[train])[0].modules())
+    assert not any(m.training for module in net.branch(other_branch(train)) for m in module.modules())
     before_frozen, before_trained = branch_state(net, frozen), branch_state(net, trained)
     optimizer = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
     for _ in range(2):
@@ -211,6 +212,17 @@ def test_sgd_step_leaves_the_frozen_branch_untouched(train, frozen):
     for key in (f"{stream}backbone.conv1.weight", f"{stream}backbone.bn1.running_mean", f"{stream}fc.weight"):
         assert not torch.equal(before_trained[key], after_trained[key])
     assert not torch.equal(before_trained[f"{train}_cma.layer3_0.bn.weight"], after_trained[f"{train}_cma.layer3_0.bn.weight"])
+
+
+def test_switching_branches_unfreezes_the_previous_one():
+    net = tiny_net(nonlocal_rgb=True)
+    set_trainable(net, "rgb")
+    set_trainable(net, "flow")
+    net.eval().train()
+    for name, trainable in (("flow", True), ("rgb", False)):
+        modules = net.branch(name)
+        assert all(p.requires_grad == trainable for module in modules for p in module.parameters())
+        assert all(m.training == trainable for module in modules for m in module.modules())
 
 
 def reachable_parameters(net: CMANet, output: str) -> int:
@@ -237,5 +249,7 @@ def test_fusion_weights_follow_the_trained_branch():
 
 
 def test_unknown_branch_is_rejected():
-    with pytest.raises(ValueError, match="unknown branch"):
-        tiny_net().branch("depth")
+    net = tiny_net()
+    for call in (net.branch, lambda name: set_trainable(net, name), lambda name: count_parameters(net, name)):
+        with pytest.raises(ValueError, match="unknown branch"):
+            call("depth")

@@ -21,8 +21,8 @@ class CMABlock(nn.Module):
     """out = x + BN(W_out z), z = softmax(q(x) k(y')^T / sqrt(d_k)) v(y'), y' = maxpool(y) (Sec. 3).
 
     Queries come from this branch's map ``x``, keys and values from the other branch's map ``y``
-    at the same stage (same channels; sizes may differ). q, k, v are 1x1 (1x1x1) convolutions to d_k = C/2
-    channels. ``y`` is max-pooled with kernel 2 and stride 2 over space only (time is kept for
+    at the same stage (same channels; sizes may differ). q, k, v are 1x1 (1x1x1) convolutions to
+    d_k = C/2 channels. ``y`` is max-pooled with kernel 2 and stride 2 over space only (time is kept for
     5-D inputs) *before* conv_k and conv_v, as in the non-local networks' code; ``ceil_mode``
     keeps the last row/column of odd-sized maps, so a 5x5 map pools to 3x3. The BN after W_out
     starts with scale 0 and bias 0, which makes the block exactly the identity at initialisation.
@@ -82,6 +82,13 @@ def insertion_points(backbone: ResNet) -> list[tuple[str, int]]:
         n = len(getattr(backbone, stage))
         points += [(stage, i) for i in range((n - 1) % 2, n, 2)]
     return points
+
+
+def other_branch(branch: str) -> str:
+    """``flow`` for ``rgb`` and vice versa."""
+    if branch not in BRANCHES:
+        raise ValueError(f"unknown branch {branch!r}; choose from {BRANCHES}")
+    return BRANCHES[1 - BRANCHES.index(branch)]
 
 
 def _key(stage: str, index: int) -> str:
@@ -151,11 +158,8 @@ class CMANet(nn.Module):
 
     def branch(self, name: str) -> list[nn.Module]:
         """The modules of one branch: its stream and the CMA / non-local blocks inside it."""
-        if name == "rgb":
-            return [self.rgb, self.rgb_cma, self.rgb_nonlocal]
-        if name == "flow":
-            return [self.flow, self.flow_cma]
-        raise ValueError(f"unknown branch {name!r}; choose from {BRANCHES}")
+        other_branch(name)  # validates the name
+        return [self.rgb, self.rgb_cma, self.rgb_nonlocal] if name == "rgb" else [self.flow, self.flow_cma]
 
     def train(self, mode: bool = True) -> CMANet:
         super().train(mode)
@@ -171,7 +175,7 @@ def set_trainable(net: CMANet, branch: str) -> None:
     The frozen branch, its CMA blocks included, gets ``requires_grad=False`` and stays in eval
     mode, also across later ``net.train()`` calls, so its BatchNorm statistics do not move.
     """
-    other = {"rgb": "flow", "flow": "rgb"}[branch]
+    other = other_branch(branch)
     for name, trainable in ((branch, True), (other, False)):
         for module in net.branch(name):
             module.requires_grad_(trainable)
@@ -186,9 +190,10 @@ def count_parameters(net: CMANet, output: str = "rgb") -> int:
     (stem, residual blocks, its non-local blocks) and its CMA blocks before that point, which feed
     this branch's later blocks. Divide by a plain StreamNet's count for the paper's ratio.
     """
-    other = {"rgb": "flow", "flow": "rgb"}[output]
+    other = other_branch(output)
     stream = getattr(net, other)
-    cma, nonlocal_ = (net.rgb_cma, net.rgb_nonlocal) if other == "rgb" else (net.flow_cma, nn.ModuleDict())
+    cma = net.rgb_cma if other == "rgb" else net.flow_cma
+    nonlocal_ = net.rgb_nonlocal if other == "rgb" else {}
     last = _key(*net.points[-1])
     needed = [*net.branch(output), stream.backbone.conv1, stream.backbone.bn1]
     for stage, i, block in _blocks(stream.backbone):
