@@ -18,6 +18,8 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/streams.smk"
+include: "workflow/rules/cmmp.smk"
+include: "workflow/rules/cma.smk"
 
 
 rule all:

@@ -74,7 +74,8 @@ def splits(name):
 
 
 def final_targets():
+    """Every dataset's failures and two-stream table, plus each paper's targets (cmmp.smk, cma.smk)."""
     out = []
     for name in DATASETS:
         out += [f"results/{name}/failures.csv", f"results/{name}/two_stream.csv"]
-    return out
+    return out + cmmp_targets() + cma_targets()

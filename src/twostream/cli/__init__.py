@@ -19,6 +19,12 @@ COMMANDS: dict[str, str] = {
     "train": "Train one stream (RGB or flow) with TSN sampling.",
     "evaluate": "Score test videos with one trained stream (segments x crops).",
     "table": "Write the two-stream results table from per-stream scores.",
+    "cmmp-train": "CMMP stage 2: train a fusion variant jointly from the stage-1 streams.",
+    "cmmp-tables": "Write CMMP Table 1 (one dataset) or Table 2 (all datasets).",
+    "cma-train": "CMA: one iteration of alternating branch training.",
+    "cma-tables": "Write CMA Table 1 and Table 2 for one dataset.",
+    "cma-figures": "Draw the CMA fusion-weight sweep and attention maps.",
+    "weights": "Download ImageNet weights into the torchvision cache (TORCH_HOME) for offline nodes.",
 }
 
 
