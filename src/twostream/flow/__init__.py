@@ -9,7 +9,7 @@ BACKENDS = ("opencv-cpu",)
 
 def get_backend(name: str = "opencv-cpu", device: str | None = None) -> FlowBackend:
     """Instantiate a flow backend by name."""
-    if name == "opencv-cpu":
+    if name in ("auto", "opencv-cpu"):
         from twostream.flow.opencv import OpenCVCPU
 
         return OpenCVCPU()
