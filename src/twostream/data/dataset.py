@@ -69,9 +69,9 @@ class TSNDataset(Dataset):
             top, left = transforms.random_crop_box(h, w, self.crop, rng)
             boxes = [(top, left, bool(self.hflip and rng.random() < 0.5))]
         else:
-            snippets = self._snippets(i, sampling.test_offsets(n, self.segments))
+            snippets = self._snippets(i, sampling.eval_offsets(n, self.segments))
             h, w = snippets[self.modalities[0]].shape[-3:-1]
-            boxes = transforms.test_crop_boxes(h, w, self.crop, self.crops)
+            boxes = transforms.eval_crop_boxes(h, w, self.crop, self.crops)
         item: dict[str, torch.Tensor | int] = {"label": self.labels[i], "index": i}
         for m, x in snippets.items():
             views = np.stack([self._view(m, x, *box) for box in boxes])

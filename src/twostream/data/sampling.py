@@ -23,6 +23,6 @@ def train_offsets(n: int, segments: int, rng: np.random.Generator) -> np.ndarray
     return np.minimum(bounds[:-1] + rng.integers(0, widths), n - 1)
 
 
-def test_offsets(n: int, segments: int) -> np.ndarray:
+def eval_offsets(n: int, segments: int) -> np.ndarray:
     """The centre of each of ``segments`` equal parts of [0, n) (TSN's test protocol)."""
     return np.minimum(np.floor((np.arange(segments) + 0.5) * n / segments).astype(np.int64), n - 1)

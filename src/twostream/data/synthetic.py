@@ -26,8 +26,6 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-# cv2.cvtColor(BGR2GRAY) in fixed point: Y = (R*4899 + G*9617 + B*1868 + 8192) >> 14.
-_WR, _WG, _WB, _SHIFT = 4899, 9617, 1868, 14
 SPLITS = 3
 
 
@@ -64,9 +62,8 @@ def class_names(spec: SyntheticSpec) -> list[str]:
 
 
 def grey(bgr: np.ndarray) -> np.ndarray:
-    """OpenCV's BGR->grey conversion, bit-exact, in integer arithmetic."""
-    b, g, r = (bgr[..., i].astype(np.int64) for i in range(3))
-    return ((r * _WR + g * _WG + b * _WB + (1 << (_SHIFT - 1))) >> _SHIFT).astype(np.uint8)
+    """OpenCV's BGR->grey conversion (the one flow extraction uses) on (..., 3) arrays."""
+    return cv2.cvtColor(bgr.reshape(-1, 1, 3), cv2.COLOR_BGR2GRAY).reshape(bgr.shape[:-1])
 
 
 def isoluminant(luma: np.ndarray, hue: float, chroma: float = 70.0) -> np.ndarray:
@@ -74,13 +71,16 @@ def isoluminant(luma: np.ndarray, hue: float, chroma: float = 70.0) -> np.ndarra
     rgb = np.array(colorsys.hsv_to_rgb(hue / 360.0, 1.0, 1.0))
     direction = rgb - (0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2])  # zero-luma chroma vector
     direction /= np.abs(direction).max()
-    px = luma[..., None].astype(np.float64) + chroma * direction
-    r, b = np.clip(np.rint(px[..., 0]), 0, 255), np.clip(np.rint(px[..., 2]), 0, 255)
-    # Solve the green channel so that the fixed-point grey value is exactly `luma`.
-    target = luma.astype(np.int64) << _SHIFT
-    g = np.ceil((target - (1 << (_SHIFT - 1)) - r * _WR - b * _WB) / _WG)
-    g = np.clip(g, 0, 255)
-    out = np.stack([b, g, r], axis=-1).astype(np.uint8)
+    px = np.clip(np.rint(luma[..., None].astype(np.float64) + chroma * direction), 0, 255)
+    out = px[..., ::-1].astype(np.int16)  # BGR
+    # Grey is monotonic in green: nudge green until OpenCV's grey value is exactly `luma`
+    # (OpenCV's SIMD paths round differently from the textbook fixed-point formula).
+    for _ in range(8):
+        error = grey(out.clip(0, 255).astype(np.uint8)).astype(np.int16) - luma
+        if not error.any():
+            break
+        out[..., 1] -= np.sign(error)
+    out = out.clip(0, 255).astype(np.uint8)
     if not np.array_equal(grey(out), luma):
         raise ValueError(f"hue {hue}: luma range too wide for chroma {chroma}; lower the chroma")
     return out

@@ -20,7 +20,7 @@ def random_crop_box(h: int, w: int, size: int, rng: np.random.Generator) -> tupl
     return int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
 
 
-def test_crop_boxes(h: int, w: int, size: int, crops: int) -> list[tuple[int, int, bool]]:
+def eval_crop_boxes(h: int, w: int, size: int, crops: int) -> list[tuple[int, int, bool]]:
     """(top, left, flip) for 1 (centre), 5 (corners + centre) or 10 (those and their flips) crops."""
     if crops not in CROPS:
         raise ValueError(f"crops must be one of {CROPS}, got {crops}")

@@ -1,0 +1,37 @@
+"""Crops, flips (flow-x negated) and normalisation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from twostream.data.shards import dequantize_flow, quantize_flow
+from twostream.data.transforms import IMAGENET_MEAN, hflip_flow, eval_crop_boxes, to_input
+
+
+def test_ten_crops() -> None:
+    boxes = eval_crop_boxes(256, 340, 224, 10)
+    assert len(boxes) == 10 and sum(f for *_, f in boxes) == 5
+    assert (0, 0, False) in boxes and (32, 116, True) in boxes and (16, 58, False) in boxes
+    assert eval_crop_boxes(256, 340, 224, 1) == [(16, 58, False)]
+    with pytest.raises(ValueError):
+        eval_crop_boxes(256, 340, 224, 3)
+
+
+def test_flip_negates_flow_x() -> None:
+    flow = np.zeros((2, 4, 5, 2), np.float32)
+    flow[..., 0] = np.linspace(-0.8, 0.8, 5)
+    flow[..., 1] = 0.25
+    flipped = dequantize_flow(hflip_flow(quantize_flow(flow)))
+    assert np.allclose(flipped[..., 0], -flow[..., 0][..., ::-1], atol=1 / 127)
+    assert np.allclose(flipped[..., 1], 0.25, atol=1 / 127)
+
+
+def test_to_input() -> None:
+    rgb = torch.full((2, 4, 4, 3), 255, dtype=torch.uint8)
+    x = to_input(rgb, "rgb")
+    assert x.shape == (2, 3, 4, 4)
+    assert torch.allclose(x[0, 0, 0, 0], torch.tensor((1 - IMAGENET_MEAN[0]) / 0.229))
+    flow = torch.tensor([[[[1, 128, 255]]]], dtype=torch.uint8)
+    assert torch.allclose(to_input(flow, "flow").flatten(), torch.tensor([-1.0, 0.0, 1.0]))

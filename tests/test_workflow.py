@@ -1,0 +1,45 @@
+"""Code versions: a rule re-runs when code it imports changes, and only then."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+import twostream.workflow as wf
+
+
+@pytest.fixture
+def package(tmp_path, monkeypatch):
+    """A copy of the package whose files the test may edit."""
+    copy = tmp_path / "twostream"
+    shutil.copytree(wf.PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(wf, "PACKAGE", copy)
+    wf.code_version.cache_clear()
+    yield copy
+    wf.code_version.cache_clear()
+
+
+def test_closure_follows_imports(package) -> None:
+    before = {c: wf.command_version(c) for c in ("train", "extract", "synthetic")}
+    with open(package / "flow/opencv.py", "a") as f:
+        f.write("\n# edited\n")
+    wf.code_version.cache_clear()
+    after = {c: wf.command_version(c) for c in before}
+    assert after["extract"] != before["extract"]  # extract uses the flow backends
+    assert after["train"] == before["train"] and after["synthetic"] == before["synthetic"]
+
+
+def test_dispatch_code_does_not_count(package) -> None:
+    before = wf.command_version("train")
+    with open(package / "cli/__init__.py", "a") as f:
+        f.write("\n# a new command was registered\n")
+    wf.code_version.cache_clear()
+    assert wf.command_version("train") == before
+
+
+def test_gpus_visible_honours_cuda_visible_devices(monkeypatch) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,2")
+    assert wf.gpus_visible() == 2
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert wf.gpus_visible() == 0
