@@ -22,6 +22,10 @@ include: "workflow/rules/cmmp.smk"
 include: "workflow/rules/cma.smk"
 
 
+onstart:
+    check_weights()
+
+
 rule all:
     input:
         final_targets(),

@@ -69,6 +69,17 @@ def chunk_indexes(w):
     return [f"results/{w.dataset}/chunks/{i:04d}.csv" for i in range(chunks)]
 
 
+def check_weights():
+    """Before any job runs: the pretrained weights the config names must be available (not in dry-runs)."""
+    import os
+
+    from twostream.models.streams import check_pretrained
+
+    if config["model"].get("torch_home"):
+        os.environ["TORCH_HOME"] = config["model"]["torch_home"]
+    check_pretrained(config["model"]["depth"], config["model"]["pretrained"])
+
+
 def splits(name):
     return DATASETS[name]["splits"]
 

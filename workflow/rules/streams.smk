@@ -10,6 +10,7 @@ rule train_stream:
     params:
         depth=config["model"]["depth"],
         pretrained=config["model"]["pretrained"],
+        torch_home=config["model"].get("torch_home", ""),
         dropout=config["model"].get("dropout", 0.5),
         segments=config["train"]["segments"],
         length=config["train"].get("length", 5),
@@ -33,6 +34,7 @@ rule train_stream:
     shell:
         "python -m twostream train --index {input.index} --split {wildcards.split}"
         " --modality {wildcards.modality} --depth {params.depth} --pretrained {params.pretrained}"
+        " --torch-home '{params.torch_home}'"
         " --dropout {params.dropout} --segments {params.segments} --length {params.length}"
         " --crop {params.crop} {params.hflip} --batch-size {params.batch} --workers {params.workers}"
         " --device {params.device} --lr {params.lr} --epochs {params.epochs} --lr-steps {params.lr_steps}"

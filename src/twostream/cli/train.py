@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import torch.nn.functional as F
@@ -20,12 +21,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--modality", choices=("rgb", "flow"), required=True)
     p.add_argument("--depth", type=int, default=50, help="ResNet depth")
     p.add_argument("--pretrained", default="none", help="none | imagenet | path to a state dict")
+    p.add_argument("--torch-home", default="", help="weights cache (TORCH_HOME) for --pretrained imagenet")
     p.add_argument("--dropout", type=float, default=0.5)
     p.add_argument("--out", required=True, help="trained stream checkpoint")
 
 
 def run(args: argparse.Namespace) -> int:
     common.setup_threads(args)
+    if args.torch_home:
+        os.environ["TORCH_HOME"] = args.torch_home
     index = common.read_index(args.index)
     config = checkpoint.stream_config(args.modality, args.depth, common.num_classes(index), args.dropout, args.length)
     net = checkpoint.build_stream(config, args.pretrained)

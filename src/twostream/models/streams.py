@@ -40,6 +40,18 @@ def imagenet_cache_path(depth: int) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
 
 
+def check_pretrained(depth: int, pretrained: str) -> None:
+    """Raise WeightsError now, before any training, if the weights ``pretrained`` names are unavailable."""
+    if pretrained == "imagenet":
+        if not imagenet_cache_path(depth).is_file():
+            raise WeightsError(
+                f"ImageNet weights for ResNet-{depth} are not in the cache ({imagenet_cache_path(depth)}); "
+                f"run `twostream weights --depth {depth}` on a machine with internet access"
+            )
+    elif pretrained != "none" and not Path(pretrained).is_file():
+        raise WeightsError(f"{pretrained}: pretrained weights file not found")
+
+
 def load_state(depth: int, pretrained: str) -> dict[str, torch.Tensor] | None:
     """The pretrained state dict named by ``pretrained``: ``none``, ``imagenet`` or a file path.
 
@@ -48,17 +60,8 @@ def load_state(depth: int, pretrained: str) -> dict[str, torch.Tensor] | None:
     """
     if pretrained == "none":
         return None
-    if pretrained == "imagenet":
-        path = imagenet_cache_path(depth)
-        if not path.is_file():
-            raise WeightsError(
-                f"ImageNet weights for ResNet-{depth} are not in the cache ({path}); "
-                f"run `twostream weights --depth {depth}` on a machine with internet access"
-            )
-        return torch.load(path, map_location="cpu", weights_only=True)
-    path = Path(pretrained)
-    if not path.is_file():
-        raise WeightsError(f"{path}: pretrained weights file not found")
+    check_pretrained(depth, pretrained)
+    path = imagenet_cache_path(depth) if pretrained == "imagenet" else Path(pretrained)
     state = torch.load(path, map_location="cpu", weights_only=True)
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and key in state and isinstance(state[key], dict):
