@@ -65,10 +65,19 @@ def test_bad_videos_are_listed_and_the_rest_goes_on(tmp_path, capsys) -> None:
     assert f"{empty}: empty file" in err
 
 
-def test_merge_index() -> None:
-    manifest = pd.DataFrame([_row("a", "a", 10), _row("b", "b", 10)])
-    chunk = pd.DataFrame([("a", "s/a.h5", 9, 100, "ok", ""), ("b", "", 0, 0, "failed", "broken")], columns=INDEX_COLUMNS)
-    ingest = pd.DataFrame([{"video": "c", "stage": "ingest", "reason": "missing file"}])
-    index, failures = merge_index(manifest, [chunk], ingest)
-    assert index["video_id"].tolist() == ["a"] and index.loc[0, "frames"] == 9
-    assert failures.values.tolist() == [["c", "ingest", "missing file"], ["b", "flow+pack", "broken"]]
+def test_merge_index(tmp_path) -> None:
+    from twostream.data.shards import quantize_flow, write_shard
+
+    good, bad = tmp_path / "a.h5", tmp_path / "d.h5"
+    for path in (good, bad):
+        write_shard(path, np.zeros((9, 8, 8, 3), np.uint8), quantize_flow(np.zeros((8, 8, 8, 2))), {})
+    bad.write_bytes(bad.read_bytes()[:500])  # truncated after indexing
+    manifest = pd.DataFrame([_row("a", v, 10) for v in "abcd"])
+    chunk = pd.DataFrame([("a", str(good), 9, 100, "ok", ""), ("b", "", 0, 0, "failed", "broken"),
+                          ("c", str(good), 9, 100, "ok", "short: kept"), ("d", str(bad), 9, 100, "ok", "")],
+                         columns=INDEX_COLUMNS)
+    ingest = pd.DataFrame([{"video": "e", "stage": "ingest", "reason": "missing file"}])
+    index, failures = merge_index(manifest, {"chunks/0000.csv": chunk}, ingest)
+    assert index["video_id"].tolist() == ["a", "c"] and index.loc[0, "frames"] == 9
+    assert failures["video"].tolist() == ["e", "b", "c", "d"]
+    assert failures.loc[3, "stage"] == "flow+pack" and "delete chunks/0000.csv" in failures.loc[3, "reason"]

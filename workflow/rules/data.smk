@@ -51,6 +51,7 @@ rule extract:
         device=config["flow"].get("device", "auto"),
         bound=config["flow"]["bound"],
         quality=config["flow"].get("jpeg_quality", 90),
+        length=config["train"].get("length", 5),
         code=code("extract"),
     threads: 1
     resources:
@@ -61,7 +62,7 @@ rule extract:
         "python -m twostream extract --manifest {input.manifest} --chunk {params.chunk}"
         " --chunk-size {params.chunk_size} --shards shards/{wildcards.dataset} --size {params.size}"
         " --backend {params.backend} --device {params.device} --bound {params.bound}"
-        " --quality {params.quality} --threads {threads} --out {output} > {log} 2>&1"
+        " --quality {params.quality} --length {params.length} --threads {threads} --out {output} > {log} 2>&1"
 
 
 rule index:

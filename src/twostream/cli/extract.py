@@ -23,6 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--bound", type=float, default=20.0)
     p.add_argument("--quality", type=int, default=90, help="JPEG quality of frames and flow")
+    p.add_argument("--length", type=int, default=5, help="flow fields per stack (videos shorter are noted)")
     p.add_argument("--threads", type=int, default=1, help="OpenCV / torch CPU threads")
     p.add_argument("--out", required=True, help="chunk index CSV")
 
@@ -33,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     manifest = read_manifest(args.manifest)
     rows = chunk_rows(manifest, args.chunk, args.chunk_size)
     backend = get_backend(args.backend, args.device)
-    index = extract_chunk(rows, backend, args.shards, size=tuple(args.size), bound=args.bound, quality=args.quality)
+    index = extract_chunk(rows, backend, args.shards, size=tuple(args.size), bound=args.bound, quality=args.quality,
+                          length=args.length)
     write_csv(index, args.out)
     return 0

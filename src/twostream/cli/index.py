@@ -21,7 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     read = lambda path: pd.read_csv(path, keep_default_na=False)  # noqa: E731
-    index, failures = merge_index(read_manifest(args.manifest), [read(c) for c in args.chunks], read(args.ingest_failures))
+    chunks = {c: read(c) for c in args.chunks}
+    index, failures = merge_index(read_manifest(args.manifest), chunks, read(args.ingest_failures))
     write_csv(index, args.out)
     write_csv(failures, args.failures)
     print(f"{len(index)} videos in shards, {len(failures)} failures")

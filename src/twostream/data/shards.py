@@ -161,6 +161,24 @@ class Shard:
         self.close()
 
 
+def verify(path: str | os.PathLike) -> int:
+    """Open a shard and read every byte, checking each chunk's checksum; returns its frame count."""
+    with Shard(path) as shard:
+        for name in ("rgb/bytes", "flow/bytes"):
+            try:
+                shard._file[name][()]
+            except OSError as e:
+                raise ShardError(f"{shard.path}: checksum mismatch or read error ({e}); delete it and re-run") from None
+        return shard.frames
+
+
+def remove_stale(path: str | os.PathLike) -> None:
+    """Delete temporary files a killed writer left beside ``path``."""
+    path = Path(path)
+    for tmp in path.parent.glob(f".{path.name}.tmp*"):
+        tmp.unlink(missing_ok=True)
+
+
 class ShardCache:
     """A bounded LRU of open shards, for one process (a DataLoader worker opens its own)."""
 

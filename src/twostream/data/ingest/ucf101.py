@@ -1,7 +1,7 @@
 """UCF-101: videos in ``root/<Class>/``; official ``classInd.txt``, ``trainlist0k.txt``, ``testlist0k.txt``.
 
-List lines are ``<Class>/<video>.avi [<1-based label>]`` (CRLF in the official files); a label, where
-given, must agree with ``classInd.txt``. A video is matched by its stem, with any video extension.
+List lines are ``<Class>/<video>.avi [<1-based label>]`` (CRLF in the official files; the video name
+may contain spaces); a label, where given, must agree with ``classInd.txt``. A video is matched by its stem, with any video extension.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 from twostream.data.ingest.common import (
     TEST,
     TRAIN,
+    VIDEO_EXTENSIONS,
     Catalog,
     Failures,
     IngestError,
@@ -56,19 +57,27 @@ def _read_list(catalog: Catalog, root: Path, path: Path, split: int, role: str) 
     index = {name: i + 1 for i, name in enumerate(catalog.classes)}
     for number, text in read_lines(path):
         where = f"{path}:{number}"
-        fields = text.split()
-        parts = fields[0].split("/")
-        if len(fields) > 2 or len(parts) != 2 or not all(parts):
+        name, label = _split_label(text)
+        parts = name.split("/")
+        if len(parts) != 2 or not all(parts) or os.path.splitext(name)[1].lower() not in VIDEO_EXTENSIONS:
             catalog.failures.add(where, f"malformed line {text!r}: expected '<Class>/<video> [<label>]'")
             continue
         class_name, video_id = parts[0], os.path.splitext(parts[1])[0]
         if class_name not in index:
             catalog.failures.add(video_id, f"unknown class {class_name!r} (not in classInd.txt; {where})")
             continue
-        if len(fields) == 2 and fields[1] != str(index[class_name]):
+        if label is not None and label != str(index[class_name]):
             catalog.failures.add(
                 where,
-                f"malformed line {text!r}: label {fields[1]} but classInd.txt gives {index[class_name]}",
+                f"malformed line {text!r}: label {label} but classInd.txt gives {index[class_name]}",
             )
             continue
         catalog.assign(video_id, class_name, (root / class_name,), split, role, where)
+
+
+def _split_label(text: str) -> tuple[str, str | None]:
+    """``<Class>/<video> [<label>]`` -> (path, label or None); the path may contain spaces."""
+    head, _, last = text.rstrip().rpartition(" ")
+    if head and last.isdigit():
+        return head.rstrip(), last
+    return text.strip(), None
