@@ -12,7 +12,8 @@ from twostream.cli import common
 from twostream.data.transforms import to_input
 from twostream.models import checkpoint
 from twostream.models.streams import tsn_forward
-from twostream.train.engine import Trainer, accuracy, device
+from twostream.train import distributed
+from twostream.train.engine import Trainer, accuracy
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -33,14 +34,15 @@ def run(args: argparse.Namespace) -> int:
     index = common.read_index(args.index)
     config = checkpoint.stream_config(args.modality, args.depth, common.num_classes(index), args.dropout, args.length)
     net = checkpoint.build_stream(config, args.pretrained)
-    dev = device(args.device)
+    ctx = distributed.setup(distributed.local_device(args.device, distributed.Context()))
+    dev = distributed.local_device(args.device, ctx)
     net.to(dev)
     data = common.train_dataset(args, index, (args.modality,))
     sched = common.schedule(args, len(data))
     trainer = Trainer(net, list(net.parameters()), data, sched, seed=args.seed, resume=Path(args.out + ".resume"),
                       run_id={"config": config, "pretrained": args.pretrained, "index": args.index,
                               "split": args.split, "crop": args.crop, "hflip": args.hflip,
-                              "segments": args.segments}, device=dev)
+                              "segments": args.segments}, device=dev, ctx=ctx)
 
     def step(model, batch):
         scores = tsn_forward(model, to_input(batch[args.modality].to(dev), args.modality))
@@ -48,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         return F.cross_entropy(scores, target), {"acc": accuracy(scores, target)}
 
     history = trainer.fit(step)
-    checkpoint.save(args.out, net, "stream", config, history)
-    Path(args.out + ".resume").unlink(missing_ok=True)
+    if ctx.main:
+        checkpoint.save(args.out, net, "stream", config, history)
+        Path(args.out + ".resume").unlink(missing_ok=True)
     return 0

@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
 from twostream.files import atomic_path
+from twostream.train.distributed import Context, barrier, mean_over_processes, sync_batchnorm, wrap
 
 StepFn = Callable[[nn.Module, dict[str, Any]], tuple[torch.Tensor, dict[str, float]]]
 
@@ -90,20 +91,25 @@ class _Stop:
 
 
 class Trainer:
-    """Runs ``step_fn`` over a dataset for ``schedule.steps`` optimiser steps."""
+    """Runs ``step_fn`` over a dataset for ``schedule.steps`` optimiser steps.
+
+    Under torchrun (``ctx.world > 1``) BatchNorm layers are synchronised, the model that
+    ``step_fn`` receives is wrapped in DDP, and each process takes its slice of every batch.
+    """
 
     def __init__(self, model: nn.Module, params: list[nn.Parameter], dataset: Any, schedule: Schedule, *,
-                 seed: int, resume: Path, run_id: Any, device: torch.device, rank: int = 0, world: int = 1):
+                 seed: int, resume: Path, run_id: Any, device: torch.device, ctx: Context = Context()):
         self.model, self.dataset, self.s = model, dataset, schedule
         self.seed, self.resume, self.device = seed, Path(resume), device
-        self.rank, self.world = rank, world
+        self.ctx, self.rank, self.world = ctx, ctx.rank, ctx.world
+        self.net = wrap(sync_batchnorm(model, device), ctx, device) if ctx.world > 1 else model
         self.steps_per_epoch = len(dataset) // schedule.batch_size
         if self.steps_per_epoch == 0:
             raise ValueError(f"{len(dataset)} training videos is less than one batch of {schedule.batch_size}")
         self.opt = torch.optim.SGD(params, lr=schedule.lr, momentum=schedule.momentum,
                                    weight_decay=schedule.weight_decay)
         self.params = params
-        self.id = fingerprint({"run": run_id, "schedule": asdict(schedule), "seed": seed, "world": world})
+        self.id = fingerprint({"run": run_id, "schedule": asdict(schedule), "seed": seed})
         self.state = {"step": 0, "lr": schedule.lr, "history": [], "best_loss": math.inf, "bad_epochs": 0,
                       "losses": [], "metrics": {}, "seconds": 0.0}  # the last three: the epoch so far
 
@@ -123,6 +129,7 @@ class Trainer:
         if self.rank == 0:
             save_atomic({"id": self.id, "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
                          "state": self.state}, self.resume)
+        barrier(self.ctx)
 
     def _log(self, msg: str) -> None:
         if self.rank == 0:
@@ -176,16 +183,16 @@ class Trainer:
                     self.state["lr"] /= 10
                 self._set_lr()
                 torch.manual_seed(int(np.random.SeedSequence([self.seed, step]).generate_state(1)[0]))
-                loss, logs = step_fn(self.model, batch)
+                loss, logs = step_fn(self.net, batch)
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if s.clip_grad:
                     nn.utils.clip_grad_norm_(self.params, s.clip_grad)
                 self.opt.step()
                 self.state["step"] = step + 1
-                self.state["losses"].append(loss.item())
+                self.state["losses"].append(mean_over_processes(loss.item(), self.ctx))
                 for k, v in logs.items():
-                    self.state["metrics"].setdefault(k, []).append(v)
+                    self.state["metrics"].setdefault(k, []).append(mean_over_processes(v, self.ctx))
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{self.state['lr']:g}", refresh=False)
                 if stop.requested or (s.checkpoint_every and self.state["step"] % s.checkpoint_every == 0):
