@@ -40,9 +40,11 @@ def add_schedule_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint-every", type=int, default=0, help="steps between mid-epoch checkpoints")
 
 
-def setup_threads(args: argparse.Namespace) -> None:
+def setup(args: argparse.Namespace) -> None:
+    """CPU threads, and the seed of the initial weights (torch seeds each process at random otherwise)."""
     if args.threads:
         torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
 
 
 def read_index(path: str) -> pd.DataFrame:

@@ -19,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    common.setup_threads(args)
+    common.setup(args)
     dev = device(args.device)
     modalities, scorer = from_checkpoint(args.model, dev)
     videos = select(common.read_index(args.index), args.split, "test")

@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    common.setup_threads(args)
+    common.setup(args)
     if args.torch_home:
         os.environ["TORCH_HOME"] = args.torch_home
     index = common.read_index(args.index)
