@@ -74,9 +74,11 @@ def slurm_jobs(work: Path, profile: dict) -> None:
     logs = {p.stem: p for p in (work / "slurm/.snakemake/slurm_logs").rglob("*.log")}
     check(sorted(logs, key=int) == sorted((j["id"] for j in jobs), key=int),
           f"one .snakemake/slurm_logs/rule_*/*/<jobid>.log per SLURM job ({len(logs)})")
-    # Inside each job the rule ran in a job step (srun) on the node, with the job's id.
-    inside = sum(1 for p in logs.values() if "srun" in p.read_text() and "Finished jobid" in p.read_text())
-    check(inside == len(jobs), f"each job log shows the srun job step and the finished rule ({inside}/{len(jobs)})")
+    # Inside each job, Snakemake ran the job's rule through the plugin's job step (srun).
+    inside = [j["id"] for j in jobs if j["id"] in logs
+              and "--executor slurm-jobstep" in (text := logs[j["id"]].read_text())
+              and f"(Rule: {j['rule']})" in text]
+    check(len(inside) == len(jobs), f"each job log shows its rule finished in a slurm-jobstep ({len(inside)}/{len(jobs)})")
 
 
 def same_text(a: Path, b: Path, work: Path) -> bool:
