@@ -152,6 +152,9 @@ def outputs(work: Path) -> None:
             if not same:
                 differ.append(str(rel))
         check(not differ, f"{top}/: contents equal to the local run's" + (f"; differ: {differ}" if differ else ""))
+        if differ and top == "models":
+            print("      (the same data and commands give other weights: is every random draw of training seeded,"
+                  " the initial weights included? torch 2.15 starts each process from a random seed)")
     table = (work / "slurm/results/tiny/two_stream.csv").read_text()
     print("two_stream.csv (SLURM run):\n  " + table.strip().replace("\n", "\n  "))
 

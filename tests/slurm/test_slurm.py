@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -38,7 +39,15 @@ def skip_reason() -> str | None:
 def test_tiny_workflow_through_slurm(repo: Path) -> None:
     """Jobs go through sbatch with the profile's resources, and the outputs equal a local run's."""
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    proc = subprocess.run(["bash", str(repo / "tests/slurm/run.sh")], env=env, capture_output=True, text=True,
-                          timeout=1800)
-    print(proc.stdout)
-    assert proc.returncode == 0, proc.stdout[-8000:] + proc.stderr[-4000:]
+    # Its own process group: on a timeout, SIGTERM reaches Snakemake (which cancels its SLURM jobs)
+    # and the script, whose exit trap stops the daemons.
+    proc = subprocess.Popen(["bash", str(repo / "tests/slurm/run.sh")], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=1800)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGTERM)
+        out, _ = proc.communicate(timeout=120)
+        pytest.fail("tests/slurm/run.sh took over 30 min:\n" + out[-8000:])
+    print(out)
+    assert proc.returncode == 0, out[-10000:]
