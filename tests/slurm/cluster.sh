@@ -46,6 +46,10 @@ slurm_start() {
     # munge: a fresh key, the daemon as the munge user on a private socket (munged wants the
     # socket's folder searchable by all, and the key readable by its owner only).
     install -d -o munge -g munge -m 755 "$CLUSTER/munge"
+    if ! runuser -u munge -- test -w "$CLUSTER/munge"; then
+        echo "the munge user cannot reach $CLUSTER/munge (a parent folder not searchable by all?)" >&2
+        return 1
+    fi
     dd if=/dev/urandom of="$CLUSTER/munge/munge.key" bs=1024 count=1 status=none
     chown munge:munge "$CLUSTER/munge/munge.key"
     chmod 400 "$CLUSTER/munge/munge.key"

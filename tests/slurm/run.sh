@@ -25,6 +25,7 @@ fi
 
 WORK=${TWOSTREAM_SLURM_WORK:-$(mktemp -d /tmp/twostream-slurm.XXXXXX)}
 mkdir -p "$WORK"
+chmod 755 "$WORK"               # munged runs as the munge user and needs to reach cluster/munge/
 WORK=$(cd "$WORK" && pwd)
 CLUSTER=$WORK/cluster
 
