@@ -32,6 +32,7 @@ import shutil
 import statistics
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -165,7 +166,59 @@ def layout_bytes(index: pd.DataFrame) -> dict:
     flo = [os.path.getsize(f) for f in files if "/flow_" in f]
     out["mean_jpeg_bytes"] = {"rgb": float(np.mean(rgb)), "flow_component": float(np.mean(flo))}
     out["videos"], out["frames"] = n, frames
+    # where the shards' bytes go: JPEG payload, full-size edge chunks, HDF5 metadata
+    payload = storage = 0
+    for path in index["shard"]:
+        with h5py.File(path, "r") as f:
+            for g in ("rgb", "flow"):
+                payload += f[f"{g}/bytes"].shape[0]
+                storage += f[f"{g}/bytes"].id.get_storage_size()
+    out["shards"].update(jpeg_payload=payload, edge_chunk_padding=storage - payload,
+                         hdf5_metadata_and_offsets=out["shards"]["bytes"] - storage)
+    out["rawframes"]["jpeg_payload"] = out["rawframes"]["bytes"]
+    out["shards_even_chunks"] = even_chunk_sizes(index)
     return out
+
+
+def _store_even(group: h5py.Group, data: np.ndarray, offsets: np.ndarray) -> None:
+    """Proposed shards._store: the same <= 64 KiB chunks, but of equal size, so the last one is not padded."""
+    n = max(1, -(-data.size // shards.CHUNK_BYTES))
+    group.create_dataset("bytes", data=data, chunks=(max(1, -(-data.size // n)),), fletcher32=True)
+    group.create_dataset("offsets", data=offsets)
+
+
+def _rewrite(src: str, dst: Path) -> int:
+    """Rewrite a shard's datasets and attributes through shards._store (patched or not); returns its size."""
+    with h5py.File(src, "r") as f, h5py.File(dst, "w") as g:
+        for grp in ("rgb", "flow"):
+            shards._store(g.create_group(grp), f[f"{grp}/bytes"][()], f[f"{grp}/offsets"][()])
+        for k, v in f.attrs.items():
+            g.attrs[k] = v
+    return dst.stat().st_size
+
+
+def even_chunk_sizes(index: pd.DataFrame) -> dict:
+    """Bytes of each distinct video's shard as written now and with _store_even (checked to read the same)."""
+    tmp = Path(index["shard"].iloc[0]).parent.parent / "rechunk"
+    tmp.mkdir(exist_ok=True)
+    now = even = 0
+    frames = 0
+    for _, row in index.drop_duplicates("label").iterrows():
+        a, b = tmp / "now.h5", tmp / "even.h5"
+        now += _rewrite(row["shard"], a)
+        original, shards._store = shards._store, _store_even
+        try:
+            even += _rewrite(row["shard"], b)
+        finally:
+            shards._store = original
+        with Shard(a) as x, Shard(b) as y:
+            assert all(np.array_equal(x.rgb(t), y.rgb(t)) for t in range(x.frames))
+            assert all(np.array_equal(x.flow(t, 1), y.flow(t, 1)) for t in range(x.frames - 1))
+        frames += int(row["frames"])
+    shutil.rmtree(tmp)
+    n = index["label"].nunique()
+    return {"videos": n, "now_per_video": now / n, "even_per_video": even / n, "now_per_frame": now / frames,
+            "even_per_frame": even / frames}
 
 
 # ----------------------------------------------------------------------------- rawframes loader
@@ -200,6 +253,8 @@ class RawFramesDataset(Dataset):
         offsets = sampling.train_offsets(sampling.positions(frames, self.length), self.segments, rng)
         if self.decoder == "cv2":
             return self._getitem_cv2(i, d, frames, offsets, rng)
+        if self.decoder == "cv2-fast":
+            return self._getitem_cv2_fast(i, d, frames, offsets, rng)
         rgb, flow = [], []
         if "rgb" in self.modalities:
             rgb = [self._load(os.path.join(d, f"img_{int(t) + 1:05d}.jpg"), "RGB") for t in offsets]
@@ -226,6 +281,22 @@ class RawFramesDataset(Dataset):
             x = np.stack([np.asarray(im) for im in flow], -1).reshape(self.crop, self.crop, self.segments, -1)
             item["flow"] = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1, 3)))
         return item
+
+    def _getitem_cv2_fast(self, i, d, frames, offsets, rng) -> dict:
+        """The shards-fast code path (see fast_getitem) on rawframes files: isolates the layout's own effect."""
+        def load(path, flags):
+            with open(path, "rb") as f:
+                return cv2.imdecode(np.frombuffer(f.read(), np.uint8), flags)
+
+        rgb, flow = [], []
+        if "rgb" in self.modalities:
+            rgb = [load(os.path.join(d, f"img_{int(t) + 1:05d}.jpg"), cv2.IMREAD_COLOR_RGB) for t in offsets]
+        if "flow" in self.modalities:
+            for t in offsets:
+                ks = [min(k, frames - 2) + 1 for k in range(int(t), int(t) + self.length)]
+                flow.append([load(os.path.join(d, f"flow_{c}_{k:05d}.jpg"), cv2.IMREAD_GRAYSCALE)
+                             for k in ks for c in "xy"])
+        return _fast_views(self, i, rgb, flow, rng, INVERT)
 
     def _getitem_cv2(self, i, d, frames, offsets, rng) -> dict:
         def load(path, flags):
@@ -261,6 +332,7 @@ class RawFramesDataset(Dataset):
 # ----------------------------------------------------------------------------- proposed loader changes
 
 NEG_X = np.minimum(256 - np.arange(256), 255).astype(np.uint8)  # transforms.hflip_flow's x negation as a table
+INVERT = (255 - np.arange(256)).astype(np.uint8)  # dense_flow's: ImageOps.invert
 FAST = {"one_read": True, "rgb_direct": True}  # options of fast_getitem (set before workers fork)
 _orig_getitem = TSNDataset.__getitem__
 
@@ -315,6 +387,12 @@ def fast_getitem(self: TSNDataset, i: int) -> dict:
             else:
                 flow.append([_decode(shard, _read(shard, shard._flow, off[k], off[k + 1]), cv2.IMREAD_GRAYSCALE, k)
                              for k in ks])
+    return _fast_views(self, i, rgb, flow, rng, NEG_X)
+
+
+def _fast_views(self, i: int, rgb: list, flow: list, rng: np.random.Generator, neg: np.ndarray) -> dict:
+    """Draw the crop box and flip (same rng stream as TSNDataset), crop/flip each decoded plane with OpenCV,
+    negate flow-x with the table ``neg`` and interleave the flow planes into (K, h, w, 2L) with cv2.merge."""
     h, w = (rgb[0] if rgb else flow[0][0]).shape[:2]
     top, left = transforms.random_crop_box(h, w, self.crop, rng)
     flip = bool(self.hflip and rng.random() < 0.5)
@@ -327,7 +405,7 @@ def fast_getitem(self: TSNDataset, i: int) -> dict:
         for k, planes in enumerate(flow):
             planes = [p[box] for p in planes]
             if flip:
-                planes = [cv2.LUT(cv2.flip(p, 1), NEG_X) if j % 2 == 0 else cv2.flip(p, 1) for j, p in enumerate(planes)]
+                planes = [cv2.LUT(cv2.flip(p, 1), neg) if j % 2 == 0 else cv2.flip(p, 1) for j, p in enumerate(planes)]
             out[k] = cv2.merge(planes)
         item["flow"] = torch.from_numpy(out)
     return item
@@ -367,7 +445,8 @@ LOADERS = {  # name: (dataset factory, Patch name)
     "rawframes": (lambda ix: RawFramesDataset(ix), None),
     # cache_size=1: every clip opens its shard, as with a real dataset (UCF-101: 9.5k videos >> 64 cached shards)
     "shards-nocache": (_tsn(1), None),
-    "rawframes-cv2": (lambda ix: RawFramesDataset(ix, decoder="cv2"), None),
+    "rawframes-cv2": (lambda ix: RawFramesDataset(ix, decoder="cv2"), None),  # mmaction-style decoding
+    "rawframes-fast": (lambda ix: RawFramesDataset(ix, decoder="cv2-fast"), None),  # the shards-fast code path
     "shards-fast": (_tsn(), "fast"),
     "shards-fast-nocache": (_tsn(1), "fast"),
 }
@@ -407,6 +486,31 @@ def run_loader(dataset: Dataset, workers: int, batches: int, batch_size: int, se
     end = time.perf_counter()
     del it, batch  # workers have been joined at StopIteration; their CPU time is now in RUSAGE_CHILDREN
     cpu = _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN) - cpu0
+    return {"clips": n, "seconds": end - t0, "clips_per_s": n / (end - t0), "cpu_ms_per_clip": cpu / n * 1e3,
+            "first_batch_s": first - t0, "after_first_clips_per_s": (n - batch_size) / (end - first)}
+
+
+def run_threaded(dataset: Dataset, threads: int, batches: int, batch_size: int, seed: int) -> dict:
+    """Like run_loader, but items are loaded by a pool of threads in this process (no worker processes, no
+    shared-memory IPC): cv2's decoding and image ops release the GIL. Same sampler; one batch kept in flight."""
+    sampler = RandomSampler(dataset, num_samples=batches * batch_size, generator=torch.Generator().manual_seed(seed))
+    order = list(sampler)
+    cpu0 = _cpu(resource.RUSAGE_SELF)
+    t0 = time.perf_counter()
+    n, first = 0, None
+    with ThreadPoolExecutor(threads) as pool:
+        pending = [pool.submit(dataset.__getitem__, i) for i in order[:2 * batch_size]]
+        nxt = len(pending)
+        for _ in range(batches):
+            items = [f.result() for f in pending[:batch_size]]
+            pending = pending[batch_size:] + [pool.submit(dataset.__getitem__, i) for i in order[nxt:nxt + batch_size]]
+            nxt += batch_size
+            batch = default_collate(items)
+            n += len(batch["label"])
+            if first is None:
+                first = time.perf_counter()
+    end = time.perf_counter()
+    cpu = _cpu(resource.RUSAGE_SELF) - cpu0
     return {"clips": n, "seconds": end - t0, "clips_per_s": n / (end - t0), "cpu_ms_per_clip": cpu / n * 1e3,
             "first_batch_s": first - t0, "after_first_clips_per_s": (n - batch_size) / (end - first)}
 
@@ -621,6 +725,9 @@ def profile(index: pd.DataFrame, clips: int, repeat: int, batch_size: int) -> di
     checks["fraction of flow pixels decoding to 0 (q=0; the flip table maps it to 255 as hflip_flow does)"] = \
         float(zero.mean())
     cv = LOADERS["rawframes-cv2"][0](index)
+    rf = LOADERS["rawframes-fast"][0](index)
+    checks["rawframes-cv2 == rawframes-fast == rawframes (bit-identical)"] = all(
+        same_item(cv[i], raw[i]) and same_item(rf[i], raw[i]) for i in check_items)
     d_rgb, d_flow = [], []
     for i in check_items:
         a, b, c = ours[i], raw[i], cv[i]
@@ -633,7 +740,8 @@ def profile(index: pd.DataFrame, clips: int, repeat: int, batch_size: int) -> di
     out["checks"] = checks
 
     e2e = {}
-    for name in ("shards", "shards-nocache", "shards-fast", "shards-fast-nocache", "rawframes", "rawframes-cv2"):
+    for name in ("shards", "shards-nocache", "shards-fast", "shards-fast-nocache", "rawframes", "rawframes-cv2",
+                 "rawframes-fast"):
         factory, patch = LOADERS[name]
         ds = factory(index)
         with Patch(patch):
@@ -756,9 +864,13 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--layouts", nargs="+", default=["shards", "rawframes"], choices=list(LOADERS))
-    p.add_argument("--extra", nargs="*", default=["shards-fast", "shards-nocache"], choices=list(LOADERS),
+    p.add_argument("--extra", nargs="*", default=["shards-fast", "rawframes-fast", "shards-nocache"],
+                   choices=list(LOADERS),
                    help="further loaders, run with --extra-workers only")
     p.add_argument("--extra-workers", type=int, nargs="*", default=[2])
+    p.add_argument("--thread-loaders", nargs="*", default=["shards-fast", "rawframes"], choices=list(LOADERS),
+                   help="loaders also run by a thread pool in the main process (no worker processes)")
+    p.add_argument("--threads", type=int, nargs="*", default=[2])
     p.add_argument("--repeat", type=int, default=3, help="runs per configuration (medians are reported)")
     p.add_argument("--max-frames", type=int, default=96, help="frames per video (the clips' first ones)")
     p.add_argument("--flow", choices=("tvl1", "farneback"), default="tvl1")
@@ -786,31 +898,41 @@ def main() -> None:
           f"{b['mean_jpeg_bytes']['flow_component'] / 1e3:.1f} kB")
     for name in ("shards", "rawframes"):
         v = b[name]
-        print(f"{name:10s} {v['files']:6d} files  {v['per_video'] / 1e6:6.2f} MB/video  {v['per_frame'] / 1e3:6.1f} kB/frame"
-              f"  (allocated: {v['allocated_per_video'] / 1e6:6.2f} MB/video, {v['allocated_per_frame'] / 1e3:6.1f} kB/frame)")
+        print(f"{name:10s} {v['files']:6d} files  {v['per_video'] / 1e6:6.3f} MB/video  {v['per_frame'] / 1e3:6.2f} kB/frame"
+              f"  (allocated: {v['allocated_per_video'] / 1e6:6.3f} MB/video, {v['allocated_per_frame'] / 1e3:6.2f} kB/frame)")
+    sh, ev = b["shards"], b["shards_even_chunks"]
+    print(f"shards: JPEG payload {sh['jpeg_payload'] / b['videos'] / 1e3:.1f} kB/video, padding of the last chunks "
+          f"{sh['edge_chunk_padding'] / b['videos'] / 1e3:.1f} kB/video, HDF5 metadata + offsets "
+          f"{sh['hdf5_metadata_and_offsets'] / b['videos'] / 1e3:.1f} kB/video; with equal-size chunks "
+          f"(proposed _store) {ev['even_per_frame'] / 1e3:.2f} instead of {ev['now_per_frame'] / 1e3:.2f} kB/frame "
+          f"over the {ev['videos']} distinct videos")
 
     files = {"shards": list(index["shard"]),
              "rawframes": [os.path.join(d, f) for d in index["dir"] for f in os.listdir(d)]}
     result["warm_read_MBps"] = {k: read_all(v) for k, v in files.items()}  # also warms the page cache
 
     # warm-cache DataLoader throughput; configurations interleaved so that load changes hit all alike
-    configs = [(name, w) for w in args.workers for name in args.layouts]
-    configs += [(name, w) for w in args.extra_workers for name in args.extra if (name, w) not in configs]
+    configs = [(name, f"workers={w}") for w in args.workers for name in args.layouts]
+    configs += [(name, f"workers={w}") for w in args.extra_workers for name in args.extra]
+    configs += [(name, f"threads={t}") for t in args.threads for name in args.thread_loaders]
+    configs = list(dict.fromkeys(configs))
     runs = {c: [] for c in configs}
-    print(f"\nDataLoader, warm page cache, batch {args.batch_size}, {args.batches} batches per run, {args.repeat} runs "
+    print(f"\nwarm page cache, batch {args.batch_size}, {args.batches} batches per run, {args.repeat} runs "
           f"each (load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)", file=sys.stderr)
     for r in range(args.repeat):
-        for name, w in configs:
+        for name, mode in configs:
             factory, patch = LOADERS[name]
+            kind, k = mode.split("=")
             with Patch(patch):
-                res = run_loader(factory(index), w, args.batches, args.batch_size, seed=r)
+                run = run_loader if kind == "workers" else run_threaded
+                res = run(factory(index), int(k), args.batches, args.batch_size, seed=r)
             res["loadavg"] = os.getloadavg()[0]
-            runs[(name, w)].append(res)
-            print(f"  run {r}: {name:20s} workers={w}: {res['clips_per_s']:6.1f} clips/s, "
+            runs[(name, mode)].append(res)
+            print(f"  run {r}: {name:20s} {mode:10s} {res['clips_per_s']:6.1f} clips/s, "
                   f"{res['cpu_ms_per_clip']:5.1f} CPU ms/clip (load {res['loadavg']:.1f})", file=sys.stderr)
     table = {}
-    for (name, w), rs in runs.items():
-        table.setdefault(name, {})[str(w)] = {
+    for (name, mode), rs in runs.items():
+        table.setdefault(name, {})[mode] = {
             "clips_per_s_median": statistics.median(x["clips_per_s"] for x in rs),
             "cpu_ms_per_clip_median": statistics.median(x["cpu_ms_per_clip"] for x in rs),
             "clips_per_s_runs": [x["clips_per_s"] for x in rs],
@@ -819,39 +941,43 @@ def main() -> None:
             "first_batch_s_median": statistics.median(x["first_batch_s"] for x in rs),
             "loadavg": [x["loadavg"] for x in rs]}
     result["throughput_warm"] = table
-    ws = sorted({w for _, w in configs})
-    print(f"\nDataLoader, warm cache: clips/s wall (CPU ms per clip), medians of {args.repeat} runs; "
+    modes = list(dict.fromkeys(m for _, m in sorted(configs, key=lambda c: (c[1].startswith("threads"), c[1]))))
+    print(f"\nWarm cache: clips/s wall (CPU ms per clip), medians of {args.repeat} runs; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(f"{'':20s}" + "".join(f"{'workers=' + str(w):>18s}" for w in ws))
+    print(f"{'':20s}" + "".join(f"{m:>18s}" for m in modes))
     for name, row in table.items():
-        print(f"{name:20s}" + "".join(f"{row[str(w)]['clips_per_s_median']:10.1f} ({row[str(w)]['cpu_ms_per_clip_median']:4.1f})"
-                                      if str(w) in row else f"{'':18s}" for w in ws))
+        print(f"{name:20s}" + "".join(f"{row[m]['clips_per_s_median']:10.1f} ({row[m]['cpu_ms_per_clip_median']:4.1f})"
+                                      if m in row else f"{'':18s}" for m in modes))
     for other in [x for x in table if x != "rawframes"]:
-        ratio = {w: table[other][w]["clips_per_s_median"] / table["rawframes"][w]["clips_per_s_median"]
-                 for w in table[other] if w in table.get("rawframes", {})}
-        cpu = {w: table["rawframes"][w]["cpu_ms_per_clip_median"] / table[other][w]["cpu_ms_per_clip_median"]
-               for w in table[other] if w in table.get("rawframes", {})}
+        ratio = {m: table[other][m]["clips_per_s_median"] / table["rawframes"][m]["clips_per_s_median"]
+                 for m in table[other] if m in table.get("rawframes", {})}
+        cpu = {m: table["rawframes"][m]["cpu_ms_per_clip_median"] / table[other][m]["cpu_ms_per_clip_median"]
+               for m in table[other] if m in table.get("rawframes", {})}
         result.setdefault("over_rawframes", {})[other] = {"clips_per_s": ratio, "cpu_per_clip": cpu}
-        print(f"{other} / rawframes: " + ", ".join(f"workers={w}: {r:.2f}x clips/s, {cpu[w]:.2f}x less CPU"
-                                                   for w, r in ratio.items()))
+        print(f"{other} / rawframes: " + ", ".join(f"{m}: {r:.2f}x clips/s, {cpu[m]:.2f}x less CPU"
+                                                   for m, r in ratio.items()))
 
     # collation + worker IPC ceiling: a dataset that does no loading
     ref = LOADERS["shards"][0](index)[0]
     ipc = {}
     for w in args.workers:
         rs = [run_loader(Precomputed(ref, args.videos), w, args.batches, args.batch_size, r) for r in range(args.repeat)]
-        ipc[str(w)] = {"clips_per_s": statistics.median(x["clips_per_s"] for x in rs),
+        ipc[f"workers={w}"] = {"clips_per_s": statistics.median(x["clips_per_s"] for x in rs),
                        "cpu_ms_per_clip": statistics.median(x["cpu_ms_per_clip"] for x in rs)}
     if 0 in args.workers and torch.get_num_threads() != default_threads:  # collation with torch's default threads
         torch.set_num_threads(default_threads)
         rs = [run_loader(Precomputed(ref, args.videos), 0, args.batches, args.batch_size, r) for r in range(args.repeat)]
         torch.set_num_threads(args.torch_threads)
-        ipc[f"0, {default_threads} torch threads"] = {
+        ipc[f"workers=0, {default_threads} torch threads"] = {
             "clips_per_s": statistics.median(x["clips_per_s"] for x in rs),
             "cpu_ms_per_clip": statistics.median(x["cpu_ms_per_clip"] for x in rs)}
+    for t in args.threads:
+        rs = [run_threaded(Precomputed(ref, args.videos), t, args.batches, args.batch_size, r) for r in range(args.repeat)]
+        ipc[f"threads={t}"] = {"clips_per_s": statistics.median(x["clips_per_s"] for x in rs),
+                               "cpu_ms_per_clip": statistics.median(x["cpu_ms_per_clip"] for x in rs)}
     result["no_loading"] = ipc
     print("no loading (clone of one item + collation + worker IPC): "
-          + ", ".join(f"workers={w}: {v['clips_per_s']:.0f} clips/s ({v['cpu_ms_per_clip']:.2f} CPU ms/clip)"
+          + ", ".join(f"{w}: {v['clips_per_s']:.0f} clips/s ({v['cpu_ms_per_clip']:.2f} CPU ms/clip)"
                       for w, v in ipc.items()))
 
     if args.cold:
@@ -904,7 +1030,8 @@ def main() -> None:
         print("  checks:\n" + "".join(f"    {k}: {v}\n" for k, v in prof["checks"].items()), end="")
         e2e = prof["ms_per_clip"]
         loaders = {k: e2e[k] for k in ("shards", "shards-nocache", "shards-fast", "shards-fast-nocache", "rawframes",
-                                       "shards flow only", "shards-fast flow only", "rawframes flow only")}
+                                       "rawframes-fast", "shards flow only", "shards-fast flow only",
+                                       "rawframes flow only")}
         result["gpu"] = g = gpu_estimate(loaders)
         print(f"\nGPU: {g['assumptions']}")
         for k, v in g["loader_cores_needed"].items():
