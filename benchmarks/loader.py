@@ -96,6 +96,7 @@ def build(scratch: Path, videos: int, max_frames: int, flow_method: str, pairs: 
               "pairs": pairs, "size": SIZE, "bound": BOUND, "quality": QUALITY, "clips": [str(c) for c in clips]}
     stamp = scratch / "stamp.json"
     index_csv = scratch / "index.csv"
+    params = json.loads(json.dumps(params))  # tuples -> lists, as read back
     if not rebuild and stamp.exists() and json.loads(stamp.read_text()) == params and index_csv.exists():
         print(f"reusing the layouts in {scratch}", file=sys.stderr)
         return pd.read_csv(index_csv)
@@ -739,27 +740,28 @@ def profile(index: pd.DataFrame, clips: int, repeat: int, batch_size: int) -> di
     checks["flow mean |shards - rawframes| in [-1, 1] units (different quantisations)"] = float(np.mean(d_flow))
     out["checks"] = checks
 
-    e2e = {}
+    cases = {}  # name: (dataset, Patch name); timed round-robin, so that load changes hit all alike
     for name in ("shards", "shards-nocache", "shards-fast", "shards-fast-nocache", "rawframes", "rawframes-cv2",
                  "rawframes-fast"):
-        factory, patch = LOADERS[name]
-        ds = factory(index)
-        with Patch(patch):
-            for i in set(items):
-                ds[i]
-            e2e[name] = ms_per_clip(ds.__getitem__, items, repeat)
+        cases[name] = (LOADERS[name][0](index), LOADERS[name][1])
     for name in Patch.OPTIONS:
-        with Patch(name):
-            e2e[f"shards + {name}"] = ms_per_clip(ours.__getitem__, items, repeat)
+        cases[f"shards + {name}"] = (ours, name)
     for m in ("rgb", "flow"):  # one stream at a time, as stage-1 training does
-        for name, ds in (("shards", TSNDataset(index, (m,), segments=SEGMENTS, length=LENGTH, crop=CROP)),
-                         ("rawframes", RawFramesDataset(index, (m,)))):
-            for i in set(items):
+        one = TSNDataset(index, (m,), segments=SEGMENTS, length=LENGTH, crop=CROP)
+        cases[f"shards {m} only"] = (one, None)
+        cases[f"shards-fast {m} only"] = (one, "fast")
+        cases[f"rawframes {m} only"] = (RawFramesDataset(index, (m,)), None)
+    for ds, patch in cases.values():
+        with Patch(patch):
+            for i in set(items):  # open the shards (cache permitting), warm up
                 ds[i]
-            e2e[f"{name} {m} only"] = ms_per_clip(ds.__getitem__, items, repeat)
-            if name == "shards":
-                with Patch("fast"):
-                    e2e[f"shards-fast {m} only"] = ms_per_clip(ds.__getitem__, items, repeat)
+    passes = {name: [] for name in cases}
+    for _ in range(repeat):
+        for name, (ds, patch) in cases.items():
+            with Patch(patch):
+                passes[name].append(ms_per_clip(ds.__getitem__, items, 1))
+    e2e = {name: statistics.median(v) for name, v in passes.items()}
+    out["ms_per_clip_passes"] = passes
     out["ms_per_clip"] = e2e
 
     def breakdown(fn):
@@ -849,6 +851,103 @@ def gpu_estimate(ms: dict) -> dict:
     return out
 
 
+# ----------------------------------------------------------------------------- cold page cache
+
+class _RandomAccessH5:
+    """Stands in for the h5py module inside twostream.data.shards: opens shards through a Python file object
+    with POSIX_FADV_RANDOM, so that the kernel does not read ahead around each (small) JPEG read."""
+
+    def __getattr__(self, name):
+        return getattr(h5py, name)
+
+    @staticmethod
+    def File(path, mode="r", **kw):  # noqa: N802
+        f = open(path, "rb", buffering=0)
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_RANDOM)
+        return h5py.File(f, mode, **kw)
+
+
+class RandomAccess:
+    def __init__(self, on: bool):
+        self.on = on
+
+    def __enter__(self):
+        if self.on:
+            shards.h5py = _RandomAccessH5()
+
+    def __exit__(self, *exc):
+        shards.h5py = h5py
+
+
+def _store_16k(group: h5py.Group, data: np.ndarray, offsets: np.ndarray) -> None:
+    """_store_even with chunks of at most 16 KiB."""
+    n = max(1, -(-data.size // (1 << 14)))
+    group.create_dataset("bytes", data=data, chunks=(max(1, -(-data.size // n)),), fletcher32=True)
+    group.create_dataset("offsets", data=offsets)
+
+
+def cold_runs(index: pd.DataFrame, files: dict, args) -> dict:
+    """One pass over every video with the layout evicted from the page cache (posix_fadvise DONTNEED), max
+    workers; bytes pulled from disk per clip = resident fraction after the pass x layout bytes / clips."""
+    small = Path(args.scratch) / "shards16k"
+    shutil.rmtree(small, ignore_errors=True)
+    small.mkdir()
+    original, shards._store = shards._store, _store_16k
+    try:
+        paths16 = [str(small / Path(p).name) for p in index["shard"]]
+        for src, dst in zip(index["shard"], paths16):
+            _rewrite(src, Path(dst))
+    finally:
+        shards._store = original
+    index16 = index.assign(shard=paths16)
+    cases = {  # name: (loader, index, files, POSIX_FADV_RANDOM)
+        "shards": ("shards", index, files["shards"], False),
+        "rawframes": ("rawframes", index, files["rawframes"], False),
+        "shards-fast": ("shards-fast", index, files["shards"], False),
+        "shards-fast + FADV_RANDOM": ("shards-fast", index, files["shards"], True),
+        "shards-fast + FADV_RANDOM + 16 KiB chunks": ("shards-fast", index16, paths16, True),
+    }
+    w = max(args.workers)
+    n_batches = max(1, args.videos // args.batch_size)
+    runs = {}
+    for r in range(args.repeat):
+        for name, (loader, ix, paths, random_access) in cases.items():
+            evict(paths)
+            before = resident_fraction(paths)
+            factory, patch = LOADERS[loader]
+            with Patch(patch), RandomAccess(random_access):
+                res = run_loader(factory(ix), w, n_batches, args.batch_size, seed=100 + r)
+            after = resident_fraction(paths)
+            total = sum(os.path.getsize(p) for p in paths)
+            res.update(resident_before=before, resident_after=after, MB_read_per_clip=after * total / res["clips"] / 1e6)
+            runs.setdefault(name, []).append(res)
+            print(f"  cold run {r}: {name:42s} {res['clips_per_s']:6.1f} clips/s, {res['MB_read_per_clip']:.2f} MB read "
+                  f"per clip ({before:.0%} of the files cached before)", file=sys.stderr)
+    out = {name: {"workers": w, "clips": rs[0]["clips"],
+                  "clips_per_s_median": statistics.median(x["clips_per_s"] for x in rs),
+                  "cpu_ms_per_clip_median": statistics.median(x["cpu_ms_per_clip"] for x in rs),
+                  "MB_read_per_clip_median": statistics.median(x["MB_read_per_clip"] for x in rs),
+                  "resident_before": [x["resident_before"] for x in rs]} for name, rs in runs.items()}
+    out["shards16k_bytes_per_frame"] = sum(os.path.getsize(p) for p in paths16) / index["frames"].sum()
+    shutil.rmtree(small)
+    speeds = {}
+    for r in range(args.repeat):
+        for k, v in files.items():
+            evict(v)
+            speeds.setdefault(k, []).append(read_all(v))
+    out["cold_read_all_MBps_median"] = {k: statistics.median(v) for k, v in speeds.items()}
+    print(f"\nCold page cache, one pass over the {args.videos} videos ({n_batches * args.batch_size} clips), workers={w}, medians of "
+          f"{args.repeat}:")
+    for name in cases:
+        v = out[name]
+        print(f"  {name:42s} {v['clips_per_s_median']:6.1f} clips/s, {v['MB_read_per_clip_median']:.2f} MB read per clip")
+    print(f"  (16 KiB chunks: {out['shards16k_bytes_per_frame'] / 1e3:.2f} kB/frame on disk)")
+    print("  cold read of every file once, in order: " + ", ".join(
+        f"{k} {v:.0f} MB/s" for k, v in out["cold_read_all_MBps_median"].items()))
+    read_all(files["shards"] + files["rawframes"])  # warm again
+    return out
+
+
 # ----------------------------------------------------------------------------- main
 
 def load_situation() -> dict:
@@ -875,7 +974,8 @@ def main() -> None:
     p.add_argument("--max-frames", type=int, default=96, help="frames per video (the clips' first ones)")
     p.add_argument("--flow", choices=("tvl1", "farneback"), default="tvl1")
     p.add_argument("--flow-pairs", type=int, default=12, help="frame pairs of real flow per clip (cached, cycled)")
-    p.add_argument("--profile-clips", type=int, default=48, help="clips per in-process profile pass (0: skip)")
+    p.add_argument("--profile-clips", type=int, default=64, help="clips per in-process profile pass (0: skip)")
+    p.add_argument("--profile-passes", type=int, default=5, help="in-process profile passes (medians are reported)")
     p.add_argument("--cold", action="store_true",
                    help="also cold-page-cache passes (every video once, max workers) after posix_fadvise(DONTNEED)")
     p.add_argument("--scratch", type=Path, default=REPO / "benchmarks" / "out" / "loader-data")
@@ -981,44 +1081,12 @@ def main() -> None:
                       for w, v in ipc.items()))
 
     if args.cold:
-        cold = {}
-        w = max(args.workers)
-        n_batches = max(1, args.videos // args.batch_size)
-        for r in range(args.repeat):
-            for name in args.layouts + [x for x in args.extra if x.startswith("shards-fast")]:
-                key = "shards" if name.startswith("shards") else "rawframes"
-                evict(files[key])
-                before = resident_fraction(files[key])
-                factory, patch = LOADERS[name]
-                with Patch(patch):
-                    res = run_loader(factory(index), w, n_batches, args.batch_size, seed=100 + r)
-                res.update(workers=w, resident_before=before, resident_after=resident_fraction(files[key]))
-                cold.setdefault(name, []).append(res)
-                print(f"  cold run {r}: {name:20s} {res['clips_per_s']:6.1f} clips/s ({before:.0%} of the files cached "
-                      f"before, {res['resident_after']:.0%} after)", file=sys.stderr)
-        summary = {name: {"workers": w, "clips": rs[0]["clips"],
-                          "clips_per_s_median": statistics.median(x["clips_per_s"] for x in rs),
-                          "cpu_ms_per_clip_median": statistics.median(x["cpu_ms_per_clip"] for x in rs),
-                          "resident_before": [x["resident_before"] for x in rs],
-                          "resident_after": [x["resident_after"] for x in rs]} for name, rs in cold.items()}
-        speeds = {}
-        for r in range(args.repeat):
-            for k, v in files.items():
-                evict(v)
-                speeds.setdefault(k, []).append(read_all(v))
-        summary["cold_read_all_MBps_median"] = {k: statistics.median(v) for k, v in speeds.items()}
-        result["throughput_cold"] = summary
-        print(f"\ncold page cache (posix_fadvise DONTNEED), one pass over the {args.videos} videos, workers={w}, "
-              f"medians of {args.repeat}: " + ", ".join(f"{k} {v['clips_per_s_median']:.1f} clips/s"
-                                                         for k, v in summary.items() if "clips_per_s_median" in v))
-        print("cold read of every file once, in order: " + ", ".join(
-            f"{k} {v:.0f} MB/s" for k, v in summary["cold_read_all_MBps_median"].items()))
-        read_all(files["shards"] + files["rawframes"])
+        result["throughput_cold"] = cold_runs(index, files, args)
 
     if args.profile_clips:
-        prof = profile(index, args.profile_clips, args.repeat, args.batch_size)
+        prof = profile(index, args.profile_clips, args.profile_passes, args.batch_size)
         result["profile"] = prof
-        print(f"\nOne process, no DataLoader, warm: CPU ms per clip (median of {args.repeat} passes "
+        print(f"\nOne process, no DataLoader, warm: CPU ms per clip (median of {args.profile_passes} passes "
               f"of {args.profile_clips} clips)")
         for k, v in prof["ms_per_clip"].items():
             print(f"  {k:32s} {v:7.2f}")
