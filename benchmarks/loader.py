@@ -412,6 +412,41 @@ def _fast_views(self, i: int, rgb: list, flow: list, rng: np.random.Generator, n
     return item
 
 
+def shard_bytes_item(self: TSNDataset, i: int) -> dict:
+    """What a loader feeding a GPU JPEG decoder (nvJPEG, e.g. torchvision.io.decode_jpeg(device="cuda")) would do
+    with shards: the clip's 33 JPEGs as bytes (one read per RGB frame and per flow stack) + crop box and flip."""
+    n = sampling.positions(self.frames[i], self.length)
+    rng = np.random.default_rng([self.seed, self.epoch, i])
+    offsets = sampling.train_offsets(n, self.segments, rng)
+    shard = self.cache.get(self.shards[i])
+    ro, fo, last = shard._rgb_off, shard._flow_off, shard.frames - 2
+    rgb = [_read(shard, shard._rgb, ro[int(t)], ro[int(t) + 1]) for t in offsets]
+    flow = []
+    for t in offsets:
+        ks = [2 * min(j, last) + c for j in range(int(t), int(t) + self.length) for c in range(2)]
+        buf = _read(shard, shard._flow, fo[ks[0]], fo[ks[-1] + 1])
+        flow.append((buf, fo[ks] - fo[ks[0]], fo[np.array(ks) + 1] - fo[ks[0]]))
+    top, left = transforms.random_crop_box(SIZE[0], SIZE[1], self.crop, rng)
+    return {"rgb": rgb, "flow": flow, "box": (top, left), "flip": bool(self.hflip and rng.random() < 0.5)}
+
+
+def raw_bytes_item(self: RawFramesDataset, i: int) -> dict:
+    """The same for rawframes: 33 files read as bytes."""
+    d, frames = self.dirs[i], self.frames[i]
+    rng = np.random.default_rng([self.seed, self.epoch, i])
+    offsets = sampling.train_offsets(sampling.positions(frames, self.length), self.segments, rng)
+
+    def read(name):
+        with open(os.path.join(d, name), "rb") as f:
+            return f.read()
+
+    rgb = [read(f"img_{int(t) + 1:05d}.jpg") for t in offsets]
+    flow = [[read(f"flow_{c}_{min(k, frames - 2) + 1:05d}.jpg") for k in range(int(t), int(t) + self.length)
+             for c in "xy"] for t in offsets]
+    top, left = transforms.random_crop_box(SIZE[0], SIZE[1], self.crop, rng)
+    return {"rgb": rgb, "flow": flow, "box": (top, left), "flip": bool(self.hflip and rng.random() < 0.5)}
+
+
 class Patch:
     """Apply proposed loader changes (in this process and, via fork, in DataLoader workers)."""
 
@@ -690,6 +725,16 @@ def ms_per_clip(fn, items, repeat) -> float:
     return statistics.median(times)
 
 
+class _Bound:
+    """dataset-like object whose __getitem__ is fn(dataset, i)."""
+
+    def __init__(self, ds, fn):
+        self.ds, self.fn = ds, fn
+
+    def __getitem__(self, i):
+        return self.fn(self.ds, i)
+
+
 def same_item(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) if torch.is_tensor(a[k]) else a[k] == b[k] for k in a)
 
@@ -746,6 +791,8 @@ def profile(index: pd.DataFrame, clips: int, repeat: int, batch_size: int) -> di
         cases[name] = (LOADERS[name][0](index), LOADERS[name][1])
     for name in Patch.OPTIONS:
         cases[f"shards + {name}"] = (ours, name)
+    cases["shards bytes only (GPU decode)"] = (_Bound(ours, shard_bytes_item), None)
+    cases["rawframes bytes only (GPU decode)"] = (_Bound(raw, raw_bytes_item), None)
     for m in ("rgb", "flow"):  # one stream at a time, as stage-1 training does
         one = TSNDataset(index, (m,), segments=SEGMENTS, length=LENGTH, crop=CROP)
         cases[f"shards {m} only"] = (one, None)
@@ -762,6 +809,7 @@ def profile(index: pd.DataFrame, clips: int, repeat: int, batch_size: int) -> di
                 passes[name].append(ms_per_clip(ds.__getitem__, items, 1))
     e2e = {name: statistics.median(v) for name, v in passes.items()}
     out["ms_per_clip_passes"] = passes
+    out["ms_per_clip_min"] = {name: min(v) for name, v in passes.items()}
     out["ms_per_clip"] = e2e
 
     def breakdown(fn):
@@ -936,7 +984,8 @@ def cold_runs(index: pd.DataFrame, files: dict, args) -> dict:
             evict(v)
             speeds.setdefault(k, []).append(read_all(v))
     out["cold_read_all_MBps_median"] = {k: statistics.median(v) for k, v in speeds.items()}
-    print(f"\nCold page cache, one pass over the {args.videos} videos ({n_batches * args.batch_size} clips), workers={w}, medians of "
+    print(f"\nCold page cache, one pass over the {args.videos} videos ({n_batches * args.batch_size} clips), "
+          f"workers={w}, medians of "
           f"{args.repeat}:")
     for name in cases:
         v = out[name]
@@ -986,6 +1035,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "loader.json")
     args = p.parse_args()
 
+    started = time.perf_counter()
     default_threads = torch.get_num_threads()
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
@@ -998,8 +1048,9 @@ def main() -> None:
           f"{b['mean_jpeg_bytes']['flow_component'] / 1e3:.1f} kB")
     for name in ("shards", "rawframes"):
         v = b[name]
-        print(f"{name:10s} {v['files']:6d} files  {v['per_video'] / 1e6:6.3f} MB/video  {v['per_frame'] / 1e3:6.2f} kB/frame"
-              f"  (allocated: {v['allocated_per_video'] / 1e6:6.3f} MB/video, {v['allocated_per_frame'] / 1e3:6.2f} kB/frame)")
+        print(f"{name:10s} {v['files']:6d} files  {v['per_video'] / 1e6:6.3f} MB/video  "
+              f"{v['per_frame'] / 1e3:6.2f} kB/frame  (allocated: {v['allocated_per_video'] / 1e6:6.3f} MB/video, "
+              f"{v['allocated_per_frame'] / 1e3:6.2f} kB/frame)")
     sh, ev = b["shards"], b["shards_even_chunks"]
     print(f"shards: JPEG payload {sh['jpeg_payload'] / b['videos'] / 1e3:.1f} kB/video, padding of the last chunks "
           f"{sh['edge_chunk_padding'] / b['videos'] / 1e3:.1f} kB/video, HDF5 metadata + offsets "
@@ -1088,8 +1139,9 @@ def main() -> None:
         result["profile"] = prof
         print(f"\nOne process, no DataLoader, warm: CPU ms per clip (median of {args.profile_passes} passes "
               f"of {args.profile_clips} clips)")
+        print(f"  {'':34s} {'median':>7s} {'min':>7s}")
         for k, v in prof["ms_per_clip"].items():
-            print(f"  {k:32s} {v:7.2f}")
+            print(f"  {k:34s} {v:7.2f} {prof['ms_per_clip_min'][k]:7.2f}")
         for name, bd in prof["breakdown_ms_per_clip"].items():
             print(f"  breakdown {name} (sum {sum(bd.values()):.2f}):\n    "
                   + ", ".join(f"{k} {v:.2f}" for k, v in bd.items()))
@@ -1107,6 +1159,7 @@ def main() -> None:
                   f"for {v['gpu_clips_per_s']:.0f} clips/s ({v['cores_needed_at_40pct_peak']:.0f} at 40% of peak)")
 
     result["situation_end"] = load_situation()
+    result["elapsed_s"] = time.perf_counter() - started
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1, default=float))
     print(f"\nwrote {args.out}")
