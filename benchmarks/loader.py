@@ -12,6 +12,12 @@ bit-identical to the current code's). Prints the numbers and writes them as JSON
     python benchmarks/loader.py [--videos 32] [--batches 20] [--batch-size 16] [--workers 0 1 2]
         [--repeat 3] [--cold] [--out benchmarks/out/loader.json]
 
+Loaders: shards (TSNDataset exactly as training uses it), rawframes (TSN-pytorch style, PIL), and for
+the analysis rawframes-cv2 (mmaction-style decoding), shards-fast / rawframes-fast (the proposed code
+path, fast_getitem, monkeypatched and checked bit-identical) and shards-nocache (a shard open per clip).
+Wall clips/s and CPU ms per clip (process + joined workers) are reported; results and findings are
+in docs/loader.md.
+
 Flow: real TV-L1 (the pipeline's opencv-cpu backend, bound 20) computed once for the first
 --flow-pairs frame pairs of each real clip, cached under the scratch folder and cycled to
 fill each video (loader speed depends on the bytes of the flow JPEGs, not on which frames
@@ -291,7 +297,11 @@ class RawFramesDataset(Dataset):
 
         rgb, flow = [], []
         if "rgb" in self.modalities:
-            rgb = [load(os.path.join(d, f"img_{int(t) + 1:05d}.jpg"), cv2.IMREAD_COLOR_RGB) for t in offsets]
+            paths = [os.path.join(d, f"img_{int(t) + 1:05d}.jpg") for t in offsets]
+            if IMREAD_COLOR_RGB is not None:
+                rgb = [load(p, IMREAD_COLOR_RGB) for p in paths]
+            else:
+                rgb = [cv2.cvtColor(load(p, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) for p in paths]
         if "flow" in self.modalities:
             for t in offsets:
                 ks = [min(k, frames - 2) + 1 for k in range(int(t), int(t) + self.length)]
@@ -334,6 +344,7 @@ class RawFramesDataset(Dataset):
 
 NEG_X = np.minimum(256 - np.arange(256), 255).astype(np.uint8)  # transforms.hflip_flow's x negation as a table
 INVERT = (255 - np.arange(256)).astype(np.uint8)  # dense_flow's: ImageOps.invert
+IMREAD_COLOR_RGB = getattr(cv2, "IMREAD_COLOR_RGB", None)  # OpenCV >= 4.10
 FAST = {"one_read": True, "rgb_direct": True}  # options of fast_getitem (set before workers fork)
 _orig_getitem = TSNDataset.__getitem__
 
@@ -373,8 +384,8 @@ def fast_getitem(self: TSNDataset, i: int) -> dict:
         for t in offsets:
             t = int(t)
             buf = _read(shard, shard._rgb, shard._rgb_off[t], shard._rgb_off[t + 1])
-            if FAST["rgb_direct"]:
-                rgb.append(_decode(shard, buf, cv2.IMREAD_COLOR_RGB, t))
+            if FAST["rgb_direct"] and IMREAD_COLOR_RGB is not None:
+                rgb.append(_decode(shard, buf, IMREAD_COLOR_RGB, t))
             else:
                 rgb.append(cv2.cvtColor(_decode(shard, buf, cv2.IMREAD_COLOR, t), cv2.COLOR_BGR2RGB))
     if "flow" in self.modalities:
@@ -839,7 +850,7 @@ def profile(index: pd.DataFrame, clips: int, repeat: int, batch_size: int) -> di
     calls = {
         "cv2 decode rgb (IMREAD_COLOR + cvtColor)": lambda: cv2.cvtColor(cv2.imdecode(rb, cv2.IMREAD_COLOR),
                                                                          cv2.COLOR_BGR2RGB),
-        "cv2 decode rgb (IMREAD_COLOR_RGB)": lambda: cv2.imdecode(rb, cv2.IMREAD_COLOR_RGB),
+        "cv2 decode rgb (IMREAD_COLOR_RGB)": lambda: cv2.imdecode(rb, IMREAD_COLOR_RGB or cv2.IMREAD_COLOR),
         "PIL decode rgb (open+convert+asarray)": lambda: np.asarray(Image.open(io.BytesIO(rgb_bytes)).convert("RGB")),
         "cv2 decode flow (IMREAD_GRAYSCALE)": lambda: cv2.imdecode(fb, cv2.IMREAD_GRAYSCALE),
         "PIL decode flow (open+convert+asarray)": lambda: np.asarray(Image.open(io.BytesIO(flo_bytes)).convert("L")),
