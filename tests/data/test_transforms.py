@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from twostream.data.shards import dequantize_flow, quantize_flow
-from twostream.data.transforms import IMAGENET_MEAN, hflip_flow, eval_crop_boxes, to_input
+from twostream.data.transforms import IMAGENET_MEAN, eval_crop_boxes, to_input, view
 
 
 def test_ten_crops() -> None:
@@ -20,12 +20,16 @@ def test_ten_crops() -> None:
 
 
 def test_flip_negates_flow_x() -> None:
-    flow = np.zeros((2, 4, 5, 2), np.float32)
+    flow = np.zeros((4, 5, 2), np.float32)
     flow[..., 0] = np.linspace(-0.8, 0.8, 5)
     flow[..., 1] = 0.25
-    flipped = dequantize_flow(hflip_flow(quantize_flow(flow)))
-    assert np.allclose(flipped[..., 0], -flow[..., 0][..., ::-1], atol=1 / 127)
-    assert np.allclose(flipped[..., 1], 0.25, atol=1 / 127)
+    q = quantize_flow(flow)
+    x = dequantize_flow(view(q[..., 0], 0, 0, 4, flip=True, negate=True))
+    y = dequantize_flow(view(q[..., 1], 0, 0, 4, flip=True))
+    assert np.allclose(x, -flow[:4, :4, 0][:, ::-1], atol=1 / 127)
+    assert np.allclose(y, 0.25, atol=1 / 127)
+    # Mirrored, then q -> 256 - q with zero flow (128) fixed and q = 0 clipped to 255.
+    assert view(np.array([[0, 1, 128, 255]], np.uint8), 0, 0, 4, True, True).tolist() == [[1, 128, 255, 255]]
 
 
 def test_to_input() -> None:

@@ -10,6 +10,7 @@ or on resuming mid-run.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pandas as pd
 import torch
@@ -51,37 +52,38 @@ class TSNDataset(Dataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def _snippets(self, i: int, offsets: np.ndarray) -> dict[str, np.ndarray]:
+    def _decode(self, i: int, offsets: np.ndarray) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
+        """RGB frames and flow stacks (as lists of 2L planes) at the snippet positions."""
         shard = self.cache.get(self.shards[i])
-        out = {}
-        if "rgb" in self.modalities:
-            out["rgb"] = np.stack([shard.rgb(int(t)) for t in offsets])
-        if "flow" in self.modalities:
-            out["flow"] = np.stack([shard.flow(int(t), self.length) for t in offsets])  # (K, L, H, W, 2)
-        return out
+        rgb = [shard.rgb(int(t)) for t in offsets] if "rgb" in self.modalities else []
+        flow = [shard.flow_planes(int(t), self.length) for t in offsets] if "flow" in self.modalities else []
+        return rgb, flow
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor | int]:
         n = sampling.positions(self.frames[i], self.length)
         if self.train:
             rng = np.random.default_rng([self.seed, self.epoch, i])
-            snippets = self._snippets(i, sampling.train_offsets(n, self.segments, rng))
-            h, w = snippets[self.modalities[0]].shape[-3:-1]
+            rgb, flow = self._decode(i, sampling.train_offsets(n, self.segments, rng))
+            h, w = (rgb[0] if rgb else flow[0][0]).shape[:2]
             top, left = transforms.random_crop_box(h, w, self.crop, rng)
             boxes = [(top, left, bool(self.hflip and rng.random() < 0.5))]
         else:
-            snippets = self._snippets(i, sampling.eval_offsets(n, self.segments))
-            h, w = snippets[self.modalities[0]].shape[-3:-1]
+            rgb, flow = self._decode(i, sampling.eval_offsets(n, self.segments))
+            h, w = (rgb[0] if rgb else flow[0][0]).shape[:2]
             boxes = transforms.eval_crop_boxes(h, w, self.crop, self.crops)
         item: dict[str, torch.Tensor | int] = {"label": self.labels[i], "index": i}
-        for m, x in snippets.items():
-            views = np.stack([self._view(m, x, *box) for box in boxes])
-            item[m] = torch.from_numpy(views[0] if self.train else views)
+        if rgb:
+            views = np.stack([np.stack([transforms.view(f, *box[:2], self.crop, box[2]) for f in rgb]) for box in boxes])
+            item["rgb"] = torch.from_numpy(views[0] if self.train else views)
+        if flow:
+            views = np.stack([self._flow_view(flow, *box) for box in boxes])
+            item["flow"] = torch.from_numpy(views[0] if self.train else views)
         return item
 
-    def _view(self, modality: str, x: np.ndarray, top: int, left: int, flip: bool) -> np.ndarray:
-        x = transforms.crop(x, top, left, self.crop)
-        if modality == "rgb":
-            return np.ascontiguousarray(transforms.hflip_rgb(x) if flip else x)
-        x = transforms.hflip_flow(x) if flip else x
-        k, l, h, w, _ = x.shape
-        return np.ascontiguousarray(x.transpose(0, 2, 3, 1, 4).reshape(k, h, w, 2 * l))
+    def _flow_view(self, stacks: list[list[np.ndarray]], top: int, left: int, flip: bool) -> np.ndarray:
+        """(K, h, w, 2L) crops of the stacks; a flip mirrors every plane and negates the x planes."""
+        out = np.empty((len(stacks), self.crop, self.crop, 2 * self.length), np.uint8)
+        for k, planes in enumerate(stacks):
+            out[k] = cv2.merge([transforms.view(p, top, left, self.crop, flip, negate=j % 2 == 0)
+                                for j, p in enumerate(planes)])
+        return out

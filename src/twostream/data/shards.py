@@ -30,6 +30,7 @@ from twostream.files import atomic_path
 
 FORMAT_VERSION = 1
 CHUNK_BYTES = 1 << 16
+IMREAD_COLOR_RGB = getattr(cv2, "IMREAD_COLOR_RGB", None)  # OpenCV >= 4.10 decodes straight to RGB
 
 
 class ShardError(Exception):
@@ -59,7 +60,9 @@ def _encode(images: list[np.ndarray], quality: int) -> tuple[np.ndarray, np.ndar
 
 
 def _store(group: h5py.Group, data: np.ndarray, offsets: np.ndarray) -> None:
-    chunk = (max(1, min(CHUNK_BYTES, data.size)),)
+    """Chunks of equal size, at most CHUNK_BYTES (no padding wasted in a last, mostly empty chunk)."""
+    chunks = max(1, -(-data.size // CHUNK_BYTES))
+    chunk = (max(1, -(-data.size // chunks)),)
     group.create_dataset("bytes", data=data, chunks=chunk, fletcher32=True)
     group.create_dataset("offsets", data=offsets)
 
@@ -128,11 +131,13 @@ class Shard:
             out["flow_params"] = json.loads(out["flow_params"])
         return out
 
-    def _decode(self, data: h5py.Dataset, offsets: np.ndarray, i: int, flags: int) -> np.ndarray:
+    def _read(self, data: h5py.Dataset, lo: int, hi: int) -> np.ndarray:
         try:
-            buf = data[offsets[i]:offsets[i + 1]]
+            return data[lo:hi]
         except OSError as e:
             raise ShardError(f"{self.path}: checksum mismatch or read error ({e}); delete it and re-run") from None
+
+    def _decode(self, buf: np.ndarray, flags: int, i: int) -> np.ndarray:
         img = cv2.imdecode(buf, flags)
         if img is None:
             raise ShardError(f"{self.path}: undecodable JPEG at index {i}; delete it and re-run")
@@ -140,16 +145,27 @@ class Shard:
 
     def rgb(self, t: int) -> np.ndarray:
         """Frame t as (H, W, 3) RGB uint8."""
-        return cv2.cvtColor(self._decode(self._rgb, self._rgb_off, t, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        buf = self._read(self._rgb, self._rgb_off[t], self._rgb_off[t + 1])
+        if IMREAD_COLOR_RGB is not None:
+            return self._decode(buf, IMREAD_COLOR_RGB, t)
+        return cv2.cvtColor(self._decode(buf, cv2.IMREAD_COLOR, t), cv2.COLOR_BGR2RGB)
+
+    def flow_planes(self, t: int, length: int = 5) -> list[np.ndarray]:
+        """The 2L quantised planes x_t, y_t, x_t+1, ... of the stack [t, t+length), each (H, W) uint8.
+
+        Indices past the end repeat the last field. The stack's JPEGs are contiguous: one read.
+        """
+        last = self.frames - 2
+        ks = [2 * min(i, last) + c for i in range(t, t + length) for c in range(2)]
+        lo, hi = int(self._flow_off[ks[0]]), int(self._flow_off[ks[-1] + 1])
+        buf = self._read(self._flow, lo, hi)
+        off = self._flow_off
+        return [self._decode(buf[off[k] - lo:off[k + 1] - lo], cv2.IMREAD_GRAYSCALE, k) for k in ks]
 
     def flow(self, t: int, length: int = 5) -> np.ndarray:
         """Quantised flow fields [t, t+length) as (length, H, W, 2) uint8; indices past the end repeat the last field."""
-        last = self.frames - 2
-        fields = [min(i, last) for i in range(t, t + length)]
-        return np.stack([
-            np.stack([self._decode(self._flow, self._flow_off, 2 * i + c, cv2.IMREAD_GRAYSCALE) for c in range(2)], -1)
-            for i in fields
-        ])
+        planes = self.flow_planes(t, length)
+        return np.stack([np.stack(planes[2 * i:2 * i + 2], -1) for i in range(length)])
 
     def close(self) -> None:
         self._file.close()

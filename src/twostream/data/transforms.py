@@ -7,6 +7,7 @@ and not normalised further. A horizontal flip mirrors the image and negates flow
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import torch
 
@@ -30,19 +31,17 @@ def eval_crop_boxes(h: int, w: int, size: int, crops: int) -> list[tuple[int, in
     return out + [(t, l, True) for t, l in boxes] if crops == 10 else out
 
 
-def crop(x: np.ndarray, top: int, left: int, size: int) -> np.ndarray:
-    """Crop the H, W axes of (..., H, W, C)."""
-    return x[..., top:top + size, left:left + size, :]
+# Negating quantised flow: q -> 256 - q (zero flow, 128, stays 128), clipped to 255 for q = 0.
+NEGATE = np.minimum(256 - np.arange(256), 255).astype(np.uint8)
 
 
-def hflip_rgb(x: np.ndarray) -> np.ndarray:
-    return x[..., ::-1, :]
-
-
-def hflip_flow(q: np.ndarray) -> np.ndarray:
-    """Mirror quantised flow (..., H, W, 2) and negate its x component (q -> 256 - q)."""
-    out = q[..., ::-1, :].copy()
-    out[..., 0] = np.clip(256 - out[..., 0].astype(np.int16), 0, 255)
+def view(img: np.ndarray, top: int, left: int, size: int, flip: bool, negate: bool = False) -> np.ndarray:
+    """A ``size`` crop of an (H, W[, C]) image, mirrored if ``flip``; ``negate`` also negates quantised flow (x)."""
+    out = img[top:top + size, left:left + size]
+    if flip:
+        out = cv2.flip(out, 1)
+        if negate:
+            out = cv2.LUT(out, NEGATE)
     return out
 
 
