@@ -1,19 +1,86 @@
-"""Optical flow: backends behind one batched interface, clipping and .flo files."""
+"""Optical flow: backends behind one batched interface, clipping and .flo files.
+
+Backends (``get_backend(name, device)``):
+
+* ``torch``: dual TV-L1 in PyTorch, batched, on CPU or CUDA (``twostream.flow.tvl1``);
+* ``opencv-cuda``: ``cv2.cuda.OpticalFlowDual_TVL1`` (needs an OpenCV built with CUDA);
+* ``opencv-cpu``: ``cv2.optflow.DualTVL1OpticalFlow`` (opencv-contrib);
+* ``auto``: ``torch`` on CUDA when torch sees a GPU; on CPU, ``torch`` where its iteration
+  can be compiled, else ``opencv-cpu``.
+
+Why ``auto`` prefers ``torch`` on CPU (``python benchmarks/flow.py``, 2 shared cores, 256x340,
+timings noisy because other jobs shared the cores): the compiled torch iteration ran
+~1.5-4x the pairs/s of ``opencv-cpu`` at the same EPE against ground truth; eager torch
+(no C++ compiler for ``torch.compile``) was slower than ``opencv-cpu``. On a GPU, torch
+batches all pairs of a chunk at once, which OpenCV's CUDA class cannot.
+"""
 
 from __future__ import annotations
 
+import re
+
 from twostream.flow.base import FlowBackend, normalize
 
-BACKENDS = ("opencv-cpu",)
+BACKENDS = ("auto", "torch", "opencv-cuda", "opencv-cpu")
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
-def get_backend(name: str = "opencv-cpu", device: str | None = None) -> FlowBackend:
-    """Instantiate a flow backend by name."""
+def _check_device(device: str | None) -> str:
+    device = device or "auto"
+    if not _DEVICE.fullmatch(device):
+        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N")
+    return device
+
+
+def resolve_device(device: str | None) -> str:
+    """``cpu`` or ``cuda:N`` for a device name; ``auto`` (or None) picks CUDA when torch sees a GPU."""
+    import torch
+
+    device = _check_device(device)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return device
+    index = int(device.partition(":")[2] or 0)
+    if index >= torch.cuda.device_count():
+        raise ValueError(
+            f"device {device!r} requested but torch sees {torch.cuda.device_count()} CUDA device(s)"
+        )
+    return f"cuda:{index}"
+
+
+def get_backend(name: str = "auto", device: str | None = "auto") -> FlowBackend:
+    """Instantiate a flow backend by name (see the module docstring) on a device (auto, cpu, cuda, cuda:N)."""
+    if name not in BACKENDS:
+        raise ValueError(f"unknown flow backend {name!r}; choose from {', '.join(BACKENDS)}")
+    if name == "opencv-cuda":  # OpenCV, not torch, owns this device: do not ask torch about it
+        from twostream.flow.opencv import OpenCVCUDA
+
+        device = _check_device(device)
+        if device == "cpu":
+            raise ValueError("backend opencv-cuda runs on CUDA only; got device 'cpu'")
+        return OpenCVCUDA(int(device.partition(":")[2] or 0))
+    resolved = resolve_device(device)
+    if name == "auto":
+        name = "torch" if resolved.startswith("cuda") else _fastest_cpu_backend()
     if name == "opencv-cpu":
+        if resolved != "cpu":
+            raise ValueError(f"backend opencv-cpu runs on the CPU only; got device {device!r}")
         from twostream.flow.opencv import OpenCVCPU
 
         return OpenCVCPU()
-    raise ValueError(f"unknown flow backend {name!r}; choose from {', '.join(BACKENDS)}")
+    from twostream.flow.tvl1 import TorchTVL1
+
+    return TorchTVL1(resolved)
 
 
-__all__ = ["BACKENDS", "FlowBackend", "get_backend", "normalize"]
+def _fastest_cpu_backend() -> str:
+    """``torch`` where its iteration compiles (measured faster), else ``opencv-cpu`` (faster than eager torch)."""
+    import torch
+
+    from twostream.flow.tvl1 import compile_available
+
+    return "torch" if compile_available(torch.device("cpu")) else "opencv-cpu"
+
+
+__all__ = ["BACKENDS", "FlowBackend", "get_backend", "normalize", "resolve_device"]
