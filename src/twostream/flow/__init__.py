@@ -53,25 +53,24 @@ def get_backend(name: str = "auto", device: str | None = "auto") -> FlowBackend:
     """Instantiate a flow backend by name (see the module docstring) on a device (auto, cpu, cuda, cuda:N)."""
     if name not in BACKENDS:
         raise ValueError(f"unknown flow backend {name!r}; choose from {', '.join(BACKENDS)}")
-    if name == "opencv-cuda":  # OpenCV, not torch, owns this device: do not ask torch about it
-        from twostream.flow.opencv import OpenCVCUDA
-
-        device = _check_device(device)
-        if device == "cpu":
-            raise ValueError("backend opencv-cuda runs on CUDA only; got device 'cpu'")
-        return OpenCVCUDA(int(device.partition(":")[2] or 0))
-    resolved = resolve_device(device)
+    device = _check_device(device)
     if name == "auto":
-        name = "torch" if resolved.startswith("cuda") else _fastest_cpu_backend()
+        name = "torch" if resolve_device(device) != "cpu" else _fastest_cpu_backend()
     if name == "opencv-cpu":
-        if resolved != "cpu":
+        if device not in ("auto", "cpu"):
             raise ValueError(f"backend opencv-cpu runs on the CPU only; got device {device!r}")
         from twostream.flow.opencv import OpenCVCPU
 
         return OpenCVCPU()
+    if name == "opencv-cuda":  # OpenCV, not torch, owns this device: do not ask torch about it
+        if device == "cpu":
+            raise ValueError("backend opencv-cuda runs on CUDA only; got device 'cpu'")
+        from twostream.flow.opencv import OpenCVCUDA
+
+        return OpenCVCUDA(int(device.partition(":")[2] or 0))
     from twostream.flow.tvl1 import TorchTVL1
 
-    return TorchTVL1(resolved)
+    return TorchTVL1(resolve_device(device))
 
 
 def _fastest_cpu_backend() -> str:

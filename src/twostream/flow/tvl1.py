@@ -104,7 +104,8 @@ def _cubic_taps(pos: torch.Tensor, size: int) -> tuple[list[torch.Tensor], list[
 def warp_bicubic(src: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor) -> list[torch.Tensor]:
     """Sample each channel of (N, C, H, W) ``src`` at (x + dx, y + dy), bicubic, replicated border.
 
-    Returns C separate contiguous (N, H, W) planes.
+    Returns C separate (N, H, W) tensors (not views of one, so the compiled iteration
+    sees the same memory layout whatever the batch).
     """
     n, c, h, w = src.shape
     ys = torch.arange(h, device=src.device, dtype=torch.float32)[:, None]
@@ -117,7 +118,7 @@ def warp_bicubic(src: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor) -> list[
         for col, wx in zip(xi, xw):
             index = (row * w + col).reshape(n, 1, h * w).expand(n, c, h * w)
             out += (wy * wx).reshape(n, 1, h * w) * flat.gather(2, index)
-    return [plane.contiguous() for plane in out.reshape(n, c, h, w).unbind(1)]
+    return [plane.clone(memory_format=torch.contiguous_format) for plane in out.reshape(n, c, h, w).unbind(1)]
 
 
 def _divergence(px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
@@ -275,25 +276,26 @@ class TorchTVL1(FlowBackend):
         levels = [(i0, i1)]
         for size in sizes[1:]:
             levels.append(tuple(resize_linear(img, size, down) for img in levels[-1]))
-        u = torch.zeros((i0.shape[0], 2) + sizes[-1], device=i0.device)
+        u = [torch.zeros((i0.shape[0],) + sizes[-1], device=i0.device) for _ in range(2)]
         for s in range(len(sizes) - 1, -1, -1):
             if s < len(sizes) - 1:
                 (h, w), (hc, wc) = sizes[s], sizes[s + 1]
-                u = resize_linear(u, (h, w), (hc / h, wc / w)) / self.scale_step
-            u = self._level(*levels[s], u)
-        return u
+                u = [resize_linear(c, (h, w), (hc / h, wc / w)) / self.scale_step for c in u]
+            u = self._level(*levels[s], *u)
+        return torch.stack(u, 1)
 
-    def _level(self, i0: torch.Tensor, i1: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        """Refine the flow u (N, 2, H, W) at one pyramid level: ``warps`` warps of the iteration."""
+    def _level(
+        self, i0: torch.Tensor, i1: torch.Tensor, u1: torch.Tensor, u2: torch.Tensor
+    ) -> list[torch.Tensor]:
+        """Refine the flow (u1, u2) at one pyramid level: ``warps`` warps of the iteration."""
         i1x, i1y = centred_gradient(i1)
         sources = torch.stack((i1, i1x, i1y), 1)
-        u1, u2 = u[:, 0].contiguous(), u[:, 1].contiguous()
         dual = [torch.zeros_like(u1) for _ in range(4)]  # p11, p12, p21, p22
         for _ in range(self.warps):
             i1w, i1wx, i1wy = warp_bicubic(sources, u1, u2)
             rho_c = i1w - i1wx * u1 - i1wy * u2 - i0
             u1, u2, *dual = self._iterate([u1, u2, *dual], [i1wx, i1wy, rho_c])
-        return torch.stack((u1, u2), 1)
+        return [u1, u2]
 
     def _iterate(self, variables: list[torch.Tensor], warped: list[torch.Tensor]) -> list[torch.Tensor]:
         """Iterate one warp until each pair stops; returns the final (u1, u2, p11, p12, p21, p22).
