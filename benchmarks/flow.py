@@ -234,6 +234,9 @@ def main() -> None:
                 flows[name] = np.load(flow_out)
                 if "opencv-cpu" in flows and name != "opencv-cpu":
                     result["epe_vs_opencv_cpu"] = epe(flows[name], flows["opencv-cpu"])
+                    result["epe_vs_opencv_cpu_per_pair"] = [
+                        epe(a, b) for a, b in zip(flows[name], flows["opencv-cpu"])
+                    ]
                 report["runs"].append(result)
                 print_run(result)
         if "torch" in backends:
@@ -248,7 +251,10 @@ def main() -> None:
 def print_run(r: dict) -> None:
     extra = f" batch {r['batch_size']}" if "batch_size" in r else ""
     gpu = f", GPU peak {r['max_memory_allocated_mb']:.0f} MB" if "max_memory_allocated_mb" in r else ""
-    versus = f", EPE vs opencv-cpu {r['epe_vs_opencv_cpu']:.3f} px" if "epe_vs_opencv_cpu" in r else ""
+    versus = ""
+    if "epe_vs_opencv_cpu" in r:
+        median = np.median(r["epe_vs_opencv_cpu_per_pair"])
+        versus = f", EPE vs opencv-cpu {r['epe_vs_opencv_cpu']:.3f} px (median over pairs {median:.3f})"
     print(
         f"{r['backend']}{extra}: {r['pairs_per_s']:.2f} pairs/s ({r['pairs']} pairs in {r['seconds']:.1f} s; "
         f"first call {r['first_call_s']:.1f} s), peak RSS {r['peak_rss_mb']:.0f} MB{gpu}{versus}",

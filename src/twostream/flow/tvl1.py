@@ -150,9 +150,10 @@ def tvl1_step(
     theta: float,
     taut: float,
 ) -> tuple[torch.Tensor, ...]:
-    """One TV-L1 iteration on (N, H, W) planes; returns the new (u1, u2, p11, p12, p21, p22) and sum |du|^2 per pair.
+    """One TV-L1 iteration on (N, H, W) planes.
 
-    ``i1wx``, ``i1wy`` are the gradients of I1 warped by the flow u0 of this warp and
+    Returns the new (u1, u2, p11, p12, p21, p22) and the change sum |u_new - u|^2 of
+    each row of each pair, (N, H). ``i1wx``, ``i1wy`` are the gradients of I1 warped by the flow u0 of this warp and
     ``rho_c = I1w - grad I1w . u0 - I0``, the constant part of the linearised residual.
     """
     grad = i1wx * i1wx + i1wy * i1wy
@@ -179,9 +180,9 @@ def compile_available(device: torch.device) -> bool:
         except ImportError:
             return False
         return True
-    from torch._inductor import cpp_builder
-
     try:
+        from torch._inductor import cpp_builder
+
         cpp_builder.get_cpp_compiler()
     except Exception:  # no usable C++ compiler on this machine
         return False
@@ -215,7 +216,14 @@ class _Step:
 
 
 class TorchTVL1(FlowBackend):
-    """Dual TV-L1 flow for batches of pairs in PyTorch (CPU or CUDA), OpenCV CUDA defaults."""
+    """Dual TV-L1 flow for batches of pairs in PyTorch (CPU or CUDA), OpenCV CUDA defaults.
+
+    ``batch_size`` bounds the pairs computed at once (None: all pairs of a call, one batch);
+    ``compile`` None compiles the iteration where ``compile_available`` says it can.
+    Like OpenCV's CUDA class (and unlike its CPU class, which samples zeros outside the
+    image), warping replicates the border, so flow where content leaves the frame can grow
+    large; clip it (``normalize``) before use.
+    """
 
     name = "torch"
 
@@ -231,7 +239,7 @@ class TorchTVL1(FlowBackend):
         epsilon: float = 0.01,
         iterations: int = 300,
         scale_step: float = 0.8,
-        batch_size: int = 64,
+        batch_size: int | None = None,
         compile: bool | None = None,
     ) -> None:
         self.device = torch.device(device)
@@ -260,10 +268,11 @@ class TorchTVL1(FlowBackend):
     def compute(self, prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
         check_pairs(prev, nxt)
         out = np.empty(prev.shape + (2,), np.float32)
-        for start in range(0, prev.shape[0], self.batch_size):
-            end = start + self.batch_size
-            i0 = torch.from_numpy(prev[start:end]).to(self.device, torch.float32)
-            i1 = torch.from_numpy(nxt[start:end]).to(self.device, torch.float32)
+        step = self.batch_size or max(1, prev.shape[0])
+        for start in range(0, prev.shape[0], step):
+            end = start + step
+            i0 = torch.from_numpy(prev[start:end]).to(self.device).float()
+            i1 = torch.from_numpy(nxt[start:end]).to(self.device).float()
             with torch.inference_mode():
                 flow = self.flow(i0, i1)
             out[start:end] = flow.permute(0, 2, 3, 1).cpu().numpy()
@@ -324,11 +333,11 @@ class TorchTVL1(FlowBackend):
             if done.any():
                 stop = torch.from_numpy(np.flatnonzero(done)).to(self.device)
                 keep = torch.from_numpy(np.flatnonzero(~done)).to(self.device)
-                for dst, src in zip(out, state):
+                for dst, src in zip(out, state[: len(out)]):
                     dst[rows[stop]] = src[stop]
                 state, rows, last = [t[keep] for t in state], rows[keep], last[~done]
                 if not len(last):
                     return out
-        for dst, src in zip(out, state):
+        for dst, src in zip(out, state[: len(out)]):
             dst[rows] = src
         return out
