@@ -1,6 +1,6 @@
 """Benchmark the flow backends on frames of the real test clips, at 256x340 (H x W).
 
-    python benchmarks/flow.py [--backends torch,opencv-cpu] [--pairs 32] [--device auto] [--out FILE]
+    python benchmarks/flow.py [--backends torch,opencv-cpu] [--pairs 32] [--device auto] [--threads N] [--out FILE]
 
 Per backend: pairs/s, the first call's time (torch compiles its iteration then), peak
 memory (the process's peak RSS on CPU; ``torch.cuda.max_memory_allocated`` on a GPU) and
@@ -34,7 +34,7 @@ from twostream.files import write_text
 from twostream.flow import get_backend, resolve_device
 from twostream.flow.metrics import epe
 from twostream.flow.opencv import opencv_cuda_unavailable
-from twostream.flow.tvl1 import TorchTVL1, tvl1_step
+from twostream.flow.tvl1 import CPU_BATCH, TorchTVL1
 
 REPO = Path(__file__).resolve().parents[1]
 CLIPS = REPO.parent / "shared" / "data" / "clips"
@@ -148,8 +148,11 @@ def run_backend(name: str, device: str, pairs: int, clips: Path, batch: int | No
         "rss_before_mb": rss_before,
     }
     if isinstance(backend, TorchTVL1):
+        default_batch = CPU_BATCH if backend.device.type == "cpu" else len(prev)
         result.update(
-            device=str(backend.device), compiled=backend._step.compiled, batch_size=backend.batch_size
+            device=str(backend.device),
+            compiled=backend._step.compiled,
+            batch_size=backend.batch_size or default_batch,
         )
         if on_gpu:
             result["max_memory_allocated_mb"] = torch.cuda.max_memory_allocated(backend.device) / 2**20
@@ -159,6 +162,7 @@ def run_backend(name: str, device: str, pairs: int, clips: Path, batch: int | No
 def in_subprocess(args: argparse.Namespace, name: str, device: str, batch: int | None, flow_out: str) -> dict:
     """Run ``run_backend`` in a fresh interpreter and return its result."""
     command = [sys.executable, __file__, "--worker", name, "--device", device, "--pairs", str(args.pairs)]
+    command += ["--threads", str(args.threads)]
     command += ["--clips", str(args.clips), "--flow-out", flow_out] + (
         ["--batch", str(batch)] if batch else []
     )
@@ -192,12 +196,17 @@ def main() -> None:
     parser.add_argument("--backends", default=None, help="comma-separated (default: every one available)")
     parser.add_argument("--pairs", type=int, default=32, help="frame pairs (default 32)")
     parser.add_argument("--device", default="auto", help="device for torch: auto, cpu, cuda, cuda:N")
+    parser.add_argument(
+        "--threads", type=int, default=torch.get_num_threads(), help="CPU threads of torch and OpenCV"
+    )
     parser.add_argument("--clips", type=Path, default=CLIPS, help="folder of video clips")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "flow.json")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--flow-out", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
     if args.worker:
         print(
             json.dumps(
@@ -214,7 +223,7 @@ def main() -> None:
     report = {
         "size": list(SIZE),
         "clips": clips_used,
-        "torch_threads": torch.get_num_threads(),
+        "threads": args.threads,
         "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
         "load_average_before": os.getloadavg(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -16,7 +17,7 @@ CHAIRS_PAIRS = 5
 SMALL = (256, 340)  # (H, W) the two-stream papers resize frames to
 
 
-def smooth_texture(height: int, width: int, shift: tuple[float, float], seed: int = 0) -> np.ndarray:
+def _translated_texture(height: int, width: int, shift: tuple[float, float], seed: int = 0) -> np.ndarray:
     """Two uint8 frames of a smooth random texture, the second moved by ``shift`` = (dx, dy) px.
 
     The texture is a sum of sinusoids (periods 9 to 40 px, all directions), so the
@@ -37,6 +38,12 @@ def smooth_texture(height: int, width: int, shift: tuple[float, float], seed: in
         return np.clip(np.round(128 + 100 * waves / np.sqrt(len(angles)) / 1.5), 0, 255).astype(np.uint8)
 
     return np.stack([texture(x, y), texture(x - shift[0], y - shift[1])])
+
+
+@pytest.fixture(scope="session")
+def translated_texture() -> Callable[..., np.ndarray]:
+    """``translated_texture(height, width, (dx, dy), seed=0)``: (2, H, W) frames moved exactly by (dx, dy)."""
+    return _translated_texture
 
 
 def _resize_pair(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import smooth_texture
 
 from twostream.cli import main
 from twostream.flow.flo import read_flo
@@ -14,9 +13,9 @@ SHIFT = (1.3, -0.7)
 
 
 @pytest.fixture
-def images(tmp_path):
+def images(tmp_path, translated_texture):
     """A translated texture pair, written in colour as PNG and BMP (the command converts to grey)."""
-    prev, nxt = smooth_texture(96, 120, SHIFT)
+    prev, nxt = translated_texture(96, 120, SHIFT)
     paths = tmp_path / "a.png", tmp_path / "b.bmp"
     for path, grey in zip(paths, (prev, nxt)):
         cv2.imwrite(str(path), cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-from conftest import smooth_texture
 
 from twostream.flow import get_backend
 from twostream.flow.metrics import epe
@@ -22,8 +21,8 @@ def translation_epe(flow: np.ndarray) -> float:
     return epe(inner, np.broadcast_to(np.float32(SHIFT), inner.shape))
 
 
-def test_opencv_cpu_recovers_a_subpixel_translation():
-    pair = smooth_texture(160, 200, SHIFT)
+def test_opencv_cpu_recovers_a_subpixel_translation(translated_texture):
+    pair = translated_texture(160, 200, SHIFT)
     flow = OpenCVCPU().compute(pair[:1], pair[1:])
     assert flow.shape == (1, 160, 200, 2) and flow.dtype == np.float32
     # OpenCV 5.0's CPU TV-L1 is off by about -0.045 px along both axes on this texture
@@ -47,8 +46,8 @@ def test_opencv_cuda_reports_why_it_is_unavailable():
 
 
 @pytest.mark.skipif(CUDA_REASON is not None, reason=f"opencv-cuda: {CUDA_REASON}")
-def test_opencv_cuda_recovers_a_subpixel_translation_like_torch():
-    pair = smooth_texture(160, 200, SHIFT)
+def test_opencv_cuda_recovers_a_subpixel_translation_like_torch(translated_texture):
+    pair = translated_texture(160, 200, SHIFT)
     backend = get_backend("opencv-cuda", "cuda")
     flow = backend.compute(pair[:1], pair[1:])
     assert backend.name == "opencv-cuda" and flow.shape == (1, 160, 200, 2)

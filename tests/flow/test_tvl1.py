@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import smooth_texture
 
 from twostream.flow import tvl1
 from twostream.flow.metrics import epe
@@ -30,13 +29,13 @@ def backend() -> TorchTVL1:
 
 
 @pytest.fixture(scope="module")
-def pairs() -> np.ndarray:
+def pairs(translated_texture) -> np.ndarray:
     """(3, 2, H, W): two translations and a static pair, small enough to run a few times."""
     return np.stack(
         [
-            smooth_texture(96, 120, SHIFT, seed=0),
-            smooth_texture(96, 120, (-2.1, 0.4), seed=1),
-            smooth_texture(96, 120, (0.0, 0.0), seed=2),
+            translated_texture(96, 120, SHIFT, seed=0),
+            translated_texture(96, 120, (-2.1, 0.4), seed=1),
+            translated_texture(96, 120, (0.0, 0.0), seed=2),
         ]
     )
 
@@ -74,8 +73,8 @@ def test_warp_bicubic_shifts_by_whole_pixels_exactly_and_reproduces_quadratics()
     assert all(p.storage_offset() == 0 and p.is_contiguous() for p in half)
 
 
-def test_recovers_a_subpixel_translation(backend):
-    pair = smooth_texture(160, 200, SHIFT)
+def test_recovers_a_subpixel_translation(backend, translated_texture):
+    pair = translated_texture(160, 200, SHIFT)
     flow = backend.compute(pair[:1], pair[1:])[0]
     inner = flow[MARGIN:-MARGIN, MARGIN:-MARGIN]
     assert epe(inner, np.broadcast_to(np.float32(SHIFT), inner.shape)) < 0.05

@@ -8,11 +8,19 @@ Backends (``get_backend(name, device)``):
 * ``auto``: ``torch`` on CUDA when torch sees a GPU; on CPU, ``torch`` where its iteration
   can be compiled, else ``opencv-cpu``.
 
-Why ``auto`` prefers ``torch`` on CPU (``python benchmarks/flow.py``, 2 shared cores, 256x340,
-timings noisy because other jobs shared the cores): the compiled torch iteration ran
-~1.5-4x the pairs/s of ``opencv-cpu`` at the same EPE against ground truth; eager torch
-(no C++ compiler for ``torch.compile``) was slower than ``opencv-cpu``. On a GPU, torch
-batches all pairs of a chunk at once, which OpenCV's CUDA class cannot.
+Why ``auto`` prefers ``torch`` on CPU: ``python benchmarks/flow.py --pairs 32`` (256x340,
+frames of the test clips; 2 cores shared with other jobs, load average 5-7, so noisy):
+
+* 2 threads, ``OMP_DYNAMIC=true``: torch 0.83 pairs/s, opencv-cpu 0.38 pairs/s;
+* 1 thread each: torch 0.44 pairs/s, opencv-cpu 0.30 pairs/s;
+* 2 threads, lightly loaded (earlier run on FlyingChairs pairs): torch 0.66 s/pair,
+  opencv-cpu 2.4 s/pair;
+
+at the same EPE against ground truth (tests/flow/test_accuracy.py). Without a C++
+compiler torch runs its iteration eagerly at ~4 s/pair, slower than opencv-cpu.
+Caveat: torch's compiled loops are OpenMP loops with a static split; on cores that
+other processes keep busy they stall (2 threads, load 7: 0.11 pairs/s) unless
+``OMP_DYNAMIC=true`` lets OpenMP use fewer threads.
 """
 
 from __future__ import annotations

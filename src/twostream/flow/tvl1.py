@@ -40,6 +40,9 @@ from torch._dynamo.decorators import mark_unbacked
 from twostream.flow.base import FlowBackend, check_pairs
 
 MIN_SIDE = 16  # OpenCV stops building the pyramid before a side drops below this
+# Pairs per batch on CPU: at 256x340 a pair adds 30-40 MB to peak RSS (benchmarks/flow.py),
+# and small batches run no slower per pixel there (their planes stay in cache).
+CPU_BATCH = 8
 FLT_EPSILON = float(np.finfo(np.float32).eps)
 
 Step = Callable[..., tuple[torch.Tensor, ...]]
@@ -218,7 +221,8 @@ class _Step:
 class TorchTVL1(FlowBackend):
     """Dual TV-L1 flow for batches of pairs in PyTorch (CPU or CUDA), OpenCV CUDA defaults.
 
-    ``batch_size`` bounds the pairs computed at once (None: all pairs of a call, one batch);
+    ``batch_size`` bounds the pairs computed at once (None: ``CPU_BATCH`` on CPU, all pairs
+    of a call on CUDA);
     ``compile`` None compiles the iteration where ``compile_available`` says it can.
     Like OpenCV's CUDA class (and unlike its CPU class, which samples zeros outside the
     image), warping replicates the border, so flow where content leaves the frame can grow
@@ -268,7 +272,7 @@ class TorchTVL1(FlowBackend):
     def compute(self, prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
         check_pairs(prev, nxt)
         out = np.empty(prev.shape + (2,), np.float32)
-        step = self.batch_size or max(1, prev.shape[0])
+        step = self.batch_size or (CPU_BATCH if self.device.type == "cpu" else max(1, prev.shape[0]))
         for start in range(0, prev.shape[0], step):
             end = start + step
             i0 = torch.from_numpy(prev[start:end]).to(self.device).float()
