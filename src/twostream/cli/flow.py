@@ -38,13 +38,15 @@ def read_grey(path: str) -> np.ndarray:
     return img
 
 
+def _size(img: np.ndarray) -> str:
+    return f"{img.shape[1]}x{img.shape[0]}"
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         prev, nxt = read_grey(args.img0), read_grey(args.img1)
         if prev.shape != nxt.shape:
-            raise InputError(
-                f"{args.img1}: size {nxt.shape[1]}x{nxt.shape[0]} differs from {args.img0} ({prev.shape[1]}x{prev.shape[0]})"
-            )
+            raise InputError(f"{args.img1}: size {_size(nxt)} differs from {args.img0} ({_size(prev)})")
         backend = get_backend(args.backend, args.device)
     except (InputError, ValueError, RuntimeError) as e:
         print(f"twostream flow: error: {e}", file=sys.stderr)
@@ -55,5 +57,5 @@ def run(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"twostream flow: error: {args.out}: cannot write ({e.strerror})", file=sys.stderr)
         return 2
-    print(f"{backend.name}: {prev.shape[1]}x{prev.shape[0]} flow -> {args.out}", file=sys.stderr)
+    print(f"{backend.name}: {_size(prev)} flow -> {args.out}", file=sys.stderr)
     return 0
