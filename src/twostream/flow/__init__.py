@@ -9,18 +9,20 @@ Backends (``get_backend(name, device)``):
   can be compiled, else ``opencv-cpu``.
 
 Why ``auto`` prefers ``torch`` on CPU: ``python benchmarks/flow.py --pairs 32`` (256x340,
-frames of the test clips; 2 cores shared with other jobs, load average 5-7, so noisy):
+32 pairs of test-clip frames, EPE torch vs opencv-cpu 0.43 px mean, 0.08 px median pair;
+2 cores that other jobs kept busy, load average 3-7, so timings are noisy), pairs/s:
 
-* 2 threads, ``OMP_DYNAMIC=true``: torch 0.83 pairs/s, opencv-cpu 0.38 pairs/s;
-* 1 thread each: torch 0.44 pairs/s, opencv-cpu 0.30 pairs/s;
-* 2 threads, lightly loaded (earlier run on FlyingChairs pairs): torch 0.66 s/pair,
-  opencv-cpu 2.4 s/pair;
+* 2 threads, ``OMP_DYNAMIC=true`` (load 5): torch 0.83, opencv-cpu 0.38;
+* 1 thread each (load 6-7): torch 0.44, opencv-cpu 0.30;
+* 2 threads, default OpenMP (load 3.5-7): torch 0.11 to 0.59, opencv-cpu 0.38 to 0.45;
+* 2 threads, lightly loaded (FlyingChairs pairs, load ~1.5): torch 1.5, opencv-cpu 0.42.
 
-at the same EPE against ground truth (tests/flow/test_accuracy.py). Without a C++
-compiler torch runs its iteration eagerly at ~4 s/pair, slower than opencv-cpu.
-Caveat: torch's compiled loops are OpenMP loops with a static split; on cores that
-other processes keep busy they stall (2 threads, load 7: 0.11 pairs/s) unless
-``OMP_DYNAMIC=true`` lets OpenMP use fewer threads.
+Both reach the same EPE against ground truth (tests/flow/test_accuracy.py). Without a C++
+compiler torch runs its iteration eagerly, ~2.5-6x slower, below opencv-cpu. Caveat: the
+compiled loops are OpenMP loops split statically between threads; when other processes
+hold the cores, each loop waits for its slowest thread and torch falls behind opencv-cpu
+(whose thread pool shares work dynamically). ``OMP_DYNAMIC=true`` in the environment, or
+one torch thread per core a job owns, avoids that.
 """
 
 from __future__ import annotations
