@@ -1,0 +1,290 @@
+"""Benchmark the flow backends on frames of the real test clips, at 256x340 (H x W).
+
+    python benchmarks/flow.py [--backends torch,opencv-cpu] [--pairs 32] [--device auto] [--threads N] [--out FILE]
+
+Per backend: pairs/s, the first call's time (torch compiles its iteration then), peak
+memory (the process's peak RSS on CPU; ``torch.cuda.max_memory_allocated`` on a GPU) and
+the EPE against ``opencv-cpu`` on the same pairs. Each backend runs in a fresh process so
+that peak RSS is its own. For torch it also times the inner iteration alone and reports
+the memory bandwidth it reaches, against a measured copy bandwidth and, on a GPU, the
+datasheet peak. On a GPU, torch runs batch sizes 1, 2, 4, ..., 256.
+Prints a summary and writes everything as JSON to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from twostream.data.video import iter_frames
+from twostream.files import write_text
+from twostream.flow import get_backend, resolve_device
+from twostream.flow.metrics import epe
+from twostream.flow.opencv import opencv_cuda_unavailable
+from twostream.flow.tvl1 import CPU_BATCH, TorchTVL1
+
+REPO = Path(__file__).resolve().parents[1]
+CLIPS = REPO.parent / "shared" / "data" / "clips"
+SIZE = (256, 340)
+FRAMES_PER_CLIP = 16
+GPU_BATCHES = [2**k for k in range(9)]  # 1 ... 256
+# Datasheet memory bandwidth, bytes/s, by a substring of torch.cuda.get_device_name().
+PEAK_BANDWIDTH = {
+    "H200": 4.8e12,
+    "H100 SXM": 3.35e12,
+    "H100 80GB HBM3": 3.35e12,
+    "H100 PCIe": 2.0e12,
+    "H100 NVL": 3.9e12,
+    "A100-SXM4-80GB": 2.039e12,
+    "A100-PCIE-80GB": 1.935e12,
+    "A100-SXM4-40GB": 1.555e12,
+    "A100-PCIE-40GB": 1.555e12,
+    "L40S": 0.864e12,
+    "L4": 0.3e12,
+    "A10G": 0.6e12,
+    "T4": 0.32e12,
+}
+# Bytes the TV-L1 iteration must move per pixel: it reads u1, u2, p11, p12, p21, p22,
+# I1wx, I1wy and rho_c and writes u1, u2, p11, p12, p21, p22 (float32; neighbours hit cache).
+STEP_BYTES_PER_PIXEL = (9 + 6) * 4
+
+
+def load_pairs(n_pairs: int, clips: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Consecutive greyscale frame pairs: the first 16 frames of each clip in turn, until n_pairs."""
+    videos = sorted(p for p in clips.rglob("*") if p.suffix in (".avi", ".mp4"))
+    if not videos:
+        sys.exit(f"benchmarks/flow.py: error: no clips under {clips}")
+    prev, nxt, used = [], [], []
+    for video in itertools.cycle(videos):
+        frames = [
+            cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)
+            for f in itertools.islice(iter_frames(video, SIZE), FRAMES_PER_CLIP)
+        ]
+        prev += frames[:-1]
+        nxt += frames[1:]
+        used.append(str(video.relative_to(clips)))
+        if len(prev) >= n_pairs:
+            return np.stack(prev[:n_pairs]), np.stack(nxt[:n_pairs]), used
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(device)
+
+
+def copy_bandwidth(device: str, nbytes: int = 1 << 28) -> float:
+    """Measured bytes/s of a large tensor copy (reads + writes) on the device."""
+    src = torch.empty(nbytes // 4, device=device)
+    dst = torch.empty_like(src)
+    dst.copy_(src)
+    sync(device)
+    start, reps = time.perf_counter(), 5
+    for _ in range(reps):
+        dst.copy_(src)
+    sync(device)
+    return 2 * nbytes * reps / (time.perf_counter() - start)
+
+
+def step_bandwidth(backend: TorchTVL1, batch: int, reps: int = 20) -> dict:
+    """Time the (compiled) iteration alone on a batch at 256x340; bytes/s it moves."""
+    planes = [torch.randn((batch,) + SIZE, device=backend.device) for _ in range(9)]
+    args = (*planes, backend.lambda_ * backend.theta, backend.theta, backend.tau / backend.theta)
+    backend._step(*args)
+    sync(str(backend.device))
+    start = time.perf_counter()
+    for _ in range(reps):
+        backend._step(*args)
+    sync(str(backend.device))
+    seconds = (time.perf_counter() - start) / reps
+    bytes_moved = STEP_BYTES_PER_PIXEL * batch * SIZE[0] * SIZE[1]
+    return {
+        "batch": batch,
+        "step_ms": 1e3 * seconds,
+        "bytes_per_step": bytes_moved,
+        "bytes_per_s": bytes_moved / seconds,
+    }
+
+
+def run_backend(name: str, device: str, pairs: int, clips: Path, batch: int | None, flow_out: str) -> dict:
+    """Benchmark one backend in this process; the flow goes to ``flow_out`` (.npy)."""
+    prev, nxt, _ = load_pairs(pairs, clips)
+    backend = get_backend(name, device)
+    on_gpu = isinstance(backend, TorchTVL1) and backend.device.type == "cuda"
+    if batch is not None:
+        backend.batch_size = batch
+        reps = -(-batch // len(prev))  # enough copies of the pairs to fill one batch
+        prev, nxt = np.concatenate([prev] * reps), np.concatenate([nxt] * reps)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    start = time.perf_counter()
+    backend.compute(prev[:1], nxt[:1])  # torch compiles its iteration here
+    first_call = time.perf_counter() - start
+    if on_gpu:
+        torch.cuda.reset_peak_memory_stats(backend.device)
+    start = time.perf_counter()
+    flow = backend.compute(prev, nxt)
+    seconds = time.perf_counter() - start
+    np.save(flow_out, flow[:pairs])
+    result = {
+        "backend": backend.name,
+        "params": backend.params(),
+        "pairs": len(prev),
+        "seconds": seconds,
+        "pairs_per_s": len(prev) / seconds,
+        "first_call_s": first_call,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_before_mb": rss_before,
+    }
+    if isinstance(backend, TorchTVL1):
+        default_batch = CPU_BATCH if backend.device.type == "cpu" else len(prev)
+        result.update(
+            device=str(backend.device),
+            compiled=backend._step.compiled,
+            batch_size=backend.batch_size or default_batch,
+        )
+        if on_gpu:
+            result["max_memory_allocated_mb"] = torch.cuda.max_memory_allocated(backend.device) / 2**20
+    return result
+
+
+def in_subprocess(args: argparse.Namespace, name: str, device: str, batch: int | None, flow_out: str) -> dict:
+    """Run ``run_backend`` in a fresh interpreter and return its result."""
+    command = [sys.executable, __file__, "--worker", name, "--device", device, "--pairs", str(args.pairs)]
+    command += ["--threads", str(args.threads)]
+    command += ["--clips", str(args.clips), "--flow-out", flow_out] + (
+        ["--batch", str(batch)] if batch else []
+    )
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"benchmarks/flow.py: error: {name} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def bandwidth_report(device: str) -> dict:
+    """How close the torch iteration comes to the memory bandwidth of the device."""
+    backend = TorchTVL1(device)
+    copy = copy_bandwidth(device)
+    report = {"copy_bytes_per_s": copy, "steps": []}
+    batches = GPU_BATCHES if device.startswith("cuda") else [1, 8]
+    for batch in batches:
+        step = step_bandwidth(backend, batch)
+        step["fraction_of_copy"] = step["bytes_per_s"] / copy
+        report["steps"].append(step)
+    if device.startswith("cuda"):
+        name = torch.cuda.get_device_name(device)
+        peak = next((bw for key, bw in PEAK_BANDWIDTH.items() if key in name), None)
+        report.update(gpu=name, datasheet_bytes_per_s=peak)
+        for step in report["steps"]:
+            step["fraction_of_datasheet"] = step["bytes_per_s"] / peak if peak else None
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backends", default=None, help="comma-separated (default: every one available)")
+    parser.add_argument("--pairs", type=int, default=32, help="frame pairs (default 32)")
+    parser.add_argument("--device", default="auto", help="device for torch: auto, cpu, cuda, cuda:N")
+    parser.add_argument(
+        "--threads", type=int, default=torch.get_num_threads(), help="CPU threads of torch and OpenCV"
+    )
+    parser.add_argument("--clips", type=Path, default=CLIPS, help="folder of video clips")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "flow.json")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--flow-out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
+    if args.worker:
+        print(
+            json.dumps(
+                run_backend(args.worker, args.device, args.pairs, args.clips, args.batch, args.flow_out)
+            )
+        )
+        return
+
+    device = resolve_device(args.device)
+    backends = args.backends.split(",") if args.backends else ["torch", "opencv-cpu"]
+    if not args.backends and opencv_cuda_unavailable() is None:
+        backends.append("opencv-cuda")
+    _, _, clips_used = load_pairs(args.pairs, args.clips)
+    report = {
+        "size": list(SIZE),
+        "clips": clips_used,
+        "threads": args.threads,
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "load_average_before": os.getloadavg(),
+        "torch": torch.__version__,
+        "opencv": cv2.__version__,
+        "runs": [],
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        flows = {}
+        for name in sorted(backends, key=lambda b: b != "opencv-cpu"):  # the reference first
+            runs = [None]
+            if name == "torch" and device.startswith("cuda"):
+                runs = GPU_BATCHES
+            for batch in runs:
+                flow_out = f"{tmp}/{name}-{batch}.npy"
+                result = in_subprocess(args, name, "cpu" if name == "opencv-cpu" else device, batch, flow_out)
+                flows[name] = np.load(flow_out)
+                if "opencv-cpu" in flows and name != "opencv-cpu":
+                    result["epe_vs_opencv_cpu"] = epe(flows[name], flows["opencv-cpu"])
+                    result["epe_vs_opencv_cpu_per_pair"] = [
+                        epe(a, b) for a, b in zip(flows[name], flows["opencv-cpu"])
+                    ]
+                report["runs"].append(result)
+                print_run(result)
+        if "torch" in backends:
+            report["torch_iteration"] = bandwidth_report(device)
+            print_bandwidth(report["torch_iteration"])
+    report["load_average_after"] = os.getloadavg()
+    write_text(json.dumps(report, indent=2) + "\n", args.out)
+    print(f"load average before/after: {report['load_average_before']} / {report['load_average_after']}")
+    print(f"-> {args.out}")
+
+
+def print_run(r: dict) -> None:
+    extra = f" batch {r['batch_size']}" if "batch_size" in r else ""
+    gpu = f", GPU peak {r['max_memory_allocated_mb']:.0f} MB" if "max_memory_allocated_mb" in r else ""
+    versus = ""
+    if "epe_vs_opencv_cpu" in r:
+        median = np.median(r["epe_vs_opencv_cpu_per_pair"])
+        versus = f", EPE vs opencv-cpu {r['epe_vs_opencv_cpu']:.3f} px (median over pairs {median:.3f})"
+    print(
+        f"{r['backend']}{extra}: {r['pairs_per_s']:.2f} pairs/s ({r['pairs']} pairs in {r['seconds']:.1f} s; "
+        f"first call {r['first_call_s']:.1f} s), peak RSS {r['peak_rss_mb']:.0f} MB{gpu}{versus}",
+        flush=True,
+    )
+
+
+def print_bandwidth(report: dict) -> None:
+    for s in report["steps"]:
+        datasheet = (
+            f", {100 * s['fraction_of_datasheet']:.0f}% of datasheet"
+            if s.get("fraction_of_datasheet")
+            else ""
+        )
+        print(
+            f"torch iteration, batch {s['batch']}: {s['step_ms']:.3f} ms, {s['bytes_per_s'] / 1e9:.1f} GB/s "
+            f"= {100 * s['fraction_of_copy']:.0f}% of copy bandwidth ({report['copy_bytes_per_s'] / 1e9:.1f} GB/s){datasheet}"
+        )
+    if "gpu" in report:
+        print(f"GPU: {report['gpu']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""The batched PyTorch TV-L1 backend: its building blocks, exactness, batching and compilation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from twostream.flow import tvl1
+from twostream.flow.metrics import epe
+from twostream.flow.tvl1 import (
+    TorchTVL1,
+    centred_gradient,
+    compile_available,
+    pyramid_sizes,
+    resize_linear,
+    warp_bicubic,
+)
+
+SHIFT = (1.3, -0.7)
+MARGIN = 8  # px left out at the borders, where the replicated border breaks the translation
+
+
+@pytest.fixture(scope="module")
+def backend() -> TorchTVL1:
+    return TorchTVL1("cpu")
+
+
+@pytest.fixture(scope="module")
+def pairs(translated_texture) -> np.ndarray:
+    """(3, 2, H, W): two translations and a static pair, small enough to run a few times."""
+    return np.stack(
+        [
+            translated_texture(96, 120, SHIFT, seed=0),
+            translated_texture(96, 120, (-2.1, 0.4), seed=1),
+            translated_texture(96, 120, (0.0, 0.0), seed=2),
+        ]
+    )
+
+
+def test_pyramid_sizes_shrink_by_scale_step_down_to_16_px():
+    assert pyramid_sizes(256, 340, 5, 0.8) == [(256, 340), (205, 272), (164, 218), (131, 174), (105, 139)]
+    assert pyramid_sizes(30, 40, 5, 0.8) == [(30, 40), (24, 32), (19, 26)]  # next would be 15 px high
+    assert pyramid_sizes(256, 340, 1, 0.8) == [(256, 340)]
+
+
+def test_resize_linear_samples_at_scaled_corner_anchored_coordinates():
+    ramp = torch.arange(10.0).expand(4, 10)  # value = x
+    out = resize_linear(ramp[None], (4, 8), (1.0, 1.25))[0]
+    torch.testing.assert_close(out[0], torch.tensor([0, 1.25, 2.5, 3.75, 5, 6.25, 7.5, 8.75]))
+    up = resize_linear(ramp[None], (4, 13), (1.0, 0.75))[0]
+    torch.testing.assert_close(up[0], torch.clamp(torch.arange(13) * 0.75, max=9.0))
+
+
+def test_centred_gradient_of_a_ramp_is_its_slope_and_half_at_the_border():
+    img = (3.0 * torch.arange(6.0))[None, None].expand(1, 5, 6)  # d/dx = 3, d/dy = 0
+    gx, gy = centred_gradient(img)
+    torch.testing.assert_close(gx[0, 0], torch.tensor([1.5, 3, 3, 3, 3, 1.5]))
+    assert not gy.any()
+
+
+def test_warp_bicubic_shifts_by_whole_pixels_exactly_and_reproduces_quadratics():
+    x = torch.arange(12.0)
+    src = torch.stack([x.expand(9, 12), (x * x).expand(9, 12)])[None]  # (1, 2, 9, 12)
+    zero = torch.zeros(1, 9, 12)
+    shifted = warp_bicubic(src, zero + 2.0, zero)
+    torch.testing.assert_close(shifted[0][0, 0], torch.clamp(x + 2, max=11))
+    half = warp_bicubic(src, zero + 0.5, zero)
+    # Keys' kernel (a = -0.5) interpolates polynomials up to degree two exactly.
+    torch.testing.assert_close(half[1][0, 0, 1:-3], (x[1:-3] + 0.5) ** 2)
+    assert all(p.storage_offset() == 0 and p.is_contiguous() for p in half)
+
+
+def test_recovers_a_subpixel_translation(backend, translated_texture):
+    pair = translated_texture(160, 200, SHIFT)
+    flow = backend.compute(pair[:1], pair[1:])[0]
+    inner = flow[MARGIN:-MARGIN, MARGIN:-MARGIN]
+    assert epe(inner, np.broadcast_to(np.float32(SHIFT), inner.shape)) < 0.05
+
+
+def test_a_batch_gives_the_results_of_one_pair_at_a_time(backend, pairs):
+    batched = backend.compute(pairs[:, 0], pairs[:, 1])
+    for k in range(len(pairs)):
+        single = backend.compute(pairs[k : k + 1, 0], pairs[k : k + 1, 1])[0]
+        np.testing.assert_allclose(batched[k], single, atol=1e-4)
+
+
+def test_converged_pairs_leave_the_batch(backend, pairs, monkeypatch):
+    sizes = []
+    step = backend._step
+
+    def spy(*args):
+        sizes.append(args[0].shape[0])
+        return step(*args)
+
+    monkeypatch.setattr(backend, "_step", spy)
+    flow = backend.compute(pairs[[0, 2], 0], pairs[[0, 2], 1])
+    assert not flow[1].any()  # the static pair never moves ...
+    assert sizes[:2] == [2, 2] and sizes.count(1) > sizes.count(2)  # ... and stops iterating first
+
+
+def test_without_epsilon_every_warp_runs_all_iterations(pairs, monkeypatch):
+    backend = TorchTVL1("cpu", epsilon=0.0, iterations=3, warps=2, nscales=2)
+    calls = []
+    step = backend._step
+    monkeypatch.setattr(backend, "_step", lambda *args: calls.append(args[0].shape) or step(*args))
+    backend.compute(pairs[:2, 0], pairs[:2, 1])
+    assert calls == [(2, 77, 96)] * 6 + [(2, 96, 120)] * 6
+
+
+@pytest.mark.skipif(not compile_available(torch.device("cpu")), reason="torch.compile needs a C++ compiler")
+def test_compiled_iteration_matches_eager(pairs):
+    compiled = TorchTVL1("cpu", compile=True).compute(pairs[:2, 0], pairs[:2, 1])
+    eager = TorchTVL1("cpu", compile=False).compute(pairs[:2, 0], pairs[:2, 1])
+    assert epe(compiled, eager) < 1e-3
+
+
+def test_a_failing_compilation_falls_back_to_eager(pairs, monkeypatch):
+    def broken(*args):
+        raise RuntimeError("no compiler")
+
+    monkeypatch.setattr(tvl1, "_compiled_step", lambda: broken)
+    backend = TorchTVL1("cpu", compile=True, nscales=1, warps=1, iterations=4)
+    with pytest.warns(UserWarning, match="running eagerly: no compiler"):
+        flow = backend.compute(pairs[:1, 0], pairs[:1, 1])
+    assert not backend._step.compiled
+    eager = TorchTVL1("cpu", compile=False, nscales=1, warps=1, iterations=4).compute(
+        pairs[:1, 0], pairs[:1, 1]
+    )
+    np.testing.assert_array_equal(flow, eager)
+
+
+def test_params_are_json_and_name_the_backend(backend):
+    params = json.loads(json.dumps(backend.params()))
+    assert backend.name == "torch"
+    assert params["tau"] == 0.25 and params["lambda"] == 0.15 and params["theta"] == 0.3
+    assert (params["nscales"], params["warps"], params["iterations"]) == (5, 5, 300)
+    assert params["epsilon"] == 0.01 and params["scale_step"] == 0.8 and params["gamma"] == 0.0
+
+
+def test_rejects_frames_that_are_not_matching_uint8_stacks(backend):
+    frames = np.zeros((2, 32, 32), np.uint8)
+    with pytest.raises(ValueError, match="equal shape"):
+        backend.compute(frames, frames[:1])
+    with pytest.raises(ValueError, match="uint8"):
+        backend.compute(frames.astype(np.float32), frames.astype(np.float32))
