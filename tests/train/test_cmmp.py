@@ -141,6 +141,15 @@ def test_cmmp_train_starts_from_stage1_and_trains(index, stage1, tmp_path):
                if k.startswith("message_"))
 
 
+def test_cmmp_train_is_deterministic(index, stage1, tmp_path):
+    """The seed fixes the message generators' initialisation as well as sampling and dropout."""
+    torch.manual_seed(1)
+    first = train(index, stage1, tmp_path / "a.pt", lr=0.1)["state_dict"]
+    torch.manual_seed(2)
+    second = train(index, stage1, tmp_path / "b.pt", lr=0.1)["state_dict"]
+    assert all(torch.equal(v, second[k]) for k, v in first.items())
+
+
 def test_cmmp_train_rejects_a_flow_stream_of_another_length(index, stage1, tmp_path):
     with pytest.raises(SystemExit, match="reads 4 channels"):
         main(["cmmp-train", "--index", str(index), "--lr", "0.1", "--iterations", "1", "--length", "5",

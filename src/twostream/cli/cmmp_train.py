@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import torch
+
 from twostream.cli import common
 from twostream.models import checkpoint
 from twostream.train import cmmp
@@ -25,6 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     common.setup_threads(args)
+    torch.manual_seed(args.seed)  # the message generators' initialisation
     net, config = cmmp.from_stage1(args.rgb, args.flow, args.variant, args.per_sample)
     if config["flow"]["in_channels"] != 2 * args.length:
         raise SystemExit(f"{args.flow}: the flow stream reads {config['flow']['in_channels']} channels, "
