@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import torch
 import torch.nn.functional as F
 
 from twostream.cli import common
@@ -28,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     common.setup_threads(args)
     index = common.read_index(args.index)
     config = checkpoint.stream_config(args.modality, args.depth, common.num_classes(index), args.dropout, args.length)
+    torch.manual_seed(args.seed)  # initialisation (the Trainer seeds batch order, augmentation and dropout)
     net = checkpoint.build_stream(config, args.pretrained)
     dev = device(args.device)
     net.to(dev)
