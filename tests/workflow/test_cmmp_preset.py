@@ -28,16 +28,18 @@ def work(repo: Path, shared_data: Path, tmp_path_factory: pytest.TempPathFactory
         shutil.copytree(shared_data / "clips" / kind, tmp / kind / "videos")
         shutil.copytree(shared_data / "splits" / kind, tmp / kind / "splits")
         roots[kind] = f"{{root: {tmp / kind / 'videos'}, splits_dir: {tmp / kind / 'splits'}}}"
+    # --replace-workflow-config: the preset is complete (needed where a --configfile merges into config.yaml).
     cmd = ["snakemake", "--snakefile", str(repo / "Snakefile"), "--directory", str(tmp / "work"), "--cores", "1",
            "--replace-workflow-config", "--configfile", str(repo / "workflow/presets/cmmp_ucf101_hmdb51.yaml"),
            "--config", f"datasets={{ucf101: {roots['ucf101']}, hmdb51: {roots['hmdb51']}}}"]
     return tmp / "work", cmd
 
 
-def snakemake(work: tuple[Path, list[str]], *args: str) -> str:
+def snakemake(work: tuple[Path, list[str]], *args: str, config: tuple[str, ...] = ()) -> str:
+    """Run the preset's command with ``args`` (targets, flags) and extra ``--config`` items."""
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     work[0].mkdir(exist_ok=True)
-    cmd = work[1][:1] + list(args) + work[1][1:]  # before --config, which takes every value after it
+    cmd = work[1][:1] + list(args) + work[1][1:] + list(config)  # --config takes every value after it
     out = subprocess.run(cmd, cwd=work[0], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
     return out.stdout + out.stderr
@@ -53,7 +55,8 @@ def test_dry_run_before_ingest(work):
 
 
 def test_dry_run_after_ingest_expands_the_flow_chunks(work):
-    snakemake(work, "results/ucf101/manifest.csv", "results/hmdb51/manifest.csv")
+    # Ingest for real; no ImageNet weights needed for that (nor available offline).
+    snakemake(work, "results/ucf101/manifest.csv", "results/hmdb51/manifest.csv", config=("model={pretrained: none}",))
     out = snakemake(work, "-n", "-p")
     assert job_counts(out) == {"extract": 2, **AFTER_INGEST}
     assert "cmmp-train --index results/hmdb51/shards.csv --split 3 --variant cmmp " in out
