@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
+from dryrun import job_counts
 
 pytestmark = pytest.mark.slow
 
@@ -52,3 +54,45 @@ def test_nothing_left_to_do(repo: Path, run: Path) -> None:
            "--configfile", str(repo / "tests/workflow/tiny.yaml"), "--cores", "2"]
     out = subprocess.run(cmd, cwd=run, env=env, capture_output=True, text=True)
     assert out.returncode == 0 and "Nothing to be done" in out.stdout + out.stderr
+
+
+CMMP_ROWS = ["SUM", "MAX+AL", "CMMP"]  # tiny.yaml's cmmp.variants
+
+
+def test_cmmp_table1(run: Path) -> None:
+    table = pd.read_csv(run / "results/tiny/cmmp_table1.csv")
+    assert list(table["Method"]) == CMMP_ROWS
+    ours = table[["Spatial", "Temporal", "Fusion"]]
+    videos = ours * 12 / 100  # 12 test videos: whole numbers of them
+    assert ours.notna().all().all() and (videos - videos.round()).abs().max().max() < 1e-9
+    assert table["Fusion (paper, HMDB-51 split 1)"].tolist() == [53.79, 53.88, 66.67]
+    assert (run / "results/tiny/cmmp_table1.md").read_text().startswith("# CMMP Table 1 on tiny, split 1")
+
+
+def test_cmmp_table2(run: Path) -> None:
+    table = pd.read_csv(run / "results/cmmp_table2.csv")
+    assert list(table.columns) == ["Model", "Method", "Source", "tiny", "UCF-101", "HMDB-51"]
+    ours = table[table["Source"] == "measured"].set_index("Method")["tiny"]
+    two_stream = pd.read_csv(run / "results/tiny/two_stream.csv").set_index("stream")
+    assert ours["Two-stream (stage 1)"] == pytest.approx(two_stream.loc["Fused", "top1"])
+    table1 = pd.read_csv(run / "results/tiny/cmmp_table1.csv").set_index("Method")
+    assert ours["CMMP"] == pytest.approx(table1.loc["CMMP", "Fusion"])  # one split: Table 1's CMMP run
+    assert (table["Source"] == "reported in paper").sum() == 10
+
+
+def test_every_cmmp_rule_logged(run: Path) -> None:
+    logs = {p.relative_to(run / "logs").parts[0] for p in (run / "logs").rglob("*.log")}
+    assert {"cmmp_train", "evaluate_cmmp", "cmmp_table1", "cmmp_table2.log"} <= logs
+
+
+def test_cmmp_lr_edit_reruns_only_cmmp_stage2_and_tables(repo: Path, run: Path, tmp_path: Path) -> None:
+    config = yaml.safe_load((repo / "tests/workflow/tiny.yaml").read_text())
+    config["cmmp"]["lr"] *= 10
+    (tmp_path / "edited.yaml").write_text(yaml.safe_dump(config))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    cmd = ["snakemake", "-n", "--snakefile", str(repo / "Snakefile"), "--directory", str(run),
+           "--configfile", str(tmp_path / "edited.yaml"), "--cores", "2"]
+    out = subprocess.run(cmd, cwd=run, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-3000:]
+    assert job_counts(out.stdout + out.stderr) == {"cmmp_train": 3, "evaluate_cmmp": 3, "cmmp_table1": 1,
+                                                   "cmmp_table2": 1, "all": 1}

@@ -1,5 +1,137 @@
 # CMMP (cross-modal message passing): stage 2 variants, their scores, Table 1 and Table 2.
+# Stage 1 is the two-stream baseline of streams.smk (models/{dataset}/split{split}/{rgb,flow}.pt).
+from twostream.workflow import code_version
+
+CMMP = config["cmmp"]
+
+
+wildcard_constraints:
+    variant=r"[a-z]+(-[a-z]+)?",
+
+
+def cmmp_table1_split(name):
+    """Table 1 is measured on the first configured split of each dataset."""
+    return splits(name)[0]
+
+
+def cmmp_runs():
+    """(dataset, kind, split) of every configured split: Table 2 averages over them."""
+    return [(name, d["kind"], k) for name, d in DATASETS.items() for k in d["splits"]]
 
 
 def cmmp_targets():
-    return []
+    out = [f"results/{name}/cmmp_table1.{ext}" for name in DATASETS for ext in ("csv", "md")]
+    return out + ["results/cmmp_table2.csv", "results/cmmp_table2.md"]
+
+
+rule cmmp_train:
+    input:
+        index="results/{dataset}/shards.csv",
+        rgb="models/{dataset}/split{split}/rgb.pt",
+        flow="models/{dataset}/split{split}/flow.pt",
+    output:
+        "models/{dataset}/split{split}/cmmp-{variant}.pt",
+    params:
+        segments=config["train"]["segments"],
+        length=config["train"].get("length", 5),
+        workers=config["train"].get("workers", 0),
+        device=config["train"].get("device", "auto"),
+        crop=lambda w: ds(w)["crop"],
+        hflip=lambda w: "--hflip" if ds(w).get("hflip", True) else "--no-hflip",
+        batch=CMMP["batch_size"],
+        lr=CMMP["lr"],
+        length_arg=(
+            f"--iterations {CMMP['iterations']}"
+            if "iterations" in CMMP
+            else f"--epochs {CMMP['epochs']}"
+        ),
+        lr_steps=" ".join(map(str, CMMP.get("lr_steps", []))),
+        weight_decay=CMMP.get("weight_decay", 5e-4),
+        per_sample="--per-sample" if CMMP.get("per_sample_al", True) else "--no-per-sample",
+        seed=config["seed"],
+        code=code("cmmp-train"),
+    threads: workflow.cores
+    resources:
+        gpu=1 if GPUS else 0,
+    log:
+        "logs/cmmp_train/{dataset}/split{split}_{variant}.log",
+    shell:
+        "python -m twostream cmmp-train --index {input.index} --split {wildcards.split}"
+        " --variant {wildcards.variant} --rgb {input.rgb} --flow {input.flow} {params.per_sample}"
+        " --segments {params.segments} --length {params.length} --crop {params.crop} {params.hflip}"
+        " --batch-size {params.batch} --workers {params.workers} --device {params.device} --lr {params.lr}"
+        " {params.length_arg} --lr-steps {params.lr_steps} --weight-decay {params.weight_decay}"
+        " --seed {params.seed} --threads {threads} --out {output} > {log} 2>&1"
+
+
+rule evaluate_cmmp:
+    input:
+        index="results/{dataset}/shards.csv",
+        model="models/{dataset}/split{split}/cmmp-{variant}.pt",
+    output:
+        "results/{dataset}/split{split}/scores/cmmp-{variant}.npz",
+    params:
+        segments=config["eval"]["test_segments"],
+        crops=config["eval"]["crops"],
+        length=config["train"].get("length", 5),
+        crop=lambda w: ds(w)["crop"],
+        batch=config["eval"].get("batch_size", 1),
+        device=config["train"].get("device", "auto"),
+        code=code("evaluate"),
+        scorer=code_version("twostream.train.cmmp"),
+    threads: workflow.cores
+    resources:
+        gpu=1 if GPUS else 0,
+    log:
+        "logs/evaluate_cmmp/{dataset}/split{split}_{variant}.log",
+    shell:
+        "python -m twostream evaluate --index {input.index} --split {wildcards.split} --model {input.model}"
+        " --segments {params.segments} --crops {params.crops} --length {params.length} --crop {params.crop}"
+        " --batch-size {params.batch} --device {params.device} --threads {threads} --out {output} > {log} 2>&1"
+
+
+rule cmmp_table1:
+    input:
+        lambda w: expand(
+            "results/{dataset}/split{split}/scores/cmmp-{variant}.npz",
+            dataset=w.dataset,
+            split=cmmp_table1_split(w.dataset),
+            variant=CMMP["variants"],
+        ),
+    output:
+        csv="results/{dataset}/cmmp_table1.csv",
+        md="results/{dataset}/cmmp_table1.md",
+    params:
+        split=lambda w: cmmp_table1_split(w.dataset),
+        variants=" ".join(CMMP["variants"]),
+        weights=" ".join(map(str, CMMP.get("fusion_weights", [1, 1]))),
+        note=f"Test: {config['eval']['test_segments']} segments x {config['eval']['crops']} crops.",
+        code=code("cmmp-tables"),
+    log:
+        "logs/cmmp_table1/{dataset}.log",
+    shell:
+        "python -m twostream cmmp-tables table1 --dataset {wildcards.dataset} --split {params.split}"
+        " --variants {params.variants} --scores {input} --weights {params.weights} --note '{params.note}'"
+        " --out {output.csv} > {log} 2>&1"
+
+
+rule cmmp_table2:
+    input:
+        rgb=[f"results/{n}/split{k}/scores/rgb.npz" for n, _, k in cmmp_runs()],
+        flow=[f"results/{n}/split{k}/scores/flow.npz" for n, _, k in cmmp_runs()],
+        cmmp=[f"results/{n}/split{k}/scores/cmmp-cmmp.npz" for n, _, k in cmmp_runs()],
+    output:
+        csv="results/cmmp_table2.csv",
+        md="results/cmmp_table2.md",
+    params:
+        runs=" ".join(f"{n}:{kind}:{k}" for n, kind, k in cmmp_runs()),
+        two_stream_weights=" ".join(map(str, config["eval"].get("fusion_weights", [1, 1]))),
+        weights=" ".join(map(str, CMMP.get("fusion_weights", [1, 1]))),
+        note=f"Test: {config['eval']['test_segments']} segments x {config['eval']['crops']} crops.",
+        code=code("cmmp-tables"),
+    log:
+        "logs/cmmp_table2.log",
+    shell:
+        "python -m twostream cmmp-tables table2 --runs {params.runs} --rgb {input.rgb} --flow {input.flow}"
+        " --cmmp {input.cmmp} --two-stream-weights {params.two_stream_weights} --weights {params.weights}"
+        " --note '{params.note}' --out {output.csv} > {log} 2>&1"

@@ -8,10 +8,12 @@ DATASETS = config["datasets"]
 GPUS = gpus_visible()
 
 # Rules run the checkout's package (python -m twostream), so code versions match what runs.
+# OMP_WAIT_POLICY=PASSIVE: idle OpenMP threads sleep instead of spinning; with spinning, a
+# two-thread torch job on a 2-core machine that has any other load runs 3-10x slower.
 shell.prefix(
     "set -euo pipefail; export PYTHONPATH="
     + str(Path(workflow.basedir) / "src")
-    + "${{PYTHONPATH:+:$PYTHONPATH}}; "
+    + "${{PYTHONPATH:+:$PYTHONPATH}} OMP_WAIT_POLICY=${{OMP_WAIT_POLICY:-PASSIVE}}; "
 )
 
 

@@ -6,6 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
+import torch
 import torch.nn.functional as F
 
 from twostream.cli import common
@@ -33,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
         os.environ["TORCH_HOME"] = args.torch_home
     index = common.read_index(args.index)
     config = checkpoint.stream_config(args.modality, args.depth, common.num_classes(index), args.dropout, args.length)
+    torch.manual_seed(args.seed)  # initialisation (the Trainer seeds batch order, augmentation and dropout)
     net = checkpoint.build_stream(config, args.pretrained)
     ctx = distributed.setup(distributed.local_device(args.device, distributed.Context()))
     dev = distributed.local_device(args.device, ctx)

@@ -13,9 +13,10 @@ from twostream.files import write_csv, write_text
 
 
 def write_table(df: pd.DataFrame, csv_path: str | os.PathLike, title: str, note: str = "") -> None:
-    """``csv_path`` and the same table as Markdown beside it (``.md``)."""
+    """``csv_path`` and the same table as Markdown beside it (``.md``; missing values left blank)."""
     write_csv(df, csv_path)
-    md = f"# {title}\n\n{df.to_markdown(index=False, floatfmt='.2f')}\n"
+    shown = df.astype(object).where(df.notna(), None)
+    md = f"# {title}\n\n{shown.to_markdown(index=False, floatfmt='.2f')}\n"
     if note:
         md += f"\n{note}\n"
     write_text(md, Path(csv_path).with_suffix(".md"))

@@ -1,0 +1,105 @@
+"""CMMP stage 2 (Wang et al., ICASSP 2018, Sec. 3.4): the six Table 1 variants, their objective and scorer.
+
+Stage 2 builds a ``CMMPNet`` on the two stage-1 streams (backbones and classifiers keep
+their stage-1 weights; the LSTM message generators start from PyTorch's default
+initialisation) and trains the whole network jointly, with the adversarial objective
+(Eq. 4-5, "+AL" variants and CMMP) or with plain per-stream cross-entropy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from twostream.data.transforms import to_input
+from twostream.eval.predict import ClipScorer
+from twostream.models import checkpoint
+from twostream.models.cmmp import CMMPNet, fuse_scores
+from twostream.models.losses import adversarial_loss, plain_loss
+from twostream.train.engine import StepFn, accuracy
+
+Objective = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str  # as in the paper's Table 1
+    fusion: str  # CMMPNet fusion
+    adversarial: bool  # AL (Eq. 4-5) or plain cross-entropy L_a + L_m
+
+
+# Keyed by the slug used in file names and in the config (cmmp.variants); in Table 1's row order.
+VARIANTS = {
+    "sum": Variant("SUM", "sum", False),
+    "max": Variant("MAX", "max", False),
+    "cmmp-noal": Variant("CMMP+noAL", "cmmp", False),
+    "sum-al": Variant("SUM+AL", "sum", True),
+    "max-al": Variant("MAX+AL", "max", True),
+    "cmmp": Variant("CMMP", "cmmp", True),
+}
+
+
+def objective(variant: Variant, per_sample: bool = True) -> Objective:
+    """The variant's loss on (s_a, s_m, target): AL_a + AL_m or L_a + L_m."""
+    if variant.adversarial:
+        return lambda s_a, s_m, target: adversarial_loss(s_a, s_m, target, per_sample=per_sample)
+    return plain_loss
+
+
+def build(config: dict[str, Any]) -> CMMPNet:
+    """An untrained CMMPNet of a stage-2 checkpoint config."""
+    return CMMPNet(checkpoint.build_stream(config["rgb"]), checkpoint.build_stream(config["flow"]), config["fusion"])
+
+
+def from_stage1(rgb_path: str | os.PathLike, flow_path: str | os.PathLike, slug: str,
+                per_sample: bool = True) -> tuple[CMMPNet, dict[str, Any]]:
+    """Stage 2's starting point: the variant's network on the two trained stage-1 streams, and its config."""
+    variant = VARIANTS[slug]
+    rgb, rgb_config = checkpoint.load_stream(rgb_path)
+    flow, flow_config = checkpoint.load_stream(flow_path)
+    if (rgb_config["modality"], flow_config["modality"]) != ("rgb", "flow"):
+        raise ValueError(f"{rgb_path}, {flow_path}: expected an RGB and a flow stream, "
+                         f"got {rgb_config['modality']} and {flow_config['modality']}")
+    config = {"variant": slug, "fusion": variant.fusion, "adversarial": variant.adversarial,
+              "per_sample": per_sample, "rgb": rgb_config, "flow": flow_config}
+    return CMMPNet.from_streams(rgb, flow, variant.fusion), config
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """SHA-256 prefix of a file (ties a resume checkpoint to the stage-1 weights it started from)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()[:16]
+
+
+def make_step(config: dict[str, Any], device: torch.device) -> StepFn:
+    """The Trainer step of a stage-2 config: both streams' scores, the variant's objective, accuracies (fused 1:1)."""
+    loss_fn = objective(VARIANTS[config["variant"]], config["per_sample"])
+
+    def step(model: torch.nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        s_a, s_m = model(to_input(batch["rgb"].to(device), "rgb"), to_input(batch["flow"].to(device), "flow"))
+        target = batch["label"].to(device)
+        loss, parts = loss_fn(s_a, s_m, target)
+        logs = {k: v.item() for k, v in parts.items()}
+        logs.update(acc_a=accuracy(s_a, target), acc_m=accuracy(s_m, target),
+                    acc=accuracy(fuse_scores(s_a.detach(), s_m.detach()), target))
+        return loss, logs
+
+    return step
+
+
+def scorer(ckpt: dict, device: torch.device) -> tuple[tuple[str, ...], ClipScorer]:
+    """Scorer of a stage-2 checkpoint: {"rgb": s_a, "flow": s_m}; the LSTMs run over each clip's K segments."""
+    net = build(ckpt["config"])
+    net.load_state_dict(ckpt["state_dict"])
+    net.to(device).eval()
+
+    def score(clips: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        s_a, s_m = net(clips["rgb"], clips["flow"])
+        return {"rgb": s_a, "flow": s_m}
+
+    return ("rgb", "flow"), score
