@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
 from twostream.cli import common
 from twostream.models import checkpoint
 from twostream.train import cmmp
-from twostream.train.engine import Trainer, device
+from twostream.train.engine import Trainer
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,13 +24,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    common.setup_threads(args)
-    torch.manual_seed(args.seed)  # the message generators' initialisation
+    common.setup(args)  # threads, and the seed of the message generators' initialisation
     net, config = cmmp.from_stage1(args.rgb, args.flow, args.variant, args.per_sample)
     if config["flow"]["in_channels"] != 2 * args.length:
         raise SystemExit(f"{args.flow}: the flow stream reads {config['flow']['in_channels']} channels, "
                          f"not 2 x --length {args.length}")
-    dev = device(args.device)
+    ctx, dev = common.process(args)
     net.to(dev)
     data = common.train_dataset(args, common.read_index(args.index), ("rgb", "flow"))
     sched = common.schedule(args, len(data))
@@ -40,8 +37,9 @@ def run(args: argparse.Namespace) -> int:
               "index": args.index, "split": args.split, "crop": args.crop, "hflip": args.hflip,
               "segments": args.segments}
     trainer = Trainer(net, list(net.parameters()), data, sched, seed=args.seed, resume=Path(args.out + ".resume"),
-                      run_id=run_id, device=dev)
+                      run_id=run_id, device=dev, ctx=ctx)
     history = trainer.fit(cmmp.make_step(config, dev))
-    checkpoint.save(args.out, net, "cmmp", config, history)
-    Path(args.out + ".resume").unlink(missing_ok=True)
+    if ctx.main:
+        checkpoint.save(args.out, net, "cmmp", config, history)
+        Path(args.out + ".resume").unlink(missing_ok=True)
     return 0

@@ -9,6 +9,7 @@ import pandas as pd
 import torch
 
 from twostream.data.dataset import TSNDataset, select
+from twostream.train import distributed
 from twostream.train.engine import Schedule
 
 
@@ -45,6 +46,12 @@ def setup(args: argparse.Namespace) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+
+
+def process(args: argparse.Namespace) -> tuple[distributed.Context, torch.device]:
+    """This process's place in a torchrun job (a single process otherwise) and its device."""
+    ctx = distributed.setup(distributed.local_device(args.device, distributed.Context()))
+    return ctx, distributed.local_device(args.device, ctx)
 
 
 def read_index(path: str) -> pd.DataFrame:

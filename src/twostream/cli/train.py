@@ -6,14 +6,12 @@ import argparse
 import os
 from pathlib import Path
 
-import torch
 import torch.nn.functional as F
 
 from twostream.cli import common
 from twostream.data.transforms import to_input
 from twostream.models import checkpoint
 from twostream.models.streams import tsn_forward
-from twostream.train import distributed
 from twostream.train.engine import Trainer, accuracy
 
 
@@ -34,10 +32,8 @@ def run(args: argparse.Namespace) -> int:
         os.environ["TORCH_HOME"] = args.torch_home
     index = common.read_index(args.index)
     config = checkpoint.stream_config(args.modality, args.depth, common.num_classes(index), args.dropout, args.length)
-    torch.manual_seed(args.seed)  # initialisation (the Trainer seeds batch order, augmentation and dropout)
     net = checkpoint.build_stream(config, args.pretrained)
-    ctx = distributed.setup(distributed.local_device(args.device, distributed.Context()))
-    dev = distributed.local_device(args.device, ctx)
+    ctx, dev = common.process(args)
     net.to(dev)
     data = common.train_dataset(args, index, (args.modality,))
     sched = common.schedule(args, len(data))
