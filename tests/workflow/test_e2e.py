@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -52,3 +53,45 @@ def test_nothing_left_to_do(repo: Path, run: Path) -> None:
            "--configfile", str(repo / "tests/workflow/tiny.yaml"), "--cores", "2"]
     out = subprocess.run(cmd, cwd=run, env=env, capture_output=True, text=True)
     assert out.returncode == 0 and "Nothing to be done" in out.stdout + out.stderr
+
+
+# --- CMA ---
+
+
+def test_cma_tables(run: Path) -> None:
+    table1 = pd.read_csv(run / "results/tiny/cma_table1.csv")
+    assert list(table1["iteration"]) == [0, 1, 2] and list(table1["weights"]) == ["1:1", "5:1", "1:5"]
+    assert table1["videos"].eq(12).all()
+    two_stream = pd.read_csv(run / "results/tiny/two_stream.csv").set_index("stream")
+    assert table1.loc[0, "rgb_top1"] == two_stream.loc["RGB", "top1"]  # iteration 0 is the stage-1 baseline
+    assert table1.loc[1, "flow_top1"] == two_stream.loc["Flow", "top1"]  # iteration 1 leaves the flow branch as it was
+    table2 = pd.read_csv(run / "results/tiny/cma_table2.csv")
+    assert list(table2["model"]) == ["ResNet-R", "two-stream", "CMA_iter1-R"]
+    assert 1.0 < table2.loc[2, "params_ratio"] < table2.loc[1, "params_ratio"]
+    for name in ("cma_table1.md", "cma_table2.md"):
+        assert (run / "results/tiny" / name).read_text().startswith("# CMA Table")
+
+
+def test_cma_figures(run: Path) -> None:
+    for name in ("cma_fusion_weights.png", "cma_attention.png"):
+        assert (run / "results/tiny" / name).read_bytes().startswith(b"\x89PNG")
+    sweep = pd.read_csv(run / "results/tiny/cma_fusion_weights.csv")
+    assert list(sweep["model"].unique()) == ["two-stream", "CMA_iter1", "CMA_iter2"]
+    assert list(sweep["weights"].unique()) == ["0:1", "1:1", "5:1", "1:0"]
+
+
+def test_cma_lr_edit_reruns_only_cma_jobs(repo: Path, run: Path, tmp_path: Path) -> None:
+    """Changing cma.lr re-runs the CMA iterations and everything made from them, and nothing else."""
+    config = (repo / "tests/workflow/tiny.yaml").read_text().replace("  lr: 0.01\n  epochs: 1\n  batch_size: 6",
+                                                                     "  lr: 0.02\n  epochs: 1\n  batch_size: 6")
+    assert "lr: 0.02" in config
+    (tmp_path / "edited.yaml").write_text(config)
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    cmd = ["snakemake", "-n", "--snakefile", str(repo / "Snakefile"), "--directory", str(run),
+           "--configfile", str(tmp_path / "edited.yaml"), "--cores", "2"]
+    out = subprocess.run(cmd, cwd=run, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    stats = (out.stdout + out.stderr).split("Job stats:")[1].split("Reasons:")[0]
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", stats, re.M))
+    assert jobs == {"cma_train": "2", "evaluate_cma": "2", "cma_tables": "1", "cma_fusion_figure": "1",
+                    "cma_attention_figure": "1", "all": "1", "total": "8"}
