@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import torch
+
 from twostream.cli import common
 from twostream.models import checkpoint
 from twostream.train import cma
@@ -28,6 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     common.setup_threads(args)
+    torch.manual_seed(args.seed)  # iteration 1's new RGB branch and CMA blocks
     net, config = cma.start(args.iteration, args.init, pretrained=args.pretrained, nonlocal_rgb=args.nonlocal_rgb,
                             dropout=args.dropout)
     if config["flow"]["in_channels"] != 2 * args.length:
