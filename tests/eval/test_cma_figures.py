@@ -20,8 +20,10 @@ LABELS = np.array([0, 1, 2, 3])
 IDS = ["v0", "v1", "v2", "v3"]
 BASE = np.array([0.5, 0.4, 0.3, 0.2, 0.1, 0.0])
 # RGB right on v0, v2 (v3's label last); flow right on v1, v3 (see tests/eval/test_cma_tables.py).
-RGB = np.tile(BASE, (4, 1)) + np.array([[2, 0, 0, 0, 0, 0], [2, 0, 0, 0, 0, 0], [0, 0, 2, 0, 0, 0], [2, 0, 0, -5, 0, 0]])
-FLOW = np.tile(BASE, (4, 1)) + np.array([[0, 0, 0, 0, 3, 0], [0, 3, 0, 0, 0, 0], [0, 0, 0, 0, 3, 0], [0, 0, 0, 3, 0, 0]])
+RGB, FLOW = np.tile(BASE, (4, 1)), np.tile(BASE, (4, 1))
+RGB[[0, 1, 2, 3], [0, 0, 2, 0]] += 2
+RGB[3, 3] -= 5
+FLOW[[0, 1, 2, 3], [4, 1, 4, 3]] += 3
 # (top-1, top-5) of RGB:flow = 0:1, 1:1, 5:1 and 1:0.
 SWEEP = {"0:1": (50.0, 100.0), "1:1": (25.0, 75.0), "5:1": (50.0, 75.0), "1:0": (50.0, 75.0)}
 

@@ -185,6 +185,8 @@ rule cma_attention_figure:
         device=config["train"].get("device", "auto"),
         code=code("cma-figures"),
     threads: workflow.cores
+    resources:
+        gpu=1 if GPUS else 0,
     log:
         "logs/cma_attention_figure/{dataset}.log",
     shell:

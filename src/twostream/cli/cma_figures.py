@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from twostream.cli import common
@@ -48,7 +49,16 @@ def fusion(args: argparse.Namespace) -> None:
     df = cma_figures.sweep(models, [cma_figures.parse_ratio(w) for w in args.weights])
     write_csv(df, Path(args.out).with_suffix(".csv"))
     cma_figures.plot_sweep(df, f"Fusion weights on {args.dataset} (split {args.split})", args.out)
-    print(df.pivot(index="weights", columns="model", values="top1").loc[df["weights"].unique(), list(models)].to_string())
+    top1 = df.pivot(index="weights", columns="model", values="top1")
+    print(top1.loc[df["weights"].unique(), list(models)].to_string())
+
+
+def middle_snippets(test: pd.DataFrame, videos: int, crop: int, length: int) -> list[dict]:
+    """Dataset items (one centre crop of the middle snippet) of ``videos`` videos evenly spaced over ``test``."""
+    picked = test.iloc[np.unique(np.linspace(0, len(test) - 1, videos).round().astype(int))]
+    data = TSNDataset(picked.reset_index(drop=True), cma.MODALITIES, segments=1, length=length, crop=crop,
+                      train=False, crops=1)
+    return [data[i] for i in range(len(data))]
 
 
 def attention(args: argparse.Namespace) -> None:
@@ -57,19 +67,14 @@ def attention(args: argparse.Namespace) -> None:
     net, config = cma.load(args.model)
     net.to(dev).eval()
     index = common.read_index(args.index)
-    test = select(index, args.split, "test")
-    picked = test.iloc[np.unique(np.linspace(0, len(test) - 1, args.videos).round().astype(int))]
-    data = TSNDataset(picked.reset_index(drop=True), cma.MODALITIES, segments=1,
-                      length=config["flow"]["in_channels"] // 2, crop=args.crop, train=False, crops=1)
-    items = [data[i] for i in range(len(data))]
-    rgb_u8 = torch.stack([it["rgb"][0, 0] for it in items])  # (N, h, w, 3): centre crop, middle snippet
+    items = middle_snippets(select(index, args.split, "test"), args.videos, args.crop, config["flow"]["in_channels"] // 2)
+    rgb_u8 = torch.stack([it["rgb"][0, 0] for it in items])  # (N, h, w, 3)
     rgb = to_input(rgb_u8.to(dev), "rgb")
     flow = to_input(torch.stack([it["flow"][0, 0] for it in items]).to(dev), "flow")
     maps, query_shape, key_shape, scores = cma_figures.attention(net, rgb, flow)
     names = dict(zip(index["label"], index["class_name"]))
-    predicted = scores.argmax(dim=1).tolist()
     model = f"CMA_iter{config['iteration']}"
-    titles = [f"{names[it['label']]}\n{model}-R: {names.get(p, p)}" for it, p in zip(items, predicted)]
+    titles = [f"{names[it['label']]}\n{model}-R: {names[p]}" for it, p in zip(items, scores.argmax(dim=1).tolist())]
     queries = [cma_figures.pick_queries(cma_figures.flow_magnitude(f, query_shape), args.queries) for f in flow]
     title = f"{model}: the RGB branch's last res4 CMA block attending over the flow branch"
     cma_figures.plot_attention(rgb_u8.numpy(), flow, maps, query_shape, key_shape, queries, titles, title, args.out)

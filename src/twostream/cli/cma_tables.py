@@ -20,9 +20,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rgb-model", required=True, help="stage-1 RGB stream (Table 2's parameter unit)")
     p.add_argument("--flow-model", required=True, help="stage-1 flow stream")
     p.add_argument("--cma-model", required=True, help="iteration 1's CMA checkpoint")
-    for name, default in (("odd", (5.0, 1.0)), ("even", (1.0, 5.0)), ("baseline", (1.0, 1.0))):
+    weights = (("odd", (5.0, 1.0), "after odd iterations"), ("even", (1.0, 5.0), "after even iterations"),
+               ("baseline", (1.0, 1.0), "of iteration 0 (two-stream)"))
+    for name, default, what in weights:
         p.add_argument(f"--{name}", type=float, nargs=2, default=default, metavar=("RGB", "FLOW"),
-                       help=f"fusion weights of {name} iterations" if name != "baseline" else "two-stream fusion weights")
+                       help=f"fusion weights {what}")
     p.add_argument("--note", default="", help="provenance line for the Markdown tables")
     p.add_argument("--table1", required=True, help="Table 1 CSV (Markdown written beside it)")
     p.add_argument("--table2", required=True, help="Table 2 CSV (Markdown written beside it)")

@@ -34,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
     net, config = cma.start(args.iteration, args.init, pretrained=args.pretrained, nonlocal_rgb=args.nonlocal_rgb,
                             dropout=args.dropout)
     if config["flow"]["in_channels"] != 2 * args.length:
-        raise SystemExit(f"--length {args.length} does not match the flow branch's {config['flow']['in_channels']} channels")
+        channels = config["flow"]["in_channels"]
+        raise SystemExit(f"--length {args.length} does not fit the flow branch's {channels} input channels")
     index = common.read_index(args.index)
     data = common.train_dataset(args, index, cma.MODALITIES)
     sched = common.schedule(args, len(data))

@@ -74,7 +74,7 @@ def table1(iterations: Sequence[dict[str, np.ndarray]], odd: Weights, even: Weig
 
 def table2(baseline: dict[str, np.ndarray], iter1: dict[str, np.ndarray], params: dict[str, int],
            weights: Weights) -> pd.DataFrame:
-    """ResNet-R, two-stream (``weights``) and CMA_iter1-R: parameters (and ratio to ResNet-R), top-1, top-5, the paper's.
+    """ResNet-R, two-stream (``weights``) and CMA_iter1-R: parameters, ratio to ResNet-R, top-1, top-5, the paper's.
 
     ``params`` holds measured counts: ``rgb`` and ``flow`` stream, ``cma_rgb`` (what CMA_iter1-R needs).
     """

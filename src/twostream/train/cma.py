@@ -60,7 +60,7 @@ def set_dropout(net: CMANet, config: dict[str, Any], p: float) -> None:
 
 
 def first_iteration(flow_path: str | os.PathLike, pretrained: str, nonlocal_rgb: bool) -> tuple[CMANet, dict[str, Any]]:
-    """Iteration 1's start: a new RGB branch from ``pretrained`` (none | imagenet | path), the pretrained flow stream."""
+    """Iteration 1's start: a new RGB branch from ``pretrained`` (none | imagenet | path), the flow stream."""
     flow, flow_config = checkpoint.load_stream(flow_path)
     if flow_config["modality"] != "flow":
         raise ValueError(f"{flow_path}: a {flow_config['modality']} stream; iteration 1 starts from the flow stream")
@@ -84,7 +84,8 @@ def start(iteration: int, init: str | os.PathLike, *, pretrained: str, nonlocal_
     else:
         net, config = load(init)
         if config["iteration"] != iteration - 1:
-            raise ValueError(f"{init}: iteration {config['iteration']}, but iteration {iteration} starts from {iteration - 1}")
+            raise ValueError(f"{init}: iteration {config['iteration']}, "
+                             f"but iteration {iteration} starts from {iteration - 1}")
         if config["nonlocal"] != nonlocal_rgb:
             raise ValueError(f"{init}: nonlocal={config['nonlocal']} does not match nonlocal={nonlocal_rgb}")
     config = {**config, "iteration": iteration, "trained": branch}
@@ -93,7 +94,7 @@ def start(iteration: int, init: str | os.PathLike, *, pretrained: str, nonlocal_
 
 
 def for_world(net: CMANet, world: int) -> CMANet:
-    """Distributed hook: synchronised BatchNorm across ``world`` processes (the paper's setting); one process: unchanged."""
+    """Distributed hook: BatchNorm synchronised across ``world`` processes (as in the paper); one process: unchanged."""
     return net if world == 1 else nn.SyncBatchNorm.convert_sync_batchnorm(net)
 
 
