@@ -21,3 +21,43 @@ def shared_data() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"shared test data not found at {SHARED} (clone the repository beside ../shared)")
     return SHARED
+
+
+# --- CMA: a tiny shard set and stage-1 stream checkpoints (tests/train/test_cma.py, tests/eval/test_cma_*.py) ---
+
+CMA_CLASSES, CMA_FRAMES, CMA_SIZE = 3, 8, 32
+
+
+@pytest.fixture(scope="session")
+def cma_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """12 random videos (3 classes; split 1: 2 train + 2 test each) as shards, their index, and stage-1 streams."""
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from twostream.data.shards import write_shard
+    from twostream.models import checkpoint
+    from twostream.models.streams import StreamNet
+
+    root = tmp_path_factory.mktemp("cma_data")
+    rng = np.random.default_rng(0)
+    rows = []
+    for label in range(CMA_CLASSES):
+        for clip in range(4):
+            vid = f"v_C{label}_c{clip}"
+            rgb = rng.integers(0, 256, (CMA_FRAMES, CMA_SIZE, CMA_SIZE, 3), dtype=np.uint8)
+            flow = rng.integers(1, 256, (CMA_FRAMES - 1, CMA_SIZE, CMA_SIZE, 2), dtype=np.uint8)
+            shard = root / "shards" / f"{vid}.h5"
+            write_shard(shard, rgb, flow, {"video_id": vid, "label": label})
+            rows.append({"video_id": vid, "label": label, "class_name": f"C{label}",
+                         "split1": "train" if clip < 2 else "test", "shard": str(shard), "frames": CMA_FRAMES})
+    index = root / "shards.csv"
+    pd.DataFrame(rows).to_csv(index, index=False)
+    out = {"root": root, "index": index}
+    for modality, channels in (("rgb", 3), ("flow", 10)):
+        torch.manual_seed(len(modality))
+        config = checkpoint.stream_config(modality, 10, CMA_CLASSES, 0.5, 5)
+        net = StreamNet(10, channels, CMA_CLASSES)
+        out[modality] = root / f"{modality}.pt"
+        checkpoint.save(out[modality], net, "stream", config, [])
+    return out

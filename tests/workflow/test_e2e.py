@@ -96,3 +96,28 @@ def test_cmmp_lr_edit_reruns_only_cmmp_stage2_and_tables(repo: Path, run: Path, 
     assert out.returncode == 0, out.stdout[-3000:]
     assert job_counts(out.stdout + out.stderr) == {"cmmp_train": 3, "evaluate_cmmp": 3, "cmmp_table1": 1,
                                                    "cmmp_table2": 1, "all": 1}
+# --- CMA ---
+
+
+def test_cma_tables(run: Path) -> None:
+    table1 = pd.read_csv(run / "results/tiny/cma_table1.csv")
+    assert list(table1["iteration"]) == [0, 1, 2] and list(table1["weights"]) == ["1:1", "5:1", "1:5"]
+    assert table1["videos"].eq(12).all()
+    two_stream = pd.read_csv(run / "results/tiny/two_stream.csv").set_index("stream")
+    assert table1.loc[0, "rgb_top1"] == two_stream.loc["RGB", "top1"]  # iteration 0 is the stage-1 baseline
+    assert table1.loc[1, "flow_top1"] == two_stream.loc["Flow", "top1"]  # iteration 1 leaves the flow branch as it was
+    table2 = pd.read_csv(run / "results/tiny/cma_table2.csv")
+    assert list(table2["model"]) == ["ResNet-R", "two-stream", "CMA_iter1-R"]
+    assert 1.0 < table2.loc[2, "params_ratio"] < table2.loc[1, "params_ratio"]
+    for name in ("cma_table1.md", "cma_table2.md"):
+        assert (run / "results/tiny" / name).read_text().startswith("# CMA Table")
+
+
+def test_cma_figures(run: Path) -> None:
+    for name in ("cma_fusion_weights.png", "cma_attention.png"):
+        assert (run / "results/tiny" / name).read_bytes().startswith(b"\x89PNG")
+    sweep = pd.read_csv(run / "results/tiny/cma_fusion_weights.csv")
+    assert list(sweep["model"].unique()) == ["two-stream", "CMA_iter1", "CMA_iter2"]
+    assert list(sweep["weights"].unique()) == ["0:1", "1:1", "5:1", "1:0"]
+
+

@@ -1,0 +1,133 @@
+"""CMA iterative training (Chi et al., 2019, Sec. 4.3) and the clip scorer of a CMA checkpoint.
+
+Iteration 0 is the two-stream baseline (the stage-1 streams, trained apart). Iteration 1 builds
+the two-branch network: the RGB branch starts from ``pretrained`` (ImageNet in the paper), *not*
+from the stage-1 RGB stream (the paper's footnote 1), and the flow branch is the pretrained flow
+stream. Odd iterations train the RGB branch and its CMA (and non-local) blocks, even iterations
+the flow branch and its CMA blocks; the other branch is frozen whole, BatchNorm statistics
+included. Iteration n starts from iteration n-1's weights, with a fresh optimiser and the initial
+learning rate. The loss is the cross-entropy of the trained branch's TSN score only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from twostream.data.transforms import to_input
+from twostream.eval.predict import ClipScorer
+from twostream.models import checkpoint
+from twostream.models.cma import CMANet, set_trainable, tsn_forward_pair
+from twostream.train.engine import Schedule, StepFn, Trainer, accuracy
+
+KIND = "cma"
+MODALITIES = ("rgb", "flow")
+
+
+def trained_branch(iteration: int) -> str:
+    """The branch iteration ``iteration`` trains: RGB in odd iterations, flow in even ones."""
+    if iteration < 1:
+        raise ValueError(f"CMA iterations start at 1 (iteration 0 is the two-stream baseline), got {iteration}")
+    return "rgb" if iteration % 2 else "flow"
+
+
+def build(config: dict[str, Any]) -> CMANet:
+    """An untrained CMANet with the architecture a CMA checkpoint's config describes."""
+    rgb, flow = checkpoint.build_stream(config["rgb"]), checkpoint.build_stream(config["flow"])
+    return CMANet.from_streams(rgb, flow, nonlocal_rgb=config["nonlocal"])
+
+
+def load(path: str | os.PathLike) -> tuple[CMANet, dict[str, Any]]:
+    """A trained CMANet and its config."""
+    ckpt = checkpoint.load(path)
+    if ckpt["kind"] != KIND:
+        raise ValueError(f"{path}: a {ckpt['kind']} checkpoint, expected a CMA model")
+    net = build(ckpt["config"])
+    net.load_state_dict(ckpt["state_dict"])
+    return net, ckpt["config"]
+
+
+def set_dropout(net: CMANet, config: dict[str, Any], p: float) -> None:
+    """Use dropout ``p`` before both classifiers (recorded in the config)."""
+    for branch in MODALITIES:
+        getattr(net, branch).dropout.p = p
+        config[branch]["dropout"] = p
+
+
+def first_iteration(flow_path: str | os.PathLike, pretrained: str, nonlocal_rgb: bool) -> tuple[CMANet, dict[str, Any]]:
+    """Iteration 1's start: a new RGB branch from ``pretrained`` (none | imagenet | path), the flow stream."""
+    flow, flow_config = checkpoint.load_stream(flow_path)
+    if flow_config["modality"] != "flow":
+        raise ValueError(f"{flow_path}: a {flow_config['modality']} stream; iteration 1 starts from the flow stream")
+    rgb_config = checkpoint.stream_config("rgb", flow_config["depth"], flow_config["num_classes"],
+                                          flow_config["dropout"], flow_config["in_channels"] // 2)
+    rgb = checkpoint.build_stream(rgb_config, pretrained)
+    net = CMANet.from_streams(rgb, flow, nonlocal_rgb=nonlocal_rgb)
+    return net, {"rgb": rgb_config, "flow": dict(flow_config), "nonlocal": nonlocal_rgb}
+
+
+def start(iteration: int, init: str | os.PathLike, *, pretrained: str, nonlocal_rgb: bool,
+          dropout: float) -> tuple[CMANet, dict[str, Any]]:
+    """The network iteration ``iteration`` starts from, and its config (with ``iteration`` and ``trained`` set).
+
+    ``init`` is the pretrained flow stream for iteration 1 and iteration n-1's CMA checkpoint after that;
+    ``pretrained`` is used by iteration 1 only. Both classifiers get dropout ``dropout``.
+    """
+    branch = trained_branch(iteration)
+    if iteration == 1:
+        net, config = first_iteration(init, pretrained, nonlocal_rgb)
+    else:
+        net, config = load(init)
+        if config["iteration"] != iteration - 1:
+            raise ValueError(f"{init}: iteration {config['iteration']}, "
+                             f"but iteration {iteration} starts from {iteration - 1}")
+        if config["nonlocal"] != nonlocal_rgb:
+            raise ValueError(f"{init}: nonlocal={config['nonlocal']} does not match nonlocal={nonlocal_rgb}")
+    config = {**config, "iteration": iteration, "trained": branch}
+    set_dropout(net, config, dropout)
+    return net, config
+
+
+def for_world(net: CMANet, world: int) -> CMANet:
+    """Distributed hook: BatchNorm synchronised across ``world`` processes (as in the paper); one process: unchanged."""
+    return net if world == 1 else nn.SyncBatchNorm.convert_sync_batchnorm(net)
+
+
+def step_fn(branch: str, device: torch.device) -> StepFn:
+    """One training step's loss: cross-entropy of ``branch``'s segment-averaged score."""
+    def step(model: CMANet, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        scores = dict(zip(MODALITIES, tsn_forward_pair(
+            model, to_input(batch["rgb"].to(device), "rgb"), to_input(batch["flow"].to(device), "flow"))))
+        target = batch["label"].to(device)
+        return F.cross_entropy(scores[branch], target), {"acc": accuracy(scores[branch], target)}
+    return step
+
+
+def train_iteration(net: CMANet, config: dict[str, Any], dataset: Any, schedule: Schedule, *, seed: int,
+                    resume: Path, run_id: Any, device: torch.device, rank: int = 0,
+                    world: int = 1) -> list[dict[str, float]]:
+    """Train ``config['trained']``'s branch with the other frozen; returns the epoch history."""
+    net = for_world(net, world)
+    set_trainable(net, config["trained"])
+    net.to(device)
+    params = [p for p in net.parameters() if p.requires_grad]
+    trainer = Trainer(net, params, dataset, schedule, seed=seed, resume=resume, run_id=run_id, device=device,
+                      rank=rank, world=world)
+    return trainer.fit(step_fn(config["trained"], device))
+
+
+def scorer(ckpt: dict[str, Any], device: torch.device) -> tuple[tuple[str, ...], ClipScorer]:
+    """Scorer of a CMA checkpoint: both branches' outputs {"rgb": scores, "flow": scores}."""
+    net = build(ckpt["config"])
+    net.load_state_dict(ckpt["state_dict"])
+    net.to(device).eval()
+
+    def score(clips: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return dict(zip(MODALITIES, tsn_forward_pair(net, clips["rgb"], clips["flow"])))
+
+    return MODALITIES, score
