@@ -64,6 +64,7 @@ rule cma_train:
         iteration=r"[1-9]\d*",
     params:
         pretrained=config["model"]["pretrained"],
+        torch_home=config["model"].get("torch_home", ""),
         nonlocal_rgb=lambda w: "--nonlocal" if CMA["nonlocal"] else "--no-nonlocal",
         dropout=cma_param("dropout"),
         segments=config["train"]["segments"],
@@ -88,6 +89,7 @@ rule cma_train:
     shell:
         "python -m twostream cma-train --index {input.index} --split {wildcards.split}"
         " --iteration {wildcards.iteration} --init {input.init} --pretrained {params.pretrained}"
+        " --torch-home '{params.torch_home}'"
         " {params.nonlocal_rgb} --dropout {params.dropout} --segments {params.segments} --length {params.length}"
         " --crop {params.crop} {params.hflip} --batch-size {params.batch} --workers {params.workers}"
         " --device {params.device} --lr {params.lr} --epochs {params.epochs} --lr-steps {params.lr_steps}"

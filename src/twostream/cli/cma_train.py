@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
-
-import torch
 
 from twostream.cli import common
 from twostream.models import checkpoint
 from twostream.train import cma
-from twostream.train.engine import device
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -22,6 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="iteration 1: the pretrained flow stream checkpoint; n > 1: iteration n-1's CMA checkpoint")
     p.add_argument("--pretrained", default="none",
                    help="iteration 1's RGB branch: none | imagenet | path to a state dict (ignored after iteration 1)")
+    p.add_argument("--torch-home", default="", help="weights cache (TORCH_HOME) for --pretrained imagenet")
     p.add_argument("--dropout", type=float, default=0.5, help="dropout before both classifiers")
     p.add_argument("--nonlocal", dest="nonlocal_rgb", action=argparse.BooleanOptionalAction, default=False,
                    help="non-local blocks before the CMA blocks of the RGB branch")
@@ -29,8 +28,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    common.setup_threads(args)
-    torch.manual_seed(args.seed)  # iteration 1's new RGB branch and CMA blocks
+    common.setup(args)  # threads, and the seed of iteration 1's new RGB branch and CMA blocks
+    if args.torch_home:
+        os.environ["TORCH_HOME"] = args.torch_home
+    ctx, dev = common.process(args)
     net, config = cma.start(args.iteration, args.init, pretrained=args.pretrained, nonlocal_rgb=args.nonlocal_rgb,
                             dropout=args.dropout)
     if config["flow"]["in_channels"] != 2 * args.length:
@@ -43,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     run_id = {"config": config, "init": args.init, "pretrained": args.pretrained, "index": args.index,
               "split": args.split, "crop": args.crop, "hflip": args.hflip, "segments": args.segments}
     history = cma.train_iteration(net, config, data, sched, seed=args.seed, resume=resume, run_id=run_id,
-                                  device=device(args.device))
-    checkpoint.save(args.out, net, cma.KIND, config, history)
-    resume.unlink(missing_ok=True)
+                                  device=dev, ctx=ctx)
+    if ctx.main:
+        checkpoint.save(args.out, net, cma.KIND, config, history)
+        resume.unlink(missing_ok=True)
     return 0

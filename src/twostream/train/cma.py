@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from twostream.data.transforms import to_input
 from twostream.eval.predict import ClipScorer
 from twostream.models import checkpoint
 from twostream.models.cma import CMANet, set_trainable, tsn_forward_pair
+from twostream.train.distributed import Context
 from twostream.train.engine import Schedule, StepFn, Trainer, accuracy
 
 KIND = "cma"
@@ -93,11 +93,6 @@ def start(iteration: int, init: str | os.PathLike, *, pretrained: str, nonlocal_
     return net, config
 
 
-def for_world(net: CMANet, world: int) -> CMANet:
-    """Distributed hook: BatchNorm synchronised across ``world`` processes (as in the paper); one process: unchanged."""
-    return net if world == 1 else nn.SyncBatchNorm.convert_sync_batchnorm(net)
-
-
 def step_fn(branch: str, device: torch.device) -> StepFn:
     """One training step's loss: cross-entropy of ``branch``'s segment-averaged score."""
     def step(model: CMANet, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
@@ -109,15 +104,17 @@ def step_fn(branch: str, device: torch.device) -> StepFn:
 
 
 def train_iteration(net: CMANet, config: dict[str, Any], dataset: Any, schedule: Schedule, *, seed: int,
-                    resume: Path, run_id: Any, device: torch.device, rank: int = 0,
-                    world: int = 1) -> list[dict[str, float]]:
-    """Train ``config['trained']``'s branch with the other frozen; returns the epoch history."""
-    net = for_world(net, world)
+                    resume: Path, run_id: Any, device: torch.device,
+                    ctx: Context = Context()) -> list[dict[str, float]]:
+    """Train ``config['trained']``'s branch with the other frozen; returns the epoch history.
+
+    Under torchrun the Trainer synchronises BatchNorm across processes, as the paper does.
+    """
     set_trainable(net, config["trained"])
     net.to(device)
     params = [p for p in net.parameters() if p.requires_grad]
     trainer = Trainer(net, params, dataset, schedule, seed=seed, resume=resume, run_id=run_id, device=device,
-                      rank=rank, world=world)
+                      ctx=ctx)
     return trainer.fit(step_fn(config["trained"], device))
 
 
