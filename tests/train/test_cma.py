@@ -15,6 +15,7 @@ from twostream.eval.predict import load_scores
 from twostream.models import checkpoint
 from twostream.models.cma import tsn_forward_pair
 from twostream.train import cma
+from twostream.train.distributed import GlobalBatchNorm, sync_batchnorm
 from twostream.train.engine import Schedule
 
 DATA = ["--split", "1", "--segments", "2", "--length", "5", "--crop", "24", "--no-hflip", "--batch-size", "2",
@@ -153,10 +154,12 @@ def test_evaluate_stores_both_outputs_and_iteration_1_keeps_the_flow_stream(cma_
     np.testing.assert_allclose(scores["flow"], flow["flow"], rtol=0, atol=1e-5)
 
 
-def test_distributed_hook_uses_synchronised_batchnorm(cma_data):
-    net, _ = cma.start(1, cma_data["flow"], pretrained="none", nonlocal_rgb=False, dropout=0.5)
-    assert cma.for_world(net, 1) is net
-    assert not any(isinstance(m, torch.nn.SyncBatchNorm) for m in net.modules())
-    synced = cma.for_world(net, 2)
+def test_distributed_training_synchronises_every_batchnorm_and_keeps_frozen_flags(cma_data):
+    """Under torchrun the Trainer converts all BatchNorms (CMA blocks' included); the frozen branch stays frozen."""
+    net, config = cma.start(1, cma_data["flow"], pretrained="none", nonlocal_rgb=False, dropout=0.5)
+    cma.set_trainable(net, config["trained"])
+    frozen = {n for n, p in net.named_parameters() if not p.requires_grad}
+    synced = sync_batchnorm(net, torch.device("cpu"))
     norms = [m for m in synced.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    assert norms and all(isinstance(m, torch.nn.SyncBatchNorm) for m in norms)
+    assert norms and all(isinstance(m, GlobalBatchNorm) for m in norms)
+    assert frozen and {n for n, p in synced.named_parameters() if not p.requires_grad} == frozen

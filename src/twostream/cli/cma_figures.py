@@ -62,7 +62,8 @@ def middle_snippets(test: pd.DataFrame, videos: int, crop: int, length: int) -> 
 
 
 def attention(args: argparse.Namespace) -> None:
-    common.setup_threads(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     dev = device(args.device)
     net, config = cma.load(args.model)
     net.to(dev).eval()
