@@ -18,15 +18,31 @@ validate(config, "workflow/schemas/config.schema.yaml")
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/streams.smk"
-include: "workflow/rules/cmmp.smk"
-include: "workflow/rules/cma.smk"
+
+
+# Each paper's rules exist when the config has its section (the presets configure one paper each).
+if "cmmp" in config:
+
+    include: "workflow/rules/cmmp.smk"
+
+
+if "cma" in config:
+
+    include: "workflow/rules/cma.smk"
 
 
 onstart:
-    check_weights()
+    check_weights(
+        config["model"]["depth"],
+        config["model"]["pretrained"],
+        config["model"].get("torch_home", ""),
+    )
 
 
 rule all:

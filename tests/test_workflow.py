@@ -43,3 +43,11 @@ def test_gpus_visible_honours_cuda_visible_devices(monkeypatch) -> None:
     assert wf.gpus_visible() == 2
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert wf.gpus_visible() == 0
+
+
+def test_launcher_runs_torchrun_for_more_than_one_process() -> None:
+    assert wf.launcher(1, 1) == "python -m twostream"
+    assert wf.launcher(4, 1) == "torchrun --standalone --nproc-per-node 4 -m twostream"
+    multi = wf.launcher(4, 2)
+    assert multi.startswith("srun --nodes 2 --ntasks-per-node 1 torchrun --nnodes 2 --nproc-per-node 4 ")
+    assert multi.endswith(" -m twostream") and "--rdzv-id $SLURM_JOB_ID" in multi

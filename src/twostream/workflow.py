@@ -79,3 +79,27 @@ def gpus_visible() -> int:
         return len([d for d in os.environ["CUDA_VISIBLE_DEVICES"].split(",") if d.strip() not in ("", "-1")])
     gpus = Path("/proc/driver/nvidia/gpus")
     return len(list(gpus.iterdir())) if gpus.is_dir() else 0
+
+
+def check_weights(depth: int, pretrained: str, torch_home: str = "") -> None:
+    """Before any job runs: fail now if the pretrained weights the config names are unavailable."""
+    from twostream.models.streams import check_pretrained  # imports torch: only when a run starts
+
+    if torch_home:
+        os.environ["TORCH_HOME"] = torch_home
+    check_pretrained(depth, pretrained)
+
+
+def launcher(gpus: int = 1, nodes: int = 1, port: int = 29500) -> str:
+    """The command that starts ``twostream`` for a training job: python, torchrun, or srun + torchrun.
+
+    One process per GPU under torchrun (DDP); across nodes, srun starts one torchrun per node of the
+    SLURM allocation, which meet at the first node.
+    """
+    if nodes > 1:
+        first = '$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)'
+        return (f"srun --nodes {nodes} --ntasks-per-node 1 torchrun --nnodes {nodes} --nproc-per-node {gpus}"
+                f" --rdzv-backend c10d --rdzv-endpoint {first}:{port} --rdzv-id $SLURM_JOB_ID -m twostream")
+    if gpus > 1:
+        return f"torchrun --standalone --nproc-per-node {gpus} -m twostream"
+    return "python -m twostream"

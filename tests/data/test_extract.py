@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -81,3 +83,33 @@ def test_merge_index(tmp_path) -> None:
     assert index["video_id"].tolist() == ["a", "c"] and index.loc[0, "frames"] == 9
     assert failures["video"].tolist() == ["e", "b", "c", "d"]
     assert failures.loc[3, "stage"] == "flow+pack" and "delete chunks/0000.csv" in failures.loc[3, "reason"]
+
+
+def test_a_shard_made_by_the_same_recipe_is_kept_and_any_change_rebuilds_it(tmp_path, capsys) -> None:
+    """Re-running a chunk (e.g. after a split-file edit) keeps intact shards; new settings or a damaged shard rebuild."""
+    import cv2
+
+    video = tmp_path / "v.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"FFV1"), 25, (16, 16))
+    for i in range(8):
+        writer.write(np.full((16, 16, 3), 30 * i, np.uint8))
+    writer.release()
+    rows = pd.DataFrame([_row(video, "v")])
+    backend = get_backend("opencv-cpu")
+
+    def run(bound: float = 20, code: str = "a") -> tuple[int, int]:
+        index = extract_chunk(rows, backend, tmp_path / "shards", size=(16, 16), bound=bound, quality=90, code=code)
+        assert index.loc[0, "status"] == "ok" and index.loc[0, "frames"] == 8
+        return Path(index.loc[0, "shard"]).stat().st_mtime_ns, Path(index.loc[0, "shard"]).stat().st_ino
+
+    first = run()
+    assert run() == first
+    changed = run(bound=10)
+    assert changed != first
+    assert run(bound=10, code="b") != changed
+    shard = tmp_path / "shards" / "v.h5"
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])  # truncated
+    damaged = shard.stat().st_mtime_ns
+    assert run(bound=10, code="b")[0] != damaged
+    with Shard(shard) as s:
+        assert s.frames == 8

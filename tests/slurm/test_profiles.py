@@ -67,4 +67,4 @@ def test_slurm_profile_replaces_the_default(repo: Path) -> None:
     assert "gpu" not in args.resources, "a GPU cap from profiles/default would throttle the cluster"
     assert args.max_threads == 8 and args.cores == 256
     assert args.set_resources["train_stream"]["gpu"].value == 1
-    assert args.preemptible_rules == {"train_stream"} and args.preemptible_retries == 3
+    assert args.preemptible_rules == {"train_stream", "cmmp_train", "cma_train"} and args.preemptible_retries == 3

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dryrun import job_counts
+from smk import job_counts
 
 pytestmark = pytest.mark.slow
 

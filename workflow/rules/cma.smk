@@ -2,56 +2,6 @@
 # Iteration 0 is stage 1 (streams.smk), reused: the two streams and their scores. Iteration 1
 # starts from the stage-1 flow stream, iteration n from iteration n-1. Tables and figures use
 # each dataset's first configured split, so iterations are trained for that split only.
-from twostream.workflow import code_version
-
-CMA = config.get("cma")
-
-
-def cma_param(*keys):
-    """A param from the `cma:` section, read when a job is created (lists as space-separated words)."""
-
-    def value(w):
-        v = CMA
-        for key in keys:
-            v = v[key]
-        return " ".join(map(str, v)) if isinstance(v, list) else v
-
-    return value
-
-
-def cma_split(name):
-    """The split CMA trains, tables and draws: the dataset's first configured split."""
-    return splits(name)[0]
-
-
-def cma_init(w):
-    """Iteration 1 starts from the stage-1 flow stream, iteration n from iteration n-1's checkpoint."""
-    n = int(w.iteration)
-    if n == 1:
-        return f"models/{w.dataset}/split{w.split}/flow.pt"
-    return f"models/{w.dataset}/split{w.split}/cma/iter{n - 1}.pt"
-
-
-def cma_scores(w):
-    """Scores of iterations 1..N on the first split."""
-    return [
-        f"results/{w.dataset}/split{cma_split(w.dataset)}/scores/cma/iter{n}.npz"
-        for n in range(1, CMA["iterations"] + 1)
-    ]
-
-
-def cma_stage1(kind, modality):
-    """A stage-1 model or score file of the first split (iteration 0)."""
-    path = {"model": "models/{d}/split{s}/{m}.pt", "scores": "results/{d}/split{s}/scores/{m}.npz"}[kind]
-    return lambda w: path.format(d=w.dataset, s=cma_split(w.dataset), m=modality)
-
-
-def cma_targets():
-    """Both tables and both figures for every dataset (none without a `cma:` section)."""
-    if CMA is None:
-        return []
-    names = ["cma_table1.csv", "cma_table2.csv", "cma_fusion_weights.png", "cma_attention.png"]
-    return [f"results/{d}/{n}" for d in DATASETS for n in names]
 
 
 rule cma_train:
@@ -60,9 +10,17 @@ rule cma_train:
         init=cma_init,
     output:
         "models/{dataset}/split{split}/cma/iter{iteration}.pt",
+    log:
+        "logs/cma_train/{dataset}/split{split}_iter{iteration}.log",
     wildcard_constraints:
         iteration=r"[1-9]\d*",
+    conda:
+        "../../envs/twostream.yaml"
+    threads: workflow.cores
+    resources:
+        **train_resources(),
     params:
+        launcher=TRAIN,
         pretrained=config["model"]["pretrained"],
         torch_home=config["model"].get("torch_home", ""),
         nonlocal_rgb=lambda w: "--nonlocal" if CMA["nonlocal"] else "--no-nonlocal",
@@ -81,13 +39,8 @@ rule cma_train:
         weight_decay=cma_param("weight_decay"),
         seed=config["seed"],
         code=code("cma-train"),
-    threads: workflow.cores
-    resources:
-        gpu=1 if GPUS else 0,
-    log:
-        "logs/cma_train/{dataset}/split{split}_iter{iteration}.log",
     shell:
-        "python -m twostream cma-train --index {input.index} --split {wildcards.split}"
+        "{params.launcher} cma-train --index {input.index} --split {wildcards.split}"
         " --iteration {wildcards.iteration} --init {input.init} --pretrained {params.pretrained}"
         " --torch-home '{params.torch_home}'"
         " {params.nonlocal_rgb} --dropout {params.dropout} --segments {params.segments} --length {params.length}"
@@ -103,6 +56,13 @@ rule evaluate_cma:
         model="models/{dataset}/split{split}/cma/iter{iteration}.pt",
     output:
         "results/{dataset}/split{split}/scores/cma/iter{iteration}.npz",
+    log:
+        "logs/evaluate_cma/{dataset}/split{split}_iter{iteration}.log",
+    conda:
+        "../../envs/twostream.yaml"
+    threads: workflow.cores
+    resources:
+        gpu=1 if GPUS else 0,
     params:
         segments=config["eval"]["test_segments"],
         crops=config["eval"]["crops"],
@@ -112,11 +72,6 @@ rule evaluate_cma:
         device=config["train"].get("device", "auto"),
         code=code("evaluate"),
         scorer=code_version("twostream.train.cma"),
-    threads: workflow.cores
-    resources:
-        gpu=1 if GPUS else 0,
-    log:
-        "logs/evaluate_cma/{dataset}/split{split}_iter{iteration}.log",
     shell:
         "python -m twostream evaluate --index {input.index} --split {wildcards.split} --model {input.model}"
         " --segments {params.segments} --crops {params.crops} --length {params.length} --crop {params.crop}"
@@ -132,10 +87,24 @@ rule cma_tables:
         flow_model=cma_stage1("model", "flow"),
         cma_model=lambda w: f"models/{w.dataset}/split{cma_split(w.dataset)}/cma/iter1.pt",
     output:
-        table1="results/{dataset}/cma_table1.csv",
+        table1=report(
+            "results/{dataset}/cma_table1.csv",
+            caption="../report/cma_table1.rst",
+            category="CMA",
+            subcategory="{dataset}",
+        ),
         table1_md="results/{dataset}/cma_table1.md",
-        table2="results/{dataset}/cma_table2.csv",
+        table2=report(
+            "results/{dataset}/cma_table2.csv",
+            caption="../report/cma_table2.rst",
+            category="CMA",
+            subcategory="{dataset}",
+        ),
         table2_md="results/{dataset}/cma_table2.md",
+    log:
+        "logs/cma_tables/{dataset}.log",
+    conda:
+        "../../envs/twostream.yaml"
     params:
         split=lambda w: cma_split(w.dataset),
         odd=cma_param("fusion", "odd"),
@@ -143,8 +112,6 @@ rule cma_tables:
         baseline=cma_param("fusion", "baseline"),
         note=f"Test: {config['eval']['test_segments']} segments x {config['eval']['crops']} crops.",
         code=code("cma-tables"),
-    log:
-        "logs/cma_tables/{dataset}.log",
     shell:
         "python -m twostream cma-tables --dataset {wildcards.dataset} --split {params.split}"
         " --rgb {input.rgb} --flow {input.flow} --iterations {input.iterations}"
@@ -159,14 +126,21 @@ rule cma_fusion_figure:
         flow=cma_stage1("scores", "flow"),
         iterations=cma_scores,
     output:
-        figure="results/{dataset}/cma_fusion_weights.png",
+        figure=report(
+            "results/{dataset}/cma_fusion_weights.png",
+            caption="../report/cma_fusion_weights.rst",
+            category="CMA",
+            subcategory="{dataset}",
+        ),
         numbers="results/{dataset}/cma_fusion_weights.csv",
+    log:
+        "logs/cma_fusion_figure/{dataset}.log",
+    conda:
+        "../../envs/twostream.yaml"
     params:
         split=lambda w: cma_split(w.dataset),
         weights=cma_param("figures", "weights"),
         code=code("cma-figures"),
-    log:
-        "logs/cma_fusion_figure/{dataset}.log",
     shell:
         "python -m twostream cma-figures fusion --dataset {wildcards.dataset} --split {params.split}"
         " --rgb {input.rgb} --flow {input.flow} --iterations {input.iterations} --weights {params.weights}"
@@ -178,7 +152,19 @@ rule cma_attention_figure:
         index="results/{dataset}/shards.csv",
         model=lambda w: f"models/{w.dataset}/split{cma_split(w.dataset)}/cma/iter1.pt",
     output:
-        "results/{dataset}/cma_attention.png",
+        report(
+            "results/{dataset}/cma_attention.png",
+            caption="../report/cma_attention.rst",
+            category="CMA",
+            subcategory="{dataset}",
+        ),
+    log:
+        "logs/cma_attention_figure/{dataset}.log",
+    conda:
+        "../../envs/twostream.yaml"
+    threads: workflow.cores
+    resources:
+        gpu=1 if GPUS else 0,
     params:
         split=lambda w: cma_split(w.dataset),
         crop=lambda w: ds(w)["crop"],
@@ -186,11 +172,6 @@ rule cma_attention_figure:
         queries=cma_param("figures", "queries"),
         device=config["train"].get("device", "auto"),
         code=code("cma-figures"),
-    threads: workflow.cores
-    resources:
-        gpu=1 if GPUS else 0,
-    log:
-        "logs/cma_attention_figure/{dataset}.log",
     shell:
         "python -m twostream cma-figures attention --index {input.index} --split {params.split}"
         " --model {input.model} --crop {params.crop} --videos {params.videos} --queries {params.queries}"

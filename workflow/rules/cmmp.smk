@@ -1,27 +1,5 @@
 # CMMP (cross-modal message passing): stage 2 variants, their scores, Table 1 and Table 2.
 # Stage 1 is the two-stream baseline of streams.smk (models/{dataset}/split{split}/{rgb,flow}.pt).
-from twostream.workflow import code_version
-
-CMMP = config["cmmp"]
-
-
-wildcard_constraints:
-    variant=r"[a-z]+(-[a-z]+)?",
-
-
-def cmmp_table1_split(name):
-    """Table 1 is measured on the first configured split of each dataset."""
-    return splits(name)[0]
-
-
-def cmmp_runs():
-    """(dataset, kind, split) of every configured split: Table 2 averages over them."""
-    return [(name, d["kind"], k) for name, d in DATASETS.items() for k in d["splits"]]
-
-
-def cmmp_targets():
-    out = [f"results/{name}/cmmp_table1.{ext}" for name in DATASETS for ext in ("csv", "md")]
-    return out + ["results/cmmp_table2.csv", "results/cmmp_table2.md"]
 
 
 rule cmmp_train:
@@ -31,7 +9,15 @@ rule cmmp_train:
         flow="models/{dataset}/split{split}/flow.pt",
     output:
         "models/{dataset}/split{split}/cmmp-{variant}.pt",
+    log:
+        "logs/cmmp_train/{dataset}/split{split}_{variant}.log",
+    conda:
+        "../../envs/twostream.yaml"
+    threads: workflow.cores
+    resources:
+        **train_resources(),
     params:
+        launcher=TRAIN,
         segments=config["train"]["segments"],
         length=config["train"].get("length", 5),
         workers=config["train"].get("workers", 0),
@@ -47,16 +33,13 @@ rule cmmp_train:
         ),
         lr_steps=" ".join(map(str, CMMP.get("lr_steps", []))),
         weight_decay=CMMP.get("weight_decay", 5e-4),
-        per_sample="--per-sample" if CMMP.get("per_sample_al", True) else "--no-per-sample",
+        per_sample=(
+            "--per-sample" if CMMP.get("per_sample_al", True) else "--no-per-sample"
+        ),
         seed=config["seed"],
         code=code("cmmp-train"),
-    threads: workflow.cores
-    resources:
-        gpu=1 if GPUS else 0,
-    log:
-        "logs/cmmp_train/{dataset}/split{split}_{variant}.log",
     shell:
-        "python -m twostream cmmp-train --index {input.index} --split {wildcards.split}"
+        "{params.launcher} cmmp-train --index {input.index} --split {wildcards.split}"
         " --variant {wildcards.variant} --rgb {input.rgb} --flow {input.flow} {params.per_sample}"
         " --segments {params.segments} --length {params.length} --crop {params.crop} {params.hflip}"
         " --batch-size {params.batch} --workers {params.workers} --device {params.device} --lr {params.lr}"
@@ -70,6 +53,13 @@ rule evaluate_cmmp:
         model="models/{dataset}/split{split}/cmmp-{variant}.pt",
     output:
         "results/{dataset}/split{split}/scores/cmmp-{variant}.npz",
+    log:
+        "logs/evaluate_cmmp/{dataset}/split{split}_{variant}.log",
+    conda:
+        "../../envs/twostream.yaml"
+    threads: workflow.cores
+    resources:
+        gpu=1 if GPUS else 0,
     params:
         segments=config["eval"]["test_segments"],
         crops=config["eval"]["crops"],
@@ -79,11 +69,6 @@ rule evaluate_cmmp:
         device=config["train"].get("device", "auto"),
         code=code("evaluate"),
         scorer=code_version("twostream.train.cmmp"),
-    threads: workflow.cores
-    resources:
-        gpu=1 if GPUS else 0,
-    log:
-        "logs/evaluate_cmmp/{dataset}/split{split}_{variant}.log",
     shell:
         "python -m twostream evaluate --index {input.index} --split {wildcards.split} --model {input.model}"
         " --segments {params.segments} --crops {params.crops} --length {params.length} --crop {params.crop}"
@@ -99,16 +84,23 @@ rule cmmp_table1:
             variant=CMMP["variants"],
         ),
     output:
-        csv="results/{dataset}/cmmp_table1.csv",
+        csv=report(
+            "results/{dataset}/cmmp_table1.csv",
+            caption="../report/cmmp_table1.rst",
+            category="CMMP",
+            subcategory="{dataset}",
+        ),
         md="results/{dataset}/cmmp_table1.md",
+    log:
+        "logs/cmmp_table1/{dataset}.log",
+    conda:
+        "../../envs/twostream.yaml"
     params:
         split=lambda w: cmmp_table1_split(w.dataset),
         variants=" ".join(CMMP["variants"]),
         weights=" ".join(map(str, CMMP.get("fusion_weights", [1, 1]))),
         note=f"Test: {config['eval']['test_segments']} segments x {config['eval']['crops']} crops.",
         code=code("cmmp-tables"),
-    log:
-        "logs/cmmp_table1/{dataset}.log",
     shell:
         "python -m twostream cmmp-tables table1 --dataset {wildcards.dataset} --split {params.split}"
         " --variants {params.variants} --scores {input} --weights {params.weights} --note '{params.note}'"
@@ -121,16 +113,24 @@ rule cmmp_table2:
         flow=[f"results/{n}/split{k}/scores/flow.npz" for n, _, k in cmmp_runs()],
         cmmp=[f"results/{n}/split{k}/scores/cmmp-cmmp.npz" for n, _, k in cmmp_runs()],
     output:
-        csv="results/cmmp_table2.csv",
+        csv=report(
+            "results/cmmp_table2.csv",
+            caption="../report/cmmp_table2.rst",
+            category="CMMP",
+        ),
         md="results/cmmp_table2.md",
+    log:
+        "logs/cmmp_table2.log",
+    conda:
+        "../../envs/twostream.yaml"
     params:
         runs=" ".join(f"{n}:{kind}:{k}" for n, kind, k in cmmp_runs()),
-        two_stream_weights=" ".join(map(str, config["eval"].get("fusion_weights", [1, 1]))),
+        two_stream_weights=" ".join(
+            map(str, config["eval"].get("fusion_weights", [1, 1]))
+        ),
         weights=" ".join(map(str, CMMP.get("fusion_weights", [1, 1]))),
         note=f"Test: {config['eval']['test_segments']} segments x {config['eval']['crops']} crops.",
         code=code("cmmp-tables"),
-    log:
-        "logs/cmmp_table2.log",
     shell:
         "python -m twostream cmmp-tables table2 --runs {params.runs} --rgb {input.rgb} --flow {input.flow}"
         " --cmmp {input.cmmp} --two-stream-weights {params.two_stream_weights} --weights {params.weights}"

@@ -2,7 +2,13 @@
 import math
 import re
 
-from twostream.workflow import command_version, gpus_visible
+from twostream.workflow import (
+    check_weights,
+    code_version,
+    command_version,
+    gpus_visible,
+    launcher,
+)
 
 DATASETS = config["datasets"]
 GPUS = gpus_visible()
@@ -22,6 +28,18 @@ wildcard_constraints:
     split=r"\d+",
     modality="rgb|flow",
     chunk=r"\d+",
+    variant=r"[a-z]+(-[a-z]+)?",
+
+
+TRAIN_GPUS = config["train"].get("gpus", 1)
+TRAIN_NODES = config["train"].get("nodes", 1)
+# Training commands: python, or torchrun (DDP) with train.gpus processes on each of train.nodes.
+TRAIN = launcher(TRAIN_GPUS, TRAIN_NODES)
+
+
+def train_resources():
+    """GPUs per node of a training job (none where this machine has no GPU) and its nodes."""
+    return {"gpu": TRAIN_GPUS if GPUS else 0, "nodes": TRAIN_NODES}
 
 
 def ds(w):
@@ -38,10 +56,14 @@ def ingest_inputs(w):
     if d["kind"] == "synthetic":
         return [f"data/{w.dataset}"]
     if d["kind"] == "ucf101":
-        names = ["classInd.txt"] + [f"{s}list0{k}.txt" for s in ("train", "test") for k in (1, 2, 3)]
+        names = ["classInd.txt"] + [
+            f"{s}list0{k}.txt" for s in ("train", "test") for k in (1, 2, 3)
+        ]
         return [f"{d['splits_dir']}/{n}" for n in names]
     if d["kind"] == "hmdb51":
-        return sorted(str(p) for p in Path(d["splits_dir"]).glob("*_test_split[123].txt"))
+        return sorted(
+            str(p) for p in Path(d["splits_dir"]).glob("*_test_split[123].txt")
+        )
     if d["kind"] == "kinetics400":
         return d["annotations"]
     return []
@@ -58,7 +80,9 @@ def ingest_args(w):
     if "annotations" in d:
         args += " --annotations " + " ".join(f"'{a}'" for a in d["annotations"])
     if d["kind"] == "folder":
-        args += f" --seed {config['seed']} --test-fraction {d.get('test_fraction', 0.3)}"
+        args += (
+            f" --seed {config['seed']} --test-fraction {d.get('test_fraction', 0.3)}"
+        )
     return args
 
 
@@ -71,17 +95,6 @@ def chunk_indexes(w):
     return [f"results/{w.dataset}/chunks/{i:04d}.csv" for i in range(chunks)]
 
 
-def check_weights():
-    """Before any job runs: the pretrained weights the config names must be available (not in dry-runs)."""
-    import os
-
-    from twostream.models.streams import check_pretrained
-
-    if config["model"].get("torch_home"):
-        os.environ["TORCH_HOME"] = config["model"]["torch_home"]
-    check_pretrained(config["model"]["depth"], config["model"]["pretrained"])
-
-
 def splits(name):
     return DATASETS[name]["splits"]
 
@@ -92,3 +105,90 @@ def final_targets():
     for name in DATASETS:
         out += [f"results/{name}/failures.csv", f"results/{name}/two_stream.csv"]
     return out + cmmp_targets() + cma_targets()
+
+
+# --- CMMP (cmmp.smk) ---
+
+CMMP = config.get("cmmp")
+
+
+def cmmp_table1_split(name):
+    """Table 1 is measured on the first configured split of each dataset."""
+    return splits(name)[0]
+
+
+def cmmp_runs():
+    """(dataset, kind, split) of every configured split: Table 2 averages over them."""
+    return [(name, d["kind"], k) for name, d in DATASETS.items() for k in d["splits"]]
+
+
+def cmmp_targets():
+    """Both CMMP tables (none without a `cmmp:` section)."""
+    if CMMP is None:
+        return []
+    out = [
+        f"results/{name}/cmmp_table1.{ext}"
+        for name in DATASETS
+        for ext in ("csv", "md")
+    ]
+    return out + ["results/cmmp_table2.csv", "results/cmmp_table2.md"]
+
+
+# --- CMA (cma.smk) ---
+
+CMA = config.get("cma")
+
+
+def cma_param(*keys):
+    """A param from the `cma:` section, read when a job is created (lists as space-separated words)."""
+
+    def value(w):
+        v = CMA
+        for key in keys:
+            v = v[key]
+        return " ".join(map(str, v)) if isinstance(v, list) else v
+
+    return value
+
+
+def cma_split(name):
+    """The split CMA trains, tables and draws: the dataset's first configured split."""
+    return splits(name)[0]
+
+
+def cma_init(w):
+    """Iteration 1 starts from the stage-1 flow stream, iteration n from iteration n-1's checkpoint."""
+    n = int(w.iteration)
+    if n == 1:
+        return f"models/{w.dataset}/split{w.split}/flow.pt"
+    return f"models/{w.dataset}/split{w.split}/cma/iter{n - 1}.pt"
+
+
+def cma_scores(w):
+    """Scores of iterations 1..N on the first split."""
+    return [
+        f"results/{w.dataset}/split{cma_split(w.dataset)}/scores/cma/iter{n}.npz"
+        for n in range(1, CMA["iterations"] + 1)
+    ]
+
+
+def cma_stage1(kind, modality):
+    """A stage-1 model or score file of the first split (iteration 0)."""
+    path = {
+        "model": "models/{d}/split{s}/{m}.pt",
+        "scores": "results/{d}/split{s}/scores/{m}.npz",
+    }[kind]
+    return lambda w: path.format(d=w.dataset, s=cma_split(w.dataset), m=modality)
+
+
+def cma_targets():
+    """Both tables and both figures for every dataset (none without a `cma:` section)."""
+    if CMA is None:
+        return []
+    names = [
+        "cma_table1.csv",
+        "cma_table2.csv",
+        "cma_fusion_weights.png",
+        "cma_attention.png",
+    ]
+    return [f"results/{d}/{n}" for d in DATASETS for n in names]

@@ -4,6 +4,10 @@
 rule synthetic:
     output:
         directory("data/{dataset}"),
+    log:
+        "logs/synthetic/{dataset}.log",
+    conda:
+        "../../envs/twostream.yaml"
     params:
         colours=lambda w: ds(w)["synthetic"]["colours"],
         directions=lambda w: ds(w)["synthetic"]["directions"],
@@ -13,8 +17,6 @@ rule synthetic:
         size=lambda w: " ".join(map(str, ds(w)["synthetic"]["size"])),
         seed=lambda w: ds(w)["synthetic"]["seed"],
         code=code("synthetic"),
-    log:
-        "logs/synthetic/{dataset}.log",
     shell:
         "python -m twostream synthetic --out {output} --colours {params.colours}"
         " --directions {params.directions} --groups {params.groups} --clips-per-group {params.clips}"
@@ -27,12 +29,14 @@ checkpoint ingest:
     output:
         manifest="results/{dataset}/manifest.csv",
         failures="results/{dataset}/ingest_failures.csv",
+    log:
+        "logs/ingest/{dataset}.log",
+    conda:
+        "../../envs/twostream.yaml"
+    threads: workflow.cores
     params:
         source=ingest_args,
         code=code("ingest"),
-    threads: workflow.cores
-    log:
-        "logs/ingest/{dataset}.log",
     shell:
         "python -m twostream ingest {params.source} --workers {threads}"
         " --out {output.manifest} --failures {output.failures} > {log} 2>&1"
@@ -43,6 +47,13 @@ rule extract:
         manifest="results/{dataset}/manifest.csv",
     output:
         "results/{dataset}/chunks/{chunk}.csv",
+    log:
+        "logs/extract/{dataset}/{chunk}.log",
+    conda:
+        "../../envs/twostream.yaml"
+    threads: 1
+    resources:
+        gpu=1 if GPUS else 0,
     params:
         chunk=lambda w: int(w.chunk),
         chunk_size=config["flow"]["chunk_size"],
@@ -53,11 +64,6 @@ rule extract:
         quality=config["flow"].get("jpeg_quality", 90),
         length=config["train"].get("length", 5),
         code=code("extract"),
-    threads: 1
-    resources:
-        gpu=1 if GPUS else 0,
-    log:
-        "logs/extract/{dataset}/{chunk}.log",
     shell:
         "python -m twostream extract --manifest {input.manifest} --chunk {params.chunk}"
         " --chunk-size {params.chunk_size} --shards shards/{wildcards.dataset} --size {params.size}"
@@ -73,10 +79,12 @@ rule index:
     output:
         index="results/{dataset}/shards.csv",
         failures="results/{dataset}/failures.csv",
-    params:
-        code=code("index"),
     log:
         "logs/index/{dataset}.log",
+    conda:
+        "../../envs/twostream.yaml"
+    params:
+        code=code("index"),
     shell:
         "python -m twostream index --manifest {input.manifest} --ingest-failures {input.failures}"
         " --chunks {input.chunks} --out {output.index} --failures {output.failures} > {log} 2>&1"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 
 import pandas as pd
 import torch
@@ -42,9 +43,12 @@ def add_schedule_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def setup(args: argparse.Namespace) -> None:
-    """CPU threads, and the seed of the initial weights (torch seeds each process at random otherwise)."""
+    """CPU threads, and the seed of the initial weights (torch seeds each process at random otherwise).
+
+    ``--threads`` is the job's: under torchrun each of its processes on this node takes an equal share.
+    """
     if args.threads:
-        torch.set_num_threads(args.threads)
+        torch.set_num_threads(max(1, args.threads // int(os.environ.get("LOCAL_WORLD_SIZE", 1))))
     torch.manual_seed(args.seed)
 
 

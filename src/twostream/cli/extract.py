@@ -11,6 +11,7 @@ from twostream.data.extract import chunk_rows, extract_chunk
 from twostream.data.ingest import read_manifest
 from twostream.files import write_csv
 from twostream.flow import get_backend
+from twostream.workflow import command_version
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,6 +36,6 @@ def run(args: argparse.Namespace) -> int:
     rows = chunk_rows(manifest, args.chunk, args.chunk_size)
     backend = get_backend(args.backend, args.device)
     index = extract_chunk(rows, backend, args.shards, size=tuple(args.size), bound=args.bound, quality=args.quality,
-                          length=args.length)
+                          length=args.length, code=command_version("extract"))
     write_csv(index, args.out)
     return 0

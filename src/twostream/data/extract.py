@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -9,9 +10,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+import torch
 from tqdm import tqdm
 
-from twostream.data.shards import ShardError, quantize_flow, remove_stale, verify, write_shard
+from twostream.data.shards import Shard, ShardError, quantize_flow, remove_stale, verify, write_shard
 from twostream.data.video import VideoError, read_frames
 from twostream.flow import FlowBackend, normalize
 
@@ -28,12 +30,50 @@ def shard_path(shards_dir: str | os.PathLike, video_id: str) -> Path:
     return Path(shards_dir) / f"{video_id.replace(os.sep, '_')}.h5"
 
 
+def recipe(row: pd.Series, backend: FlowBackend, *, size: tuple[int, int], bound: float, quality: int,
+           code: str) -> str:
+    """Everything a shard's content depends on: the video (id, file size and mtime), settings, code, libraries.
+
+    (The backend's parameters follow from its name, the frame size and the code. The file's folder is
+    left out, so a dataset moved with its mtimes kept, e.g. by ``cp -a``, keeps its shards.)
+    """
+    try:
+        stat = os.stat(row["path"])
+    except FileNotFoundError:
+        raise VideoError("file not found") from None
+    except OSError as e:
+        raise VideoError(f"cannot read the file ({e.strerror})") from None
+    return json.dumps({
+        "video_id": row["video_id"], "source_bytes": stat.st_size, "source_mtime_ns": stat.st_mtime_ns,
+        "label": int(row["label"]), "class_name": row["class_name"], "size": list(size),
+        "flow_backend": backend.name, "flow_bound": float(bound), "jpeg_quality": quality, "code": code,
+        "opencv": cv2.__version__, "torch": torch.__version__,
+    }, sort_keys=True)
+
+
+def reusable(out: Path, key: str) -> int | None:
+    """Frame count of a complete, intact shard at ``out`` made by the same recipe; None otherwise."""
+    if not out.is_file():
+        return None
+    try:
+        with Shard(out) as shard:
+            same = shard.attrs.get("recipe") == key
+        return verify(out) if same else None
+    except ShardError:
+        return None
+
+
 def extract_video(row: pd.Series, backend: FlowBackend, out: Path, *, size: tuple[int, int], bound: float,
-                  quality: int, length: int = 5) -> tuple[int, int, str]:
+                  quality: int, length: int = 5, code: str = "") -> tuple[int, int, str]:
     """Write one video's shard; returns (decoded frames, shard bytes, warning or '').
 
+    A shard already made by the same recipe (e.g. by a run that a split-file edit re-runs) is kept.
     Raises VideoError for videos that cannot be used (nothing decodes, a single frame).
     """
+    key = recipe(row, backend, size=size, bound=bound, quality=quality, code=code)
+    done = reusable(out, key)
+    if done is not None:
+        return done, out.stat().st_size, _warning(done, int(row["frames"]), length)
     frames = read_frames(row["path"], size)
     if len(frames) < 2:
         raise VideoError(f"only {len(frames)} decodable frame: no flow can be computed")
@@ -42,7 +82,7 @@ def extract_video(row: pd.Series, backend: FlowBackend, out: Path, *, size: tupl
     attrs = {
         "video_id": row["video_id"], "label": int(row["label"]), "class_name": row["class_name"],
         "fps": float(row["fps"]), "source": str(row["path"]), "flow_backend": backend.name,
-        "flow_params": backend.params(), "flow_bound": float(bound),
+        "flow_params": backend.params(), "flow_bound": float(bound), "recipe": key,
     }
     remove_stale(out)
     nbytes = write_shard(out, frames, quantize_flow(normalize(flow, bound)), attrs, quality)
@@ -65,14 +105,14 @@ def _warning(decoded: int, listed: int, length: int) -> str:
 
 
 def extract_chunk(rows: pd.DataFrame, backend: FlowBackend, shards_dir: str | os.PathLike, *,
-                  size: tuple[int, int], bound: float, quality: int, length: int = 5) -> pd.DataFrame:
+                  size: tuple[int, int], bound: float, quality: int, length: int = 5, code: str = "") -> pd.DataFrame:
     """Extract every video of ``rows``; a bad video is reported on one line and listed, the rest go on."""
     records = []
     for _, row in tqdm(rows.iterrows(), total=len(rows), desc="flow+pack", unit="video", file=sys.stderr):
         out = shard_path(shards_dir, row["video_id"])
         try:
             frames, nbytes, warning = extract_video(row, backend, out, size=size, bound=bound, quality=quality,
-                                                    length=length)
+                                                    length=length, code=code)
             if warning:
                 print(f"{row['path']}: {warning}", file=sys.stderr)
             records.append((row["video_id"], str(out), frames, nbytes, "ok", warning))

@@ -1,0 +1,59 @@
+"""Running Snakemake in the workflow tests and reading what its dry runs print."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = REPO / "tests/workflow/tiny.yaml"
+
+
+def snakemake(work: Path, config: dict, *args: str) -> subprocess.CompletedProcess:
+    """``snakemake --cores 2 ARGS`` in ``work`` with ``config`` as its only config file."""
+    path = work / "config.run.yaml"
+    path.write_text(yaml.safe_dump(config))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    cmd = ["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work), "--configfile", str(path),
+           "--cores", "2", *args]
+    return subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
+
+
+def tiny_config(work: Path) -> dict:
+    """tiny.yaml plus `ext`, a second dataset in UCF-101's official layout under ``work/ext`` (relative paths)."""
+    config = yaml.safe_load(TINY.read_text())
+    ext = config["datasets"]["tiny"]
+    config["datasets"]["ext"] = {"kind": "ucf101", "root": "ext/videos", "splits_dir": "ext/splits",
+                                 **{k: ext[k] for k in ("splits", "size", "crop", "hflip")}}
+    return config
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a Snakemake run or dry run: rule -> number of jobs."""
+    lines = output[output.index("Job stats:"):].splitlines()[3:]
+    counts = {}
+    for line in lines:
+        rule, count = line.split()
+        if rule == "total":
+            return counts
+        counts[rule] = int(count)
+    raise ValueError("no total line after 'Job stats:'")
+
+
+def jobs(output: str) -> list[tuple[str, dict[str, str], str]]:
+    """(rule, wildcards, reason) of every job a dry run lists."""
+    found = []
+    for block in re.split(r"\n(?=(?:local)?(?:rule|checkpoint) \w+:)", output):
+        head = re.match(r"(?:local)?(?:rule|checkpoint) (\w+):", block)
+        if not head:
+            continue
+        wildcards = re.search(r"^\s+wildcards: (.*)$", block, re.M)
+        reason = re.search(r"^\s+reason: (.*)$", block, re.M)
+        pairs = (w.split("=", 1) for w in wildcards.group(1).split(", ")) if wildcards else ()
+        found.append((head.group(1), dict(pairs), reason.group(1) if reason else ""))
+    return found

@@ -1,0 +1,36 @@
+"""Training rules start torchrun when a job gets more than one process (train.gpus) or node (train.nodes)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from smk import TINY, snakemake
+
+
+def shell_commands(work: Path, **train) -> dict[str, list[str]]:
+    config = yaml.safe_load(TINY.read_text())
+    config["train"].update(train)
+    out = snakemake(work, config, "-n", "-p")
+    assert out.returncode == 0, out.stderr[-3000:]
+    commands: dict[str, list[str]] = {}
+    for block in re.split(r"\n(?=(?:local)?(?:rule|checkpoint) \w+:)", out.stdout):
+        rule, command = re.match(r"(?:local)?(?:rule|checkpoint) (\w+):", block), re.search(r"^Shell command: (.+)$", block, re.M)
+        if rule and command:
+            commands.setdefault(rule.group(1), []).append(command.group(1))
+    return commands
+
+
+def test_training_runs_under_torchrun_with_two_processes(tmp_path) -> None:
+    listed = shell_commands(tmp_path, gpus=2)
+    assert listed["train_stream"] and all(
+        c.startswith("torchrun --standalone --nproc-per-node 2 -m twostream train ") for c in listed["train_stream"])
+    for rule, name in (("cmmp_train", "cmmp-train"), ("cma_train", "cma-train")):
+        assert all(f"--nproc-per-node 2 -m twostream {name} " in c for c in listed[rule])
+    assert all(c.startswith("python -m twostream evaluate ") for c in listed["evaluate_stream"])
+
+
+def test_one_process_runs_python(tmp_path) -> None:
+    listed = shell_commands(tmp_path)
+    assert all(c.startswith("python -m twostream train ") for c in listed["train_stream"])

@@ -1,0 +1,112 @@
+"""Exact incremental re-runs: one config edit at a time, what `snakemake -n` (default triggers) would run."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from smk import jobs, snakemake, tiny_config
+
+pytestmark = pytest.mark.slow
+
+DATA = {"synthetic", "ingest"}
+FLOW = {"extract", "index"}
+STAGE1 = {"train_stream", "evaluate_stream", "two_stream_table"}
+CMMP = {"cmmp_train", "evaluate_cmmp", "cmmp_table1", "cmmp_table2"}
+CMA = {"cma_train", "evaluate_cma", "cma_tables", "cma_fusion_figure", "cma_attention_figure"}
+EVAL = {"evaluate_stream", "two_stream_table", "evaluate_cmmp", "cmmp_table1", "cmmp_table2", "evaluate_cma",
+        "cma_tables", "cma_fusion_figure"}
+
+
+@pytest.fixture(scope="module")
+def everything(run: Path) -> list:
+    """Every job of the workflow, to compare edits against: a forced dry run, plus the flow chunks.
+
+    (A forced dry run re-runs the ingest checkpoint, after which it cannot know the chunks.)
+    """
+    out = snakemake(run, tiny_config(run), "-n", "--forceall")
+    assert out.returncode == 0, out.stderr[-3000:]
+    chunks = [("extract", {"dataset": p.parent.parent.name}, "") for p in sorted(run.glob("results/*/chunks/*.csv"))]
+    assert {w["dataset"] for _, w, _ in chunks} == {"tiny", "ext"}
+    return jobs(out.stdout) + chunks
+
+
+def dry_run(work: Path, edit) -> list:
+    config = tiny_config(work)
+    edit(config)
+    out = snakemake(work, config, "-n")
+    assert out.returncode == 0, out.stderr[-3000:]
+    return jobs(out.stdout)
+
+
+def counts(listed: list, rules: set[str] | None = None, dataset: str | None = None) -> Counter:
+    """Jobs per rule (``all`` included), optionally only of ``rules`` and of one dataset (plus its aggregates)."""
+    return Counter(rule for rule, wildcards, _ in listed
+                   if (rules is None or rule in rules or rule == "all")
+                   and (dataset is None or wildcards.get("dataset", dataset) == dataset))
+
+
+def set_path(*keys):
+    def edit(value):
+        def apply(config: dict) -> None:
+            section = config
+            for key in keys[:-1]:
+                section = section[key]
+            section[keys[-1]] = value(section[keys[-1]]) if callable(value) else value
+        return apply
+    return edit
+
+
+@pytest.mark.parametrize("edit", [set_path("flow", "bound")(10), set_path("flow", "backend")("opencv-cpu")],
+                         ids=["flow.bound", "flow.backend"])
+def test_flow_edit_reruns_flow_and_everything_after_it_for_every_dataset(run, everything, edit) -> None:
+    listed = dry_run(run, edit)
+    assert counts(listed) == counts(everything, FLOW | STAGE1 | CMMP | CMA)
+    assert all(r.startswith("Params have changed since last execution") for rule, _, r in listed if rule == "extract")
+
+
+def test_cma_lr_edit_reruns_only_cma(run, everything) -> None:
+    listed = dry_run(run, set_path("cma", "lr")(0.1))
+    assert counts(listed) == counts(everything, CMA)
+
+
+def test_cmmp_lr_edit_reruns_only_cmmp_stage2_and_tables(run, everything) -> None:
+    listed = dry_run(run, set_path("cmmp", "lr")(0.1))
+    assert counts(listed) == counts(everything, CMMP)
+    assert all(r.startswith("Params have changed since last execution") for rule, _, r in listed if rule == "cmmp_train")
+
+
+@pytest.mark.parametrize("edit", [set_path("eval", "crops")(5), set_path("eval", "test_segments")(3)],
+                         ids=["eval.crops", "eval.test_segments"])
+def test_eval_edit_reruns_evaluations_and_tables_only(run, everything, edit) -> None:
+    listed = dry_run(run, edit)
+    assert counts(listed) == counts(everything, EVAL)
+
+
+def test_split_file_edit_reruns_only_that_datasets_rules(run, everything, tmp_path) -> None:
+    """Moving one video of `ext` from the test list to the training list: `ext` downstream only, not `tiny`."""
+    work = tmp_path / "work"
+    shutil.copytree(run, work, symlinks=True)
+    splits = work / "ext/splits"
+    test = (splits / "testlist01.txt").read_bytes().splitlines(keepends=True)
+    moved, label = test[0].strip().decode(), None
+    for line in (splits / "classInd.txt").read_text().splitlines():
+        index, name = line.split()
+        if moved.startswith(name + "/"):
+            label = index
+    (splits / "testlist01.txt").write_bytes(b"".join(test[1:]))
+    with open(splits / "trainlist01.txt", "ab") as f:
+        f.write(f"{moved} {label}\r\n".encode())
+    listed = dry_run(work, lambda config: None)
+    # Until ingest has re-run, a dry run cannot know the flow chunks: everything else of `ext` is listed.
+    ext = counts(everything, DATA | FLOW | STAGE1 | CMMP | CMA, dataset="ext")
+    assert counts(listed) == ext - Counter({"extract": ext["extract"]})
+    assert not [job for job in listed if job[1].get("dataset") == "tiny"]
+    # Run to the shard index: extract re-runs on the new manifest and keeps every shard (same recipe).
+    shards = {p: p.stat().st_mtime_ns for p in work.glob("shards/ext/*.h5")}
+    done = snakemake(work, tiny_config(work), "results/ext/shards.csv")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert {p: p.stat().st_mtime_ns for p in work.glob("shards/ext/*.h5")} == shards
+    assert counts(dry_run(work, lambda config: None)) == counts(everything, STAGE1 | CMMP | CMA, dataset="ext")
