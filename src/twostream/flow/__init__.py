@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 
 from twostream.flow.base import FlowBackend, normalize
+from twostream.gpus import auto_device
 
 BACKENDS = ("auto", "torch", "opencv-cuda", "opencv-cpu")
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
@@ -43,12 +44,12 @@ def _check_device(device: str | None) -> str:
 
 
 def resolve_device(device: str | None) -> str:
-    """``cpu`` or ``cuda:N`` for a device name; ``auto`` (or None) picks CUDA when torch sees a GPU."""
+    """``cpu`` or ``cuda:N`` for a device name; ``auto`` (or None) takes a free GPU when torch sees one."""
     import torch
 
     device = _check_device(device)
     if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = auto_device()
     if device == "cpu":
         return device
     index = int(device.partition(":")[2] or 0)

@@ -19,6 +19,8 @@ import torch.distributed as dist
 import torch.distributed.nn.functional as dist_fn
 import torch.nn as nn
 
+from twostream.gpus import auto_device
+
 
 @dataclass(frozen=True)
 class Context:
@@ -43,13 +45,11 @@ def setup(device: torch.device) -> Context:
 
 
 def local_device(name: str, ctx: Context) -> torch.device:
-    """This process's device: its own GPU (LOCAL_RANK) under torchrun, else ``name``."""
+    """This process's device: its own GPU (LOCAL_RANK) under torchrun, else ``name`` (``auto``: a free GPU)."""
     if ctx.world > 1 and torch.cuda.is_available() and name in ("auto", "cuda"):
         torch.cuda.set_device(ctx.local_rank)
         return torch.device("cuda", ctx.local_rank)
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    return torch.device(auto_device() if name == "auto" else name)
 
 
 class GlobalBatchNorm(nn.BatchNorm2d):

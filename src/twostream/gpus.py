@@ -1,0 +1,50 @@
+"""Which GPU a single-process job takes when several GPU jobs run at once on one machine.
+
+``snakemake --resources gpu=G`` lets G GPU jobs run together but does not say which GPU each
+should use. A job asking for ``auto`` takes the first GPU whose lock file no other process holds
+(``fcntl.flock``, released when the process ends, also when it is killed). Where the scheduler
+already hands each job its own GPU (SLURM sets CUDA_VISIBLE_DEVICES), one GPU is visible and no
+lock is taken.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import tempfile
+from pathlib import Path
+from typing import IO
+
+_held: list[IO] = []  # lock files kept open for the life of the process
+
+
+def lock_dir() -> Path:
+    root = os.environ.get("TWOSTREAM_GPU_LOCKS") or tempfile.gettempdir()
+    return Path(root) / f"twostream-gpus-{os.getuid()}"
+
+
+def claim(count: int) -> int:
+    """Index of the first of ``count`` GPUs that no other process holds, now held by this one (0 if all are)."""
+    if count <= 1:
+        return 0
+    folder = lock_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        f = open(folder / f"{index}.lock", "a")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.close()
+            continue
+        _held.append(f)
+        return index
+    return 0
+
+
+def auto_device() -> str:
+    """``cuda:N`` for a free GPU when torch sees one, else ``cpu``."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return "cpu"
+    return f"cuda:{claim(torch.cuda.device_count())}"
