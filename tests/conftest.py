@@ -15,6 +15,17 @@ def repo() -> Path:
     return REPO
 
 
+@pytest.fixture
+def single_thread():
+    """One intra-op thread: on a shared 2-core machine two threads contend and run up to ~50x slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """``../shared/data`` beside the repository; tests using it skip where it is absent."""

@@ -22,14 +22,6 @@ DATA = ["--split", "1", "--segments", "2", "--length", "5", "--crop", "24", "--n
         "--device", "cpu", "--threads", "1"]
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """One intra-op thread: on a shared 2-core machine two threads contend and run much slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def train(cma_data: dict[str, Path], out: Path, iteration: int, init: Path, *extra: str) -> dict:
     """Run ``twostream cma-train`` for one iteration; returns the checkpoint."""

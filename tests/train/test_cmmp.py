@@ -22,14 +22,6 @@ from twostream.train import cmmp
 CLASSES, VIDEOS, FRAMES, SIZE, CROP, LENGTH = 3, 6, 8, 32, 28, 2
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """One intra-op thread: two threads contend on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -93,3 +93,13 @@ def test_cma_figures(run: Path) -> None:
     assert list(sweep["weights"].unique()) == ["0:1", "1:1", "5:1", "1:0"]
 
 
+
+
+def test_report_has_every_table_and_figure_with_its_caption(run: Path) -> None:
+    out = snakemake(run, tiny_config(run), "--report", "report.html")
+    assert out.returncode == 0, out.stderr[-3000:]
+    html = (run / "report.html").read_text()
+    for name in ("two_stream.csv", "cmmp_table1.csv", "cmmp_table2.csv", "cma_table1.csv", "cma_table2.csv",
+                 "cma_fusion_weights.png", "cma_attention.png"):
+        assert name in html, name
+    assert "Fusion-weight sweep on" in html and "CMMP Table 1 on" in html
