@@ -77,7 +77,9 @@ __definitions__:
   - |
     import yaml
     profile = yaml.safe_load(open("$REPO/profiles/slurm/profile.yaml"))
-    profile["set-threads"].update(ingest=2, extract=1, train_stream=2, evaluate_stream=2)
+    profile["set-threads"] = {rule: min(n, 2) for rule, n in profile["set-threads"].items()}
+    profile["set-threads"]["extract"] = 1
+    profile["max-threads"] = 2
     profile["default-resources"]["mem_mb"] = 2000
     for resources in profile["set-resources"].values():
         resources["mem_mb"] = min(resources.get("mem_mb", 2000), 2000)
