@@ -6,7 +6,7 @@
 #
 # Needs root and apt-get (Debian/Ubuntu; installs slurm-wlm and munge when missing), and
 # snakemake with snakemake-executor-plugin-slurm on PATH (pip install -e '.[cluster]').
-# About 5 minutes on 2 cores. The daemons it starts are stopped on exit, also on failure.
+# About 7.5 minutes on 2 cores. The daemons it starts are stopped on exit, also on failure.
 # TWOSTREAM_SLURM_WORK=DIR: work there and keep it (default: a fresh folder, removed on success).
 set -euo pipefail
 

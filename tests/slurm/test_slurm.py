@@ -1,7 +1,7 @@
 """The tiny end-to-end workflow through a real one-node SLURM cluster: tests/slurm/run.sh.
 
 Opt-in (TWOSTREAM_SLURM_TEST=1): it installs slurm-wlm and munge with apt-get when missing,
-starts munged, slurmctld and slurmd as root, and takes about 5 minutes on 2 cores.
+starts munged, slurmctld and slurmd as root, and takes about 7.5 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 def skip_reason() -> str | None:
     if not os.environ.get("TWOSTREAM_SLURM_TEST"):
         return ("opt-in: set TWOSTREAM_SLURM_TEST=1 (installs SLURM with apt-get and starts its daemons "
-                "as root; ~5 min)")
+                "as root; ~7.5 min)")
     if sys.platform != "linux" or os.geteuid() != 0:
         return "needs root on Linux (starts munged and slurmd)"
     if not shutil.which("slurmctld") and not shutil.which("apt-get"):
