@@ -264,13 +264,26 @@ class RawFramesDataset(Dataset):
             return self._getitem_cv2_fast(i, d, frames, offsets, rng)
         rgb, flow = [], []
         if "rgb" in self.modalities:
-            rgb = [self._load(os.path.join(d, f"img_{int(t) + 1:05d}.jpg"), "RGB") for t in offsets]
+            rgb = [self._load(p, "RGB") for p in self.rgb_paths(d, offsets)]
         if "flow" in self.modalities:
-            for t in offsets:
-                for k in range(int(t), int(t) + self.length):
-                    k = min(k, frames - 2) + 1
-                    flow.append(self._load(os.path.join(d, f"flow_x_{k:05d}.jpg"), "L"))
-                    flow.append(self._load(os.path.join(d, f"flow_y_{k:05d}.jpg"), "L"))
+            flow = [self._load(p, "L") for p in self.flow_paths(d, frames, offsets)]
+        rgb, flow = self.crop_flip(rgb, flow, rng)
+        return self.item(i, rgb, flow)
+
+    def rgb_paths(self, d: str, offsets) -> list[str]:
+        return [os.path.join(d, f"img_{int(t) + 1:05d}.jpg") for t in offsets]
+
+    def flow_paths(self, d: str, frames: int, offsets) -> list[str]:
+        """flow_x, flow_y of every field of every stack, in TSN's order (fields past the end repeat the last)."""
+        paths = []
+        for t in offsets:
+            for k in range(int(t), int(t) + self.length):
+                k = min(k, frames - 2) + 1
+                paths += [os.path.join(d, f"flow_x_{k:05d}.jpg"), os.path.join(d, f"flow_y_{k:05d}.jpg")]
+        return paths
+
+    def crop_flip(self, rgb: list, flow: list, rng: np.random.Generator) -> tuple[list, list]:
+        """TSN's GroupRandomCrop and GroupRandomHorizontalFlip on PIL images (flow-x inverted on a flip)."""
         w, h = (rgb or flow)[0].size
         top, left = transforms.random_crop_box(h, w, self.crop, rng)
         flip = bool(self.hflip and rng.random() < 0.5)
@@ -281,6 +294,9 @@ class RawFramesDataset(Dataset):
             rgb = [im.transpose(Image.Transpose.FLIP_LEFT_RIGHT) for im in rgb]
             flow = [im.transpose(Image.Transpose.FLIP_LEFT_RIGHT) for im in flow]
             flow[0::2] = [ImageOps.invert(im) for im in flow[0::2]]
+        return rgb, flow
+
+    def item(self, i: int, rgb: list, flow: list) -> dict:
         item = {"label": self.labels[i], "index": i}
         if rgb:
             item["rgb"] = torch.from_numpy(np.stack([np.asarray(im) for im in rgb]))
@@ -698,29 +714,13 @@ def profile_raw_clip(ds: RawFramesDataset, i: int, tm: Timer) -> dict:
         tm.add(f"PIL decode+convert {key}", pc() - t)
         return im
 
-    rgb = [load(os.path.join(d, f"img_{int(t) + 1:05d}.jpg"), "RGB", "rgb") for t in offsets]
-    flow = []
-    for t in offsets:
-        for k in range(int(t), int(t) + ds.length):
-            k = min(k, frames - 2) + 1
-            flow.append(load(os.path.join(d, f"flow_x_{k:05d}.jpg"), "L", "flow"))
-            flow.append(load(os.path.join(d, f"flow_y_{k:05d}.jpg"), "L", "flow"))
+    rgb = [load(p, "RGB", "rgb") for p in ds.rgb_paths(d, offsets)]
+    flow = [load(p, "L", "flow") for p in ds.flow_paths(d, frames, offsets)]
     t = pc()
-    w, h = rgb[0].size
-    top, left = transforms.random_crop_box(h, w, ds.crop, rng)
-    flip = bool(ds.hflip and rng.random() < 0.5)
-    box = (left, top, left + ds.crop, top + ds.crop)
-    rgb = [im.crop(box) for im in rgb]
-    flow = [im.crop(box) for im in flow]
-    if flip:
-        rgb = [im.transpose(Image.Transpose.FLIP_LEFT_RIGHT) for im in rgb]
-        flow = [im.transpose(Image.Transpose.FLIP_LEFT_RIGHT) for im in flow]
-        flow[0::2] = [ImageOps.invert(im) for im in flow[0::2]]
+    rgb, flow = ds.crop_flip(rgb, flow, rng)
     tm.add("PIL crop/flip/invert", pc() - t)
     t = pc()
-    item = {"label": ds.labels[i], "index": i, "rgb": torch.from_numpy(np.stack([np.asarray(im) for im in rgb]))}
-    x = np.stack([np.asarray(im) for im in flow], -1).reshape(ds.crop, ds.crop, ds.segments, -1)
-    item["flow"] = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1, 3)))
+    item = ds.item(i, rgb, flow)
     tm.add("np.asarray/stack/copy", pc() - t)
     return item
 
