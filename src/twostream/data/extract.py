@@ -57,8 +57,7 @@ def reusable(out: Path, key: str) -> int | None:
         return None
     try:
         with Shard(out) as shard:
-            same = shard.attrs.get("recipe") == key
-        return verify(out) if same else None
+            return shard.verify() if shard.attrs.get("recipe") == key else None
     except ShardError:
         return None
 
