@@ -45,15 +45,19 @@ def job_counts(output: str) -> dict[str, int]:
     raise ValueError("no total line after 'Job stats:'")
 
 
+def job_blocks(output: str) -> list[tuple[str, str]]:
+    """(rule, its lines) of every job a dry run lists."""
+    blocks = re.split(r"\n(?=(?:local)?(?:rule|checkpoint) \w+:)", output)
+    heads = [(re.match(r"(?:local)?(?:rule|checkpoint) (\w+):", b), b) for b in blocks]
+    return [(head.group(1), block) for head, block in heads if head]
+
+
 def jobs(output: str) -> list[tuple[str, dict[str, str], str]]:
     """(rule, wildcards, reason) of every job a dry run lists."""
     found = []
-    for block in re.split(r"\n(?=(?:local)?(?:rule|checkpoint) \w+:)", output):
-        head = re.match(r"(?:local)?(?:rule|checkpoint) (\w+):", block)
-        if not head:
-            continue
+    for rule, block in job_blocks(output):
         wildcards = re.search(r"^\s+wildcards: (.*)$", block, re.M)
         reason = re.search(r"^\s+reason: (.*)$", block, re.M)
         pairs = (w.split("=", 1) for w in wildcards.group(1).split(", ")) if wildcards else ()
-        found.append((head.group(1), dict(pairs), reason.group(1) if reason else ""))
+        found.append((rule, dict(pairs), reason.group(1) if reason else ""))
     return found

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import yaml
-from smk import TINY, snakemake
+from smk import TINY, job_blocks, snakemake
 
 
 def shell_commands(work: Path, **train) -> dict[str, list[str]]:
@@ -15,10 +15,10 @@ def shell_commands(work: Path, **train) -> dict[str, list[str]]:
     out = snakemake(work, config, "-n", "-p")
     assert out.returncode == 0, out.stderr[-3000:]
     commands: dict[str, list[str]] = {}
-    for block in re.split(r"\n(?=(?:local)?(?:rule|checkpoint) \w+:)", out.stdout):
-        rule, command = re.match(r"(?:local)?(?:rule|checkpoint) (\w+):", block), re.search(r"^Shell command: (.+)$", block, re.M)
-        if rule and command:
-            commands.setdefault(rule.group(1), []).append(command.group(1))
+    for rule, block in job_blocks(out.stdout):
+        command = re.search(r"^Shell command: (.+)$", block, re.M)
+        if command:
+            commands.setdefault(rule, []).append(command.group(1))
     return commands
 
 

@@ -48,18 +48,17 @@ def counts(listed: list, rules: set[str] | None = None, dataset: str | None = No
                    and (dataset is None or wildcards.get("dataset", dataset) == dataset))
 
 
-def set_path(*keys):
-    def edit(value):
-        def apply(config: dict) -> None:
-            section = config
-            for key in keys[:-1]:
-                section = section[key]
-            section[keys[-1]] = value(section[keys[-1]]) if callable(value) else value
-        return apply
-    return edit
+def setting(*keys: str, value):
+    """A config edit: the value at ``keys`` set to ``value``."""
+    def apply(config: dict) -> None:
+        section = config
+        for key in keys[:-1]:
+            section = section[key]
+        section[keys[-1]] = value
+    return apply
 
 
-@pytest.mark.parametrize("edit", [set_path("flow", "bound")(10), set_path("flow", "backend")("opencv-cpu")],
+@pytest.mark.parametrize("edit", [setting("flow", "bound", value=10), setting("flow", "backend", value="opencv-cpu")],
                          ids=["flow.bound", "flow.backend"])
 def test_flow_edit_reruns_flow_and_everything_after_it_for_every_dataset(run, everything, edit) -> None:
     listed = dry_run(run, edit)
@@ -68,17 +67,17 @@ def test_flow_edit_reruns_flow_and_everything_after_it_for_every_dataset(run, ev
 
 
 def test_cma_lr_edit_reruns_only_cma(run, everything) -> None:
-    listed = dry_run(run, set_path("cma", "lr")(0.1))
+    listed = dry_run(run, setting("cma", "lr", value=0.1))
     assert counts(listed) == counts(everything, CMA)
 
 
 def test_cmmp_lr_edit_reruns_only_cmmp_stage2_and_tables(run, everything) -> None:
-    listed = dry_run(run, set_path("cmmp", "lr")(0.1))
+    listed = dry_run(run, setting("cmmp", "lr", value=0.1))
     assert counts(listed) == counts(everything, CMMP)
     assert all(r.startswith("Params have changed since last execution") for rule, _, r in listed if rule == "cmmp_train")
 
 
-@pytest.mark.parametrize("edit", [set_path("eval", "crops")(5), set_path("eval", "test_segments")(3)],
+@pytest.mark.parametrize("edit", [setting("eval", "crops", value=5), setting("eval", "test_segments", value=3)],
                          ids=["eval.crops", "eval.test_segments"])
 def test_eval_edit_reruns_evaluations_and_tables_only(run, everything, edit) -> None:
     listed = dry_run(run, edit)
