@@ -8,8 +8,9 @@ TV-L1 optical flow". OpenCV has it twice, and they differ in more than the devic
   * pyramid: ``cv::resize`` INTER_LINEAR, pixel-centre anchored (source coordinate
     (i + 0.5) / scale - 0.5, clamped), down to a side of 16 px; the flow is resized up
     the same way and scaled by 1 / scale_step;
-  * warp: ``cv::remap`` INTER_CUBIC: coordinates rounded to 1/32 px (OpenCV's
-    fixed-point maps), Keys' kernel with a = -0.75, zeros outside the image;
+  * warp: ``cv::remap`` INTER_CUBIC: Keys' kernel with a = -0.75, zeros outside the
+    image (exact coordinates: OpenCV 5's remap of float maps does not round them to
+    1/32 px as older releases did; ``tests/flow/test_tvl1.py`` checks against cv2.remap);
   * per warp: up to ``outer_iterations`` (10) rounds of a 5x5 median filter of the flow
     (replicated border) followed by up to ``inner_iterations`` (30) iterations; the
     change sum |u_new - u|^2 is measured every iteration and both loops stop once it is
@@ -74,7 +75,7 @@ class Scheme:
 
 
 SCHEMES = {
-    "cpu": Scheme(centred_resize=True, cubic_a=-0.75, quantum=32.0, zero_border=True, median=True),
+    "cpu": Scheme(centred_resize=True, cubic_a=-0.75, quantum=0.0, zero_border=True, median=True),
     "cuda": Scheme(centred_resize=False, cubic_a=-0.5, quantum=0.0, zero_border=False, median=False),
 }
 
