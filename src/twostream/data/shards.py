@@ -150,6 +150,15 @@ class Shard:
             return self._decode(buf, IMREAD_COLOR_RGB, t)
         return cv2.cvtColor(self._decode(buf, cv2.IMREAD_COLOR, t), cv2.COLOR_BGR2RGB)
 
+    def rgb_jpeg(self, t: int) -> bytes:
+        """Frame t's JPEG file as stored (BGR-encoded, so an ordinary colour JPEG)."""
+        return self._read(self._rgb, self._rgb_off[t], self._rgb_off[t + 1]).tobytes()
+
+    def flow_jpeg(self, t: int, c: int) -> bytes:
+        """Field t's component c (0 = x, 1 = y) as its stored greyscale JPEG file."""
+        k = 2 * t + c
+        return self._read(self._flow, self._flow_off[k], self._flow_off[k + 1]).tobytes()
+
     def flow_planes(self, t: int, length: int = 5) -> list[np.ndarray]:
         """The 2L quantised planes x_t, y_t, x_t+1, ... of the stack [t, t+length), each (H, W) uint8.
 
