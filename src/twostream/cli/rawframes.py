@@ -22,7 +22,7 @@ from twostream.files import write_csv
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="*", metavar="INPUT",
-                   help="video files, folders of videos, .txt lists of videos (with --dataset-kind: the video root)")
+                   help="video files, folders of videos (recursive), .txt lists of video paths (with --dataset-kind: the video root)")
     p.add_argument("--out", required=True, help="output folder: one sub-folder per video")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--manifest", help="a manifest CSV written by `twostream ingest` (labels and splits)")

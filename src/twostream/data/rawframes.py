@@ -25,6 +25,7 @@ File lists are mmaction2's ``<folder> <total_frames> <label>`` lines: ``total_fr
 
 from __future__ import annotations
 
+import glob
 import json
 import math
 import os
@@ -49,7 +50,7 @@ from twostream.flow import FlowBackend, normalize
 LAYOUT = 1  # version of this layout, recorded in every .done marker
 DONE = ".done"
 STAGE = "rawframes"
-PAIRS_PER_CALL = 64  # frame pairs handed to the flow backend at once (it batches them further itself)
+PAIRS_PER_CALL = 32  # frame pairs handed to the flow backend at once (it batches them further itself)
 
 
 class RawframesError(Exception):
@@ -134,6 +135,8 @@ def image_name(prefix: str, n: int) -> str:
 def find_videos(inputs: Sequence[str], failures: list[tuple[str, str, str]]) -> list[Video]:
     """Videos named by the inputs: video files, folders (searched recursively), ``.txt`` lists of videos.
 
+    A list holds one video path a line (relative paths from the current folder, as denseflow reads them).
+
     A video's id is its file stem (as denseflow names its output folder); its class is its folder's
     name, labelled by the sorted class names. Of several files with one stem the first in sorted path
     order is kept; the others, and inputs that do not exist, are failures.
@@ -201,18 +204,21 @@ def finished(folder: Path, recipe: dict) -> dict | None:
     return done if done.get("recipe") == recipe else None
 
 
-def build(folder: Path, recipe: dict, write: Callable[[Path], tuple[int, int]]) -> dict:
-    """Write a video's folder with ``write(tmp) -> (frames, flows)`` under a temporary name, then rename it.
+Writer = Callable[[Path, Callable[[int, int], None]], tuple[int, int]]
+
+
+def build(folder: Path, recipe: dict, write: Writer, progress: Callable[[int, int], None]) -> dict:
+    """Write a video's folder with ``write(tmp, progress) -> (frames, flows)`` under a temporary name, then rename it.
 
     Leftovers of a killed run beside ``folder`` are deleted first; a complete folder of another recipe
     is replaced only once the new one is complete.
     """
-    for stale in folder.parent.glob(f".{folder.name}.tmp*"):
+    for stale in folder.parent.glob(f".{glob.escape(folder.name)}.tmp*"):
         shutil.rmtree(stale, ignore_errors=True)
     tmp = folder.with_name(f".{folder.name}.tmp{os.getpid()}")
     tmp.mkdir(parents=True)
     try:
-        frames, flows = write(tmp)
+        frames, flows = write(tmp, progress)
         done = {"recipe": recipe, "frames": frames, "flows": flows}
         (tmp / DONE).write_text(json.dumps(done, sort_keys=True))
         if folder.exists():
@@ -234,13 +240,13 @@ def _write_jpeg(path: Path, image: np.ndarray, quality: int) -> None:
     path.write_bytes(buf.tobytes())
 
 
-def compute(video: Video, backend: FlowBackend | None, settings: Settings) -> Callable[[Path], tuple[int, int]]:
+def compute(video: Video, backend: FlowBackend | None, settings: Settings) -> Writer:
     """A writer of a video's frames and flow: decode, resize, write each frame, flow in batches of pairs."""
     info = probe(video.source)
     size = settings.resize.size(info.height, info.width)
     step, s = settings.step, abs(settings.step)
 
-    def write(folder: Path) -> tuple[int, int]:
+    def write(folder: Path, progress: Callable[[int, int], None]) -> tuple[int, int]:
         frames = flows = 0
         grey: list[np.ndarray] = []
         for frame in iter_frames(video.source, size):
@@ -251,6 +257,7 @@ def compute(video: Video, backend: FlowBackend | None, settings: Settings) -> Ca
             if s and len(grey) == PAIRS_PER_CALL + s:
                 flows += _write_flow(folder, grey, backend, settings, flows)
                 grey = grey[-s:]
+                progress(frames, flows)
         if s and len(grey) > s:
             flows += _write_flow(folder, grey, backend, settings, flows)
         if frames <= s:
@@ -274,10 +281,10 @@ def _write_flow(folder: Path, grey: list[np.ndarray], backend: FlowBackend, sett
     return len(q)
 
 
-def copy_shard(video: Video) -> Callable[[Path], tuple[int, int]]:
+def copy_shard(video: Video) -> Writer:
     """A writer of a shard's frames and flow as files: its JPEGs copied byte for byte (nothing re-encoded)."""
 
-    def write(folder: Path) -> tuple[int, int]:
+    def write(folder: Path, progress: Callable[[int, int], None]) -> tuple[int, int]:
         with Shard(video.source) as shard:
             for t in range(shard.frames):
                 (folder / image_name("img_", t + 1)).write_bytes(shard.rgb_jpeg(t))
@@ -306,7 +313,10 @@ def export(videos: Iterable[Video], out: str | os.PathLike, *, backend: FlowBack
     start, frames_done, flows_done = time.perf_counter(), 0, 0
     bar = tqdm(videos, desc=STAGE, unit="video", file=sys.stderr)
     for video in bar:
-        bar.set_postfix_str(video.video_id, refresh=False)
+        def progress(frames: int, flows: int, video_id: str = video.video_id) -> None:
+            bar.set_postfix_str(f"{video_id}: {frames} frames, {flows} flow fields")
+
+        progress(0, 0)
         if any(ch.isspace() for ch in video.video_id) or video.video_id.startswith("."):
             _fail(failures, video.source, f"video id {video.video_id!r} cannot be an mmaction2 list entry "
                                           "(whitespace or a leading dot)")
@@ -317,7 +327,7 @@ def export(videos: Iterable[Video], out: str | os.PathLike, *, backend: FlowBack
             done, status = finished(folder, recipe), "kept"
             if done is None:
                 writer = copy_shard(video) if settings is None else compute(video, backend, settings)
-                done, status = build(folder, recipe, writer), "done"
+                done, status = build(folder, recipe, writer, progress), "done"
                 frames_done, flows_done = frames_done + done["frames"], flows_done + done["flows"]
         except (VideoError, ShardError, cv2.error, OSError) as e:
             _fail(failures, video.source, str(e).strip())
