@@ -111,13 +111,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _backend(args: argparse.Namespace):
-    """The flow backend, with the CPU threads set first."""
+    """The flow backend, with its CPU threads set (torch is imported only by the backends that use it)."""
     import cv2
-    import torch
 
     from twostream.flow import get_backend
 
+    backend = get_backend(args.backend, args.device)
     if args.threads:
         cv2.setNumThreads(args.threads)
-        torch.set_num_threads(args.threads)
-    return get_backend(args.backend, args.device)
+        if backend.name == "torch":
+            import torch
+
+            torch.set_num_threads(args.threads)
+    return backend
