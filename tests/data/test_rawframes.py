@@ -92,7 +92,7 @@ def test_real_clip_layout_and_numbering(shared_data, tmp_path) -> None:
     assert done[["frames", "flows"]].values.tolist() == [[decoded, decoded - 1]]
     assert cv2.imread(str(folder / "img_00001.jpg")).shape == (24, 29, 3)  # 306x256 -> short side 24
     assert cv2.imread(str(folder / "flow_y_00001.jpg"), cv2.IMREAD_UNCHANGED).shape == (24, 29)
-    assert list(tmp_path.glob(".*")) == []  # no temporary folder left
+    assert [p.name for p in tmp_path.glob(".*")] == [".lock"]  # no temporary folder left
 
 
 def test_flow_jpegs_are_the_shards_quantised_flow(tmp_path) -> None:
@@ -178,7 +178,7 @@ def test_bad_videos_are_listed_and_the_rest_goes_on(tmp_path) -> None:
     assert set(reasons) == {"missing.avi", "good.mkv", "empty.avi", "text.mp4", "single.avi", "with space.avi"}
     assert "duplicate video id good" in reasons["good.mkv"]
     assert "empty" in reasons["empty.avi"] and "no flow" in reasons["single.avi"]
-    assert [p.name for p in (tmp_path / "out").iterdir()] == ["good"]  # nothing half-written is left
+    assert [p.name for p in (tmp_path / "out").iterdir() if p.name != ".lock"] == ["good"]  # nothing half-written
 
 
 def test_a_finished_video_is_kept_and_a_new_recipe_redoes_it(tmp_path) -> None:
@@ -191,3 +191,9 @@ def test_a_finished_video_is_kept_and_a_new_recipe_redoes_it(tmp_path) -> None:
     assert done["status"].tolist() == ["kept"] and marker.stat().st_mtime_ns == first
     done, _ = rawframes.export([video], tmp_path / "out", backend=backend, settings=settings(step=0))
     assert done["status"].tolist() == ["done"] and not list((tmp_path / "out" / "v").glob("flow_*"))
+
+
+def test_a_second_run_on_the_same_folder_stops(tmp_path) -> None:
+    (tmp_path / "out").mkdir()
+    with rawframes.locked(tmp_path / "out"), pytest.raises(rawframes.RawframesError, match="another rawframes run"):
+        rawframes.export([], tmp_path / "out", settings=settings())

@@ -100,7 +100,10 @@ def run(args: argparse.Namespace) -> int:
         backend = _backend(args) if settings is not None and settings.step else None
     except (IngestError, rawframes.RawframesError, ValueError, RuntimeError) as e:
         return _error(str(e))
-    done, failures = rawframes.export(videos, args.out, backend=backend, settings=settings)
+    try:
+        done, failures = rawframes.export(videos, args.out, backend=backend, settings=settings)
+    except rawframes.RawframesError as e:
+        return _error(str(e))
     lists = Path(args.lists or args.out)
     written = rawframes.write_lists(lists, name, done, splits, classes, with_flow=settings is None or settings.step != 0)
     failures = rawframes.failures_table(earlier, failures)

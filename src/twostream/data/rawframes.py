@@ -25,6 +25,8 @@ File lists are mmaction2's ``<folder> <total_frames> <label>`` lines: ``total_fr
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import glob
 import json
 import math
@@ -32,7 +34,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -299,6 +301,17 @@ def copy_shard(video: Video) -> Writer:
 # ----------------------------------------------------------------------------- many videos
 
 
+@contextlib.contextmanager
+def locked(out: Path) -> Iterator[None]:
+    """Hold ``out/.lock`` for this run: a second run on the same folder stops instead of deleting our work."""
+    with open(out / ".lock", "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RawframesError(f"{out}: another rawframes run is writing there") from None
+        yield
+
+
 def export(videos: Iterable[Video], out: str | os.PathLike, *, backend: FlowBackend | None = None,
            settings: Settings | None = None) -> tuple[pd.DataFrame, list[tuple[str, str, str]]]:
     """Write every video's folder under ``out`` (computed, or copied from shards when ``settings`` is None).
@@ -308,7 +321,12 @@ def export(videos: Iterable[Video], out: str | os.PathLike, *, backend: FlowBack
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    videos = list(videos)
+    with locked(out):
+        return _export(list(videos), out, backend, settings)
+
+
+def _export(videos: list[Video], out: Path, backend: FlowBackend | None, settings: Settings | None
+            ) -> tuple[pd.DataFrame, list[tuple[str, str, str]]]:
     rows, failures = [], []
     start, frames_done, flows_done = time.perf_counter(), 0, 0
     bar = tqdm(videos, desc=STAGE, unit="video", file=sys.stderr)
