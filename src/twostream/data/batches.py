@@ -9,6 +9,7 @@ CUDA), then the crops and flips of ``transforms.crop_views`` on the device.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -63,7 +64,9 @@ def decode(batch: dict[str, Any], device: torch.device, crop: int, train: bool) 
         sizes = batch[f"{key}_sizes"]
         b, k, p = sizes.shape
         files = list(torch.split(batch[f"{key}_jpeg"], sizes.flatten().tolist()))
-        images = decode_jpeg(files, mode=mode, device=device)
+        with warnings.catch_warnings():  # torchvision 0.29 deprecates its decoders for TorchCodec's (not installed)
+            warnings.filterwarnings("ignore", "The image decoding", DeprecationWarning)
+            images = decode_jpeg(files, mode=mode, device=device)
         videos = []
         for v in range(b):
             frames = torch.stack(images[v * k * p:(v + 1) * k * p])  # (K P, c, H, W)
