@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from twostream.data.batches import to_device
 from twostream.files import atomic_path
-from twostream.gpus import auto_device
+from twostream.gpus import device_name
 from twostream.train import precision
 from twostream.train.distributed import Context, barrier, sum_over_processes, sync_batchnorm, wrap
 
@@ -321,5 +321,5 @@ def accuracy(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def device(name: str = "auto") -> torch.device:
-    """``auto`` -> a free GPU if torch sees one (``twostream.gpus``), else cpu."""
-    return torch.device(auto_device() if name == "auto" else name)
+    """``auto``, ``cuda`` -> a free GPU if torch sees one (``twostream.gpus.device_name``), else cpu."""
+    return torch.device(device_name(name))
