@@ -47,7 +47,9 @@ def speed_args(training):
     t = config["train"]
     args = f"--precision {t['precision']} --decode {t['decode']}"
     if training:
-        args += f" --prefetch {t['prefetch']} " + ("--compile" if t["compile"] else "--no-compile")
+        args += f" --prefetch {t['prefetch']} " + (
+            "--compile" if t["compile"] else "--no-compile"
+        )
     return args
 
 
