@@ -136,7 +136,8 @@ def train_rates(index, modality: str, batch: int, decodes: list[str], args, p: d
         t.model.train()
         both_s = timed(args.dev, t.loader(), p["warmup"], lambda b: t.train_step(step, t.move(b, args.dev)))
         rows.append({"stream": modality, "batch": batch, "decode": decode, "precision": t.precision,
-                     "step_clips_s": clips / step_s, "loader_clips_s": clips / loader_s, "both_clips_s": clips / both_s})
+                     "step_clips_s": clips / step_s, "loader_clips_s": clips / loader_s,
+                     "both_clips_s": clips / both_s})
     return rows
 
 

@@ -39,7 +39,7 @@ def encoded(files: list[list[Any]]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Batch of encoded items: labels, indices, views (B, crops, 3) and per modality one byte tensor + (B, K, P) sizes."""
+    """Encoded items -> labels, indices, views (B, crops, 3), per modality one byte tensor and (B, K, P) sizes."""
     out: dict[str, Any] = {"label": torch.tensor([it["label"] for it in items]),
                            "index": torch.tensor([it["index"] for it in items]),
                            "views": torch.stack([it["views"] for it in items])}

@@ -11,8 +11,9 @@ Speed: one DataLoader (and its workers, persistent, prefetching across epoch end
 the whole run; its sampler yields (epoch, item) keys in the order above, so workers need no
 ``set_epoch`` from the main process. Batches are pinned and copied without blocking; the
 loss and metrics are summed on the device and read once per epoch, per checkpoint and per
-progress refresh (every ``LOG_SECONDS``), never per step; under DDP they are averaged over
-processes at those reads only. Precision, channels-last and cuDNN: ``train.precision``.
+progress refresh (every ``LOG_SECONDS``, rank 0's own running loss), never per step; under DDP
+they are averaged over processes at epoch ends and checkpoints only.
+Precision, channels-last and cuDNN: ``twostream.train.precision``.
 """
 
 from __future__ import annotations
@@ -297,8 +298,9 @@ class Trainer:
             self._accumulate(loss, logs)
             self.state["step"] = step = step + 1
             bar.update(1)
-            if time.time() - shown >= LOG_SECONDS:
-                bar.set_postfix(loss=f"{self._means()['loss']:.3f}", lr=f"{self.state['lr']:g}", refresh=False)
+            if self.rank == 0 and time.time() - shown >= LOG_SECONDS:  # this process's running loss: no collective
+                loss = self.sums["loss"].item() / self.state["count"]
+                bar.set_postfix(loss=f"{loss:.3f}", lr=f"{self.state['lr']:g}", refresh=False)
                 shown = time.time()
             if step % self.steps_per_epoch == 0 or step >= total:
                 seconds = self.state["seconds"] + time.time() - t0
