@@ -9,7 +9,8 @@ clip) of
           device decode, with no training: the input pipeline's ceiling;
   both    the Trainer's loop: loader, device copy/decode and train_step, as training runs it;
 and evaluation videos per second at S segments x C crops through ``eval.predict`` (the
-evaluate command's path). Data are synthetic shards (textured frames and smooth flow, JPEG
+evaluate command's path). With the gpu path it also records the largest difference between
+device-decoded batches and the CPU path's (same crops and flips; JPEG decoders may round apart). Data are synthetic shards (textured frames and smooth flow, JPEG
 quality 90, the papers' 256x340 frames on CUDA) in a scratch folder, made once per run.
 
     python benchmarks/train.py --device cuda [--out benchmarks/out/train_cuda.json]   # ResNet-50, 224, B 32-128
@@ -162,6 +163,19 @@ def eval_rate(index, modality: str, decode: str, args, p: dict) -> dict:
             "videos_s": n / (time.perf_counter() - t0)}
 
 
+def decode_agreement(index: pd.DataFrame, args, p: dict) -> dict[str, int]:
+    """Largest |difference| between device-decoded and CPU-path batches (training views of 8 videos), per modality."""
+    out = {}
+    for modality in ("rgb", "flow"):
+        batches = []
+        for decode in ("cpu", "gpu"):
+            data = TSNDataset(index.iloc[:8].reset_index(drop=True), (modality,), segments=args.segments, length=5,
+                              crop=p["crop"], train=True, seed=0, decode=decode)
+            batches.append(data.to_device(data.collate([data[i] for i in range(len(data))]), args.dev)[modality])
+        out[modality] = int((batches[0].int() - batches[1].int()).abs().max())
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
@@ -198,6 +212,9 @@ def main() -> int:
     try:
         rows_needed = max(p["batch_sizes"]) * (p["warmup"] + p["steps"]) + 1
         index = make_shards(args.scratch, p["size"], max(rows_needed, p["eval_videos"] + 1))
+        agreement = decode_agreement(index, args, p) if "gpu" in p["decode"] else {}
+        if agreement:
+            print(f"gpu decode vs cpu path, max |difference|: {agreement}", flush=True)
         train, evaluation = [], []
         for modality in ("rgb", "flow"):
             for batch in p["batch_sizes"]:
@@ -218,6 +235,7 @@ def main() -> int:
         "smoke": args.smoke, "frames": p["size"], "depth": p["depth"], "crop": p["crop"], "segments": args.segments,
         "workers": p["workers"], "prefetch": args.prefetch, "compile": args.compile, "steps": p["steps"],
         "warmup": p["warmup"], "goals": GOALS, "train": train, "eval": evaluation,
+        "decode_max_abs_diff": agreement,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")

@@ -25,4 +25,5 @@ def test_train_benchmark_smoke(tmp_path) -> None:
     assert {(e["stream"], e["decode"]) for e in result["eval"]} == set(rows)
     assert all(e["videos_s"] > 0 and e["crops"] == 10 for e in result["eval"])
     assert result["goals"] == {"train_clips_per_s_per_stream_with_loader": 800, "eval_videos_per_s_25x10": 50}
+    assert result["decode_max_abs_diff"] == {"rgb": 0, "flow": 0}  # torchvision and OpenCV agree on the CPU
     assert "clips/s" in proc.stdout and "videos/s" in proc.stdout
