@@ -96,3 +96,18 @@ def test_workers_start_once_per_run_and_see_each_epoch(tmp_path) -> None:
     history = t.fit(lambda n, b: pids.update(b["pid"].tolist()) or step(n, b))
     assert len(pids) == 2 and os.getpid() not in pids  # two workers for all five epochs
     assert [h["loss"] for h in history] == [h["loss"] for h in reference]  # workers drew each epoch's augmentation
+
+
+def test_compiled_training_matches_eager_without_dropout(tmp_path) -> None:
+    """train.compile: the step runs the compiled network; without dropout (whose masks inductor draws
+    with its own generator) it follows the eager run."""
+    histories = []
+    for compile_ in (False, True):
+        net = model()
+        net[2].p = 0.0
+        sched = Schedule(steps=10, lr=0.1, batch_size=8, compile=compile_)
+        t = Trainer(net, list(net.parameters()), Toy(), sched, seed=3, resume=tmp_path / f"{compile_}.resume",
+                    run_id="toy", device=torch.device("cpu"))
+        assert isinstance(t.net, torch._dynamo.eval_frame.OptimizedModule) == compile_
+        histories.append([h["loss"] for h in t.fit(step)])
+    assert histories[1] == pytest.approx(histories[0], abs=1e-4)
