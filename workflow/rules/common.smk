@@ -42,6 +42,17 @@ def train_resources():
     return {"gpu": TRAIN_GPUS if GPUS else 0, "nodes": TRAIN_NODES}
 
 
+def speed_args(training):
+    """Precision and decoding flags of training and evaluation commands (and, training, compile and prefetch)."""
+    t = config["train"]
+    args = f"--precision {t['precision']} --decode {t['decode']}"
+    if training:
+        args += f" --prefetch {t['prefetch']} " + (
+            "--compile" if t["compile"] else "--no-compile"
+        )
+    return args
+
+
 def ds(w):
     return DATASETS[w.dataset]
 

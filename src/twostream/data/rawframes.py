@@ -289,10 +289,10 @@ def copy_shard(video: Video) -> Writer:
     def write(folder: Path, progress: Callable[[int, int], None]) -> tuple[int, int]:
         with Shard(video.source) as shard:
             for t in range(shard.frames):
-                (folder / image_name("img_", t + 1)).write_bytes(shard.rgb_jpeg(t))
+                (folder / image_name("img_", t + 1)).write_bytes(shard.rgb_bytes(t).tobytes())
             for t in range(shard.frames - 1):
-                for c, axis in enumerate("xy"):
-                    (folder / image_name(flow_prefix(1, axis), t + 1)).write_bytes(shard.flow_jpeg(t, c))
+                for axis, jpeg in zip("xy", shard.flow_bytes(t, 1)):
+                    (folder / image_name(flow_prefix(1, axis), t + 1)).write_bytes(jpeg.tobytes())
             return shard.frames, shard.frames - 1
 
     return write
