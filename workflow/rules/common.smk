@@ -43,13 +43,16 @@ def train_resources():
 
 
 def speed_args(training):
-    """Precision and decoding flags of training and evaluation commands (and, training, compile and prefetch)."""
+    """Precision and decoding flags of training and evaluation commands (training: compile, prefetch;
+    evaluation: loader workers, which training rules pass on their own)."""
     t = config["train"]
     args = f"--precision {t['precision']} --decode {t['decode']}"
     if training:
         args += f" --prefetch {t['prefetch']} " + (
             "--compile" if t["compile"] else "--no-compile"
         )
+    else:
+        args += f" --workers {t['workers']}"
     return args
 
 
