@@ -110,11 +110,14 @@ def test_median5_matches_cv2_median_blur():
     np.testing.assert_array_equal(median5(torch.from_numpy(img)[None])[0].numpy(), cv2.medianBlur(img, 5))
 
 
-def test_recovers_a_subpixel_translation(backend, translated_texture):
+@pytest.mark.parametrize("variant, bound", [("cuda", 0.05), ("cpu", 0.1)])
+def test_recovers_a_subpixel_translation(translated_texture, variant, bound):
+    # On this synthetic texture OpenCV's CPU class (zeros outside the image) is off by ~0.045 px per
+    # axis (tests/flow/test_opencv.py); the cpu variant follows it, so its bound is OpenCV's.
     pair = translated_texture(160, 200, SHIFT)
-    flow = backend.compute(pair[:1], pair[1:])[0]
+    flow = TorchTVL1("cpu", variant=variant).compute(pair[:1], pair[1:])[0]
     inner = flow[MARGIN:-MARGIN, MARGIN:-MARGIN]
-    assert epe(inner, np.broadcast_to(np.float32(SHIFT), inner.shape)) < 0.05
+    assert epe(inner, np.broadcast_to(np.float32(SHIFT), inner.shape)) < bound
 
 
 def test_a_batch_gives_the_results_of_one_pair_at_a_time(backend, pairs):

@@ -106,6 +106,24 @@ def _write(job: Job, frames: np.ndarray, flow: np.ndarray, backend: FlowBackend,
     return nbytes
 
 
+def extract_video(row: pd.Series, backend: FlowBackend, out: Path, *, size: tuple[int, int], bound: float,
+                  quality: int, length: int = 5, code: str = "") -> tuple[int, int, str]:
+    """One video's shard, serially in this process (the reference the pipeline matches): (frames, bytes, warning).
+
+    A shard already made by the same recipe is kept. Raises VideoError for videos that cannot be used.
+    """
+    key = recipe(row, backend, size=size, bound=bound, quality=quality, code=code)
+    done = reusable(out, key)
+    if done is not None:
+        return done, out.stat().st_size, _warning(done, int(row["frames"]), length)
+    frames, grey = decode(row["path"], size)
+    if len(frames) < 2:
+        raise VideoError(f"only {len(frames)} decodable frame: no flow can be computed")
+    nbytes = _write(Job(row, Path(out), key), frames, backend.compute(grey[:-1], grey[1:]), backend, bound=bound,
+                    quality=quality)
+    return len(frames), nbytes, _warning(len(frames), int(row["frames"]), length)
+
+
 def flow_videos(jobs: Iterable[Any], backend: FlowBackend, *, path: Callable[[Any], str], size: tuple[int, int],
                 batch_pairs: int, workers: int, decoder: Callable = decode
                 ) -> Iterator[tuple[Any, Decoded | None, np.ndarray | VideoError]]:
