@@ -6,7 +6,7 @@ import argparse
 
 import pandas as pd
 
-from twostream.data.extract import merge_index
+from twostream.data.index import merge_index
 from twostream.data.ingest import read_manifest
 from twostream.files import write_csv
 
