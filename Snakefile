@@ -18,7 +18,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from twostream.config_check import exit_on_problems
 
-exit_on_problems(config)  # checks the schema cannot express (crop vs size, missing folders), before any job
+exit_on_problems(config)  # what the schema cannot check (crop vs size, missing folders)
 
 
 report: "workflow/report/workflow.rst"
