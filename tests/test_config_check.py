@@ -71,3 +71,31 @@ def test_snakemake_stops_before_any_job_with_the_lines(tmp_path) -> None:
     assert f"root folder not found: {tmp_path / 'nowhere'} (datasets.mine.root)" in errors[1]
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "data").exists() and not (tmp_path / "results").exists()  # no job ran
+
+
+def test_a_read_only_results_or_shards_folder_is_named_before_any_job(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for folder in ("results", "shards/tiny"):
+        (tmp_path / folder).mkdir(parents=True)
+    if os.geteuid() == 0:  # root writes through permissions: a read-only mount
+        for folder in ("results", "shards/tiny"):
+            proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", folder], capture_output=True,
+                                  text=True)
+            if proc.returncode != 0:
+                pytest.skip(f"root but cannot mount a read-only tmpfs: {proc.stderr.strip()}")
+    else:
+        (tmp_path / "results").chmod(0o555)
+        (tmp_path / "shards/tiny").chmod(0o555)
+    try:
+        with pytest.raises(ConfigError) as e:
+            check_config(config(tmp_path))
+    finally:
+        for folder in ("results", "shards/tiny"):
+            if os.geteuid() == 0:
+                subprocess.run(["umount", folder], check=False)
+            else:
+                (tmp_path / folder).chmod(0o755)
+    assert str(e.value).splitlines() == [
+        f"folder {tmp_path / 'results'} is not writable (read-only or no permission)",
+        f"folder {tmp_path / 'shards/tiny'} is not writable (read-only or no permission)",
+    ]

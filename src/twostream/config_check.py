@@ -1,6 +1,6 @@
 """Config checks the schema cannot express, run by the Snakefile right after validation, before any job.
 
-Each problem is one line naming the dataset and the keys; all of them are reported at once.
+Each problem is one line naming the dataset and the keys (or the folder); all of them are reported at once.
 """
 
 from __future__ import annotations
@@ -38,9 +38,22 @@ def dataset_problems(name: str, d: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+OUTPUT_FOLDERS = ("data", "results", "shards", "models", "logs")  # what the rules write, under the working directory
+
+
+def folder_problems(names: list[str]) -> list[str]:
+    """Output folders (or, where one does not exist yet, the folder it would be made in) that cannot be written."""
+    problems = []
+    for folder in [*OUTPUT_FOLDERS, *(f"{top}/{name}" for top in OUTPUT_FOLDERS[1:4] for name in names)]:
+        if os.path.isdir(folder) and not os.access(folder, os.W_OK | os.X_OK):
+            problems.append(f"folder {os.path.abspath(folder)} is not writable (read-only or no permission)")
+    return problems
+
+
 def check_config(config: Mapping[str, Any]) -> None:
-    """Raise ConfigError listing every dataset problem of a schema-validated config."""
+    """Raise ConfigError listing every dataset problem of a schema-validated config, and unwritable outputs."""
     problems = [p for name, d in config["datasets"].items() for p in dataset_problems(name, d)]
+    problems += folder_problems(list(config["datasets"]))
     if problems:
         raise ConfigError("\n".join(problems))
 

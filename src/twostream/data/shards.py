@@ -17,6 +17,7 @@ under a temporary name and renamed only when complete.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from collections import OrderedDict
@@ -147,17 +148,22 @@ def write_shard(path: str | os.PathLike, rgb: np.ndarray, flow_q: np.ndarray, at
     rgb_data, rgb_off = _encode(list(rgb), quality)
     fields = [flow_q[i, :, :, c] for i in range(t - 1) for c in range(2)]
     flow_data, flow_off = _encode(fields, quality)
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            _store(f.create_group("rgb"), rgb_data, rgb_off)
-            _store(f.create_group("flow"), flow_data, flow_off)
-            meta = dict(attrs, frames=t, height=rgb.shape[1], width=rgb.shape[2], jpeg_quality=quality,
-                        format_version=FORMAT_VERSION)
-            for key, value in meta.items():
-                f.attrs[key] = json.dumps(value) if isinstance(value, dict) else value
-            f.attrs["complete"] = True
-        size = tmp.stat().st_size
-    return size
+    image = io.BytesIO()  # built in memory: HDF5 writing straight to a full disk can crash the process
+    with h5py.File(image, "w") as f:
+        _store(f.create_group("rgb"), rgb_data, rgb_off)
+        _store(f.create_group("flow"), flow_data, flow_off)
+        meta = dict(attrs, frames=t, height=rgb.shape[1], width=rgb.shape[2], jpeg_quality=quality,
+                    format_version=FORMAT_VERSION)
+        for key, value in meta.items():
+            f.attrs[key] = json.dumps(value) if isinstance(value, dict) else value
+        f.attrs["complete"] = True
+    data = image.getbuffer()
+    with atomic_path(path) as tmp:  # a failed write (disk full, read-only) raises OSError and leaves nothing
+        with open(tmp, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+    return len(data)
 
 
 class Shard:
