@@ -17,7 +17,8 @@ def verify_shards(done: pd.DataFrame) -> pd.DataFrame:
     """Read back every shard of the chunk indexes; a corrupted or missing one becomes a failure.
 
     A corrupted shard is removed together with its chunk index, so that the next run of the
-    workflow re-extracts that chunk (keeping its intact shards) and rebuilds it.
+    workflow re-extracts that chunk (keeping its intact shards) and rebuilds it (``twostream index``
+    then fails, so that Snakemake does not keep an index without it).
     """
     done = done.copy()
     for i in tqdm(done.index[done["status"] == "ok"], desc="verify shards", unit="shard", file=sys.stderr):
