@@ -24,9 +24,14 @@ def lock_dir() -> Path:
 
 
 def claim(count: int) -> int:
-    """Index of the first of ``count`` GPUs that no other process holds, now held by this one (0 if all are)."""
+    """Index of the first of ``count`` GPUs that no other process holds, now held by this one (0 if all are).
+
+    A process holds at most one GPU: asking again returns the GPU it already holds.
+    """
     if count <= 1:
         return 0
+    if _held:
+        return int(Path(_held[0].name).stem)
     folder = lock_dir()
     folder.mkdir(parents=True, exist_ok=True)
     for index in range(count):
@@ -48,3 +53,16 @@ def auto_device() -> str:
     if not torch.cuda.is_available():
         return "cpu"
     return f"cuda:{claim(torch.cuda.device_count())}"
+
+
+def device_name(name: str) -> str:
+    """The device a single-process job uses for ``name``: ``auto`` and ``cuda`` take a free GPU (``auto``
+    falls back to ``cpu`` without one); ``cpu`` and ``cuda:N`` are taken as given."""
+    if name == "auto":
+        return auto_device()
+    if name == "cuda":
+        device = auto_device()
+        if device == "cpu":
+            raise ValueError("device 'cuda' requested but torch sees no CUDA device")
+        return device
+    return name

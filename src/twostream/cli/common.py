@@ -54,8 +54,7 @@ def setup(args: argparse.Namespace) -> None:
 
 def process(args: argparse.Namespace) -> tuple[distributed.Context, torch.device]:
     """This process's place in a torchrun job (a single process otherwise) and its device."""
-    ctx = distributed.setup(distributed.local_device(args.device, distributed.Context()))
-    return ctx, distributed.local_device(args.device, ctx)
+    return distributed.process(args.device)
 
 
 def read_index(path: str) -> pd.DataFrame:

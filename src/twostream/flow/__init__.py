@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 
 from twostream.flow.base import FlowBackend, normalize
-from twostream.gpus import auto_device
+from twostream.gpus import device_name
 
 BACKENDS = ("auto", "torch", "opencv-cuda", "opencv-cpu")
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
@@ -44,12 +44,10 @@ def _check_device(device: str | None) -> str:
 
 
 def resolve_device(device: str | None) -> str:
-    """``cpu`` or ``cuda:N`` for a device name; ``auto`` (or None) takes a free GPU when torch sees one."""
+    """``cpu`` or ``cuda:N`` for a device name; ``auto`` (or None) and ``cuda`` take a free GPU (``twostream.gpus``)."""
     import torch
 
-    device = _check_device(device)
-    if device == "auto":
-        device = auto_device()
+    device = device_name(_check_device(device))
     if device == "cpu":
         return device
     index = int(device.partition(":")[2] or 0)

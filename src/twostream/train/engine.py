@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
 from twostream.files import atomic_path
-from twostream.gpus import auto_device
+from twostream.gpus import device_name
 from twostream.train.distributed import Context, barrier, mean_over_processes, sync_batchnorm, wrap
 
 StepFn = Callable[[nn.Module, dict[str, Any]], tuple[torch.Tensor, dict[str, float]]]
@@ -217,5 +217,5 @@ def accuracy(scores: torch.Tensor, target: torch.Tensor) -> float:
 
 
 def device(name: str = "auto") -> torch.device:
-    """``auto`` -> a free GPU if torch sees one (``twostream.gpus``), else cpu."""
-    return torch.device(auto_device() if name == "auto" else name)
+    """``auto``, ``cuda`` -> a free GPU if torch sees one (``twostream.gpus.device_name``), else cpu."""
+    return torch.device(device_name(name))
