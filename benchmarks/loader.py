@@ -182,26 +182,45 @@ def _imread(path: str, flags: int) -> np.ndarray:
         return cv2.imdecode(np.frombuffer(f.read(), np.uint8), flags)
 
 
-class RawFramesCV2(TSNDataset):
-    """TSNDataset with its file reads replaced by rawframes files (the ``shard`` column holds folders)."""
+class RawFolder:
+    """One video's rawframes folder behind the read interface TSNDataset uses of a Shard."""
 
-    def _decode(self, i: int, offsets: np.ndarray) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
-        d, last = self.shards[i], self.frames[i] - 2
+    def __init__(self, folder: str, frames: int, size: tuple[int, int]):
+        self.folder, self.frames, self.size = folder, frames, size
+
+    def rgb(self, t: int) -> np.ndarray:
+        path = os.path.join(self.folder, f"img_{t + 1:05d}.jpg")
         if IMREAD_COLOR_RGB is not None:
-            rgb = [_imread(os.path.join(d, f"img_{int(t) + 1:05d}.jpg"), IMREAD_COLOR_RGB) for t in offsets]
-        else:
-            rgb = [cv2.cvtColor(_imread(os.path.join(d, f"img_{int(t) + 1:05d}.jpg"), cv2.IMREAD_COLOR),
-                                cv2.COLOR_BGR2RGB) for t in offsets]
-        flow = [[_imread(os.path.join(d, f"flow_{c}_{min(k, last) + 1:05d}.jpg"), cv2.IMREAD_GRAYSCALE)
-                 for k in range(int(t), int(t) + self.length) for c in "xy"] for t in offsets]
-        return rgb, flow
+            return _imread(path, IMREAD_COLOR_RGB)
+        return cv2.cvtColor(_imread(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+    def flow_planes(self, t: int, length: int) -> list[np.ndarray]:
+        last = self.frames - 2
+        return [_imread(os.path.join(self.folder, f"flow_{c}_{min(k, last) + 1:05d}.jpg"), cv2.IMREAD_GRAYSCALE)
+                for k in range(t, t + length) for c in "xy"]
 
 
-def loaders(index: pd.DataFrame, crop: int) -> dict[str, Dataset]:
+class RawFolders:
+    """Stands in for TSNDataset's ShardCache: the folder of a video (the ``shard`` column holds folders)."""
+
+    def __init__(self, index: pd.DataFrame, size: tuple[int, int]):
+        self.folders = {d: RawFolder(d, int(n), size) for d, n in zip(index["dir"], index["frames"])}
+
+    def get(self, folder: str) -> RawFolder:
+        return self.folders[folder]
+
+
+def rawframes_cv2(index: pd.DataFrame, crop: int, size: tuple[int, int]) -> TSNDataset:
+    """TSNDataset's own decoding, crop, flip and stacking, reading rawframes files instead of shards."""
+    dataset = TSNDataset(index.assign(shard=index["dir"]), segments=SEGMENTS, length=LENGTH, crop=crop)
+    dataset.cache = RawFolders(index, size)
+    return dataset
+
+
+def loaders(index: pd.DataFrame, crop: int, size: tuple[int, int]) -> dict[str, Dataset]:
     return {"shards": TSNDataset(index, segments=SEGMENTS, length=LENGTH, crop=crop),
             "rawframes": RawFramesPIL(index, crop),
-            "rawframes-cv2": RawFramesCV2(index.assign(shard=index["dir"]), segments=SEGMENTS, length=LENGTH,
-                                          crop=crop)}
+            "rawframes-cv2": rawframes_cv2(index, crop, size)}
 
 
 def check_same_clips(datasets: dict[str, Dataset]) -> None:
@@ -304,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="loader-") as scratch:
         index = build(Path(scratch), sources, args.videos, args.flow_pairs)
         files = layout_files(index)
-        datasets = loaders(index, crop)
+        datasets = loaders(index, crop, size)
         check_same_clips(datasets)
         result = {"videos": len(index), "frames": int(index["frames"].sum()), "size": size, "crop": crop,
                   "segments": SEGMENTS, "length": LENGTH, "jpeg_quality": QUALITY,
