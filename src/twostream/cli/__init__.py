@@ -10,12 +10,15 @@ import argparse
 import importlib
 import sys
 
+from twostream.files import WriteError
+
 COMMANDS: dict[str, str] = {
     "synthetic": "Generate the embedded synthetic dataset in UCF-101 layout.",
     "ingest": "Build a dataset manifest (and failures list) from its official files.",
     "extract": "Compute flow and write per-video HDF5 shards for one chunk of a manifest.",
     "index": "Merge chunk indexes into one shard index and one failures table.",
     "flow": "Write the raw TV-L1 flow of one image pair as a Middlebury .flo file.",
+    "rawframes": "Write frames and TV-L1 flow as denseflow-style JPEG folders with mmaction2 file lists.",
     "train": "Train one stream (RGB or flow) with TSN sampling.",
     "evaluate": "Score test videos with one trained stream (segments x crops).",
     "table": "Write the two-stream results table from per-stream scores.",
@@ -44,7 +47,11 @@ def main(argv: list[str] | None = None) -> int:
         if name == chosen:
             _module(name).add_arguments(p)
     args = parser.parse_args(argv)
-    return int(_module(args.command).run(args) or 0)
+    try:
+        return int(_module(args.command).run(args) or 0)
+    except WriteError as e:  # disk full, read-only folder: one line naming the folder, no traceback
+        print(f"twostream {args.command}: error: {e.strerror}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ def run(args: argparse.Namespace) -> int:
     modalities, scorer = from_checkpoint(args.model, dev)
     videos = select(common.read_index(args.index), args.split, "test")
     data = TSNDataset(videos, modalities, segments=args.segments, length=args.length, crop=args.crop,
-                      train=False, crops=args.crops)
-    scores = predict(scorer, data, modalities, dev, batch_size=args.batch_size, workers=args.workers)
+                      train=False, crops=args.crops, decode=common.decode(args, dev))
+    scores = predict(scorer, data, modalities, dev, batch_size=args.batch_size, workers=args.workers,
+                     precision=args.precision)
     save_scores(args.out, videos["video_id"].tolist(), scores)
     return 0

@@ -13,7 +13,8 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from twostream.data.shards import Shard, ShardError, quantize_flow, remove_stale, verify, write_shard
+from twostream.data.shards import (Shard, ShardError, quantize_flow, remove_stale, shard_name, verify,
+                                   write_shard)
 from twostream.data.video import VideoError, read_frames
 from twostream.flow import FlowBackend, normalize
 
@@ -27,7 +28,7 @@ def chunk_rows(manifest: pd.DataFrame, chunk: int, chunk_size: int) -> pd.DataFr
 
 
 def shard_path(shards_dir: str | os.PathLike, video_id: str) -> Path:
-    return Path(shards_dir) / f"{video_id.replace(os.sep, '_')}.h5"
+    return Path(shards_dir) / shard_name(video_id)
 
 
 def recipe(row: pd.Series, backend: FlowBackend, *, size: tuple[int, int], bound: float, quality: int,
@@ -119,35 +120,3 @@ def extract_chunk(rows: pd.DataFrame, backend: FlowBackend, shards_dir: str | os
             print(f"{row['path']}: {e}", file=sys.stderr)
             records.append((row["video_id"], "", 0, 0, "failed", str(e)))
     return pd.DataFrame(records, columns=INDEX_COLUMNS)
-
-
-def verify_shards(done: pd.DataFrame) -> pd.DataFrame:
-    """Read back every shard of the chunk indexes; a corrupted or missing one becomes a failure."""
-    done = done.copy()
-    for i in tqdm(done.index[done["status"] == "ok"], desc="verify shards", unit="shard", file=sys.stderr):
-        try:
-            verify(done.at[i, "shard"])
-        except ShardError as e:
-            print(f"{done.at[i, 'video_id']}: {e}", file=sys.stderr)
-            reason = f"{e}; also delete {done.at[i, 'chunk']} so that the re-run rebuilds it"
-            done.loc[i, ["status", "reason"]] = ["failed", reason]
-    return done
-
-
-def merge_index(manifest: pd.DataFrame, chunks: dict[str, pd.DataFrame], ingest_failures: pd.DataFrame
-                ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(shard index, failures) from the manifest and the chunk indexes (by file name), shards verified.
-
-    The failures table lists, by stage, videos left out and videos kept with a warning.
-    """
-    frames = [df.assign(chunk=name) for name, df in chunks.items()]
-    done = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=INDEX_COLUMNS + ["chunk"])
-    done = verify_shards(done)
-    ok = done[done["status"] == "ok"][["video_id", "shard", "frames", "bytes"]]
-    index = manifest.drop(columns=["frames"]).merge(ok, on="video_id", how="inner")
-    noted = done[(done["status"] == "failed") | (done["reason"] != "")]
-    failures = pd.concat([
-        ingest_failures,
-        pd.DataFrame({"video": noted["video_id"], "stage": "flow+pack", "reason": noted["reason"]}),
-    ], ignore_index=True)
-    return index, failures
