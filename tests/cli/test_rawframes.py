@@ -92,6 +92,21 @@ def test_export_from_shards(tmp_path) -> None:
     assert len(list((tmp_path / "out" / "v1").glob("flow_y_*.jpg"))) == 5
 
 
+def test_manifest_labels_and_splits(tmp_path) -> None:
+    from twostream.data.ingest import manifest_columns
+
+    rows = [{"video_id": f"v{i}", "path": str(make_video(tmp_path / f"v{i}.avi", frames=3 + i)), "label": 1 - i,
+             "class_name": f"C{1 - i}", "split1": role, "frames": 3 + i, "fps": 25.0, "width": 64, "height": 48}
+            for i, role in enumerate(["test", "train"])]
+    pd.DataFrame(rows, columns=manifest_columns(1)).to_csv(tmp_path / "manifest.csv", index=False)
+    result = run("--manifest", str(tmp_path / "manifest.csv"), "--step", "0", "--name", "m",
+                 "--out", str(tmp_path / "o"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert lines(tmp_path / "o" / "m_train_list_rawframes.txt") == [["v1", "4", "0"]]
+    assert lines(tmp_path / "o" / "m_val_list_rawframes.txt") == [["v0", "3", "1"]]
+    assert (tmp_path / "o" / "m_classes.txt").read_text() == "0 C0\n1 C1\n"
+
+
 def test_contradicting_resize_options_fail_before_any_work(tmp_path) -> None:
     make_video(tmp_path / "in" / "v.avi", frames=3)
     result = run(str(tmp_path / "in"), "--new-short", "32", "--new-width", "40", "--out", str(tmp_path / "out"))
