@@ -10,6 +10,8 @@ import argparse
 import importlib
 import sys
 
+from twostream.files import WriteError
+
 COMMANDS: dict[str, str] = {
     "synthetic": "Generate the embedded synthetic dataset in UCF-101 layout.",
     "ingest": "Build a dataset manifest (and failures list) from its official files.",
@@ -44,7 +46,11 @@ def main(argv: list[str] | None = None) -> int:
         if name == chosen:
             _module(name).add_arguments(p)
     args = parser.parse_args(argv)
-    return int(_module(args.command).run(args) or 0)
+    try:
+        return int(_module(args.command).run(args) or 0)
+    except WriteError as e:  # disk full, read-only folder: one line naming the folder, no traceback
+        print(f"twostream {args.command}: error: {e.strerror}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
