@@ -40,6 +40,9 @@ if "cma" in config:
     include: "workflow/rules/cma.smk"
 
 
+include: "workflow/rules/curves.smk"
+
+
 onstart:
     check_weights(
         config["model"]["depth"],

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "cma-train": "CMA: one iteration of alternating branch training.",
     "cma-tables": "Write CMA Table 1 and Table 2 for one dataset.",
     "cma-figures": "Draw the CMA fusion-weight sweep and attention maps.",
+    "training-curves": "Draw loss, training accuracy and learning rate per epoch of trained checkpoints.",
     "weights": "Download ImageNet weights into the torchvision cache (TORCH_HOME) for offline nodes.",
 }
 
