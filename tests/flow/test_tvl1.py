@@ -188,3 +188,11 @@ def test_rejects_frames_that_are_not_matching_uint8_stacks(backend):
         backend.compute(frames, frames[:1])
     with pytest.raises(ValueError, match="uint8"):
         backend.compute(frames.astype(np.float32), frames.astype(np.float32))
+
+
+def test_compiled_kernels_are_cached_outside_tmp(monkeypatch, tmp_path):
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert tvl1.compile_cache() == tmp_path / ".cache" / "twostream" / "inductor"
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "mine"))
+    assert tvl1.compile_cache() == tmp_path / "mine"

@@ -42,9 +42,11 @@ CUDA), otherwise they run eagerly.
 from __future__ import annotations
 
 import functools
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -256,9 +258,16 @@ def compile_available(device: torch.device) -> bool:
     return True
 
 
+def compile_cache() -> Path:
+    """Where compiled kernels are kept between processes: TORCHINDUCTOR_CACHE_DIR, else ~/.cache/twostream/inductor
+    (torch's own default is under /tmp, which many clusters clear between jobs)."""
+    return Path(os.environ.get("TORCHINDUCTOR_CACHE_DIR") or Path.home() / ".cache" / "twostream" / "inductor")
+
+
 @functools.cache
 def _compiled(fn: Step) -> Step:
-    """``fn`` compiled once per process, for any batch and image size."""
+    """``fn`` compiled once per process, for any batch and image size (kernels cached in ``compile_cache()``)."""
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(compile_cache())
     return torch.compile(fn, dynamic=True)
 
 
