@@ -47,7 +47,6 @@ import pandas as pd
 from tqdm import tqdm
 
 from twostream.data.decoding import Decoded, decode
-from twostream.data.extract import batch_pairs, flow_videos
 from twostream.data.ingest.common import FAILURE_COLUMNS, is_video, read_lines
 from twostream.data.shards import Shard, ShardError, quantize_flow
 from twostream.data.video import VideoError, iter_frames, probe
@@ -410,6 +409,8 @@ def _results(videos: list[Video], out: Path, backend: FlowBackend | None, settin
 def _core(todo: list[tuple[Video, dict]], out: Path, backend: FlowBackend, settings: Settings, workers: int,
           pairs: int, bar: tqdm) -> Iterator[tuple[Video, tuple[dict, str] | Exception]]:
     """Frames and step-1 flow of the videos from the pipeline's core, each written as its folder."""
+    from twostream.data.extract import batch_pairs, flow_videos  # imports torch: only when flow is computed
+
     resize = settings.resize
     size = (resize.height, resize.width) if resize.width and resize.height else TYPICAL_SIZE
     rule = (resize.width, resize.height, resize.short)
