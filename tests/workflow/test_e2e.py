@@ -16,6 +16,8 @@ def test_two_stream_table(run: Path) -> None:
     assert list(table["stream"]) == ["RGB", "Flow", "Fused"]
     assert table["videos"].eq(12).all()
     assert table["top1"].between(0, 100).all() and (table["top5"] >= table["top1"]).all()
+    assert (table["top1_lo"] <= table["top1"]).all() and (table["top1"] <= table["top1_hi"]).all()
+    assert (table["top5_lo"] <= table["top5"]).all() and (table["top5"] <= table["top5_hi"]).all()
     assert (run / "results/tiny/two_stream.md").read_text().startswith("# Two-stream baseline on tiny")
 
 
@@ -53,7 +55,8 @@ def test_cmmp_table1(run: Path) -> None:
 def test_cmmp_table2(run: Path) -> None:
     table = pd.read_csv(run / "results/cmmp_table2.csv")
     # `ext` is of kind ucf101: it shares its column with the paper's UCF-101 numbers.
-    assert list(table.columns) == ["Model", "Method", "Source", "ext", "tiny", "HMDB-51"]
+    assert list(table.columns) == ["Model", "Method", "Source", "ext", "ext_lo", "ext_hi", "tiny", "tiny_lo",
+                                   "tiny_hi", "HMDB-51"]
     assert table.loc[table["Method"] == "Two Stream [1]", "ext"].item() == 88.0
     ours = table[table["Source"] == "measured"].set_index("Method")["tiny"]
     two_stream = pd.read_csv(run / "results/tiny/two_stream.csv").set_index("stream")
