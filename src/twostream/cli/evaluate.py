@@ -14,7 +14,7 @@ from twostream.train.engine import device
 def add_arguments(p: argparse.ArgumentParser) -> None:
     common.add_data_arguments(p)
     p.add_argument("--model", required=True, help="trained checkpoint")
-    p.add_argument("--crops", type=int, default=10, help="1 (centre), 5 (corners + centre) or 10 (and flips)")
+    p.add_argument("--crops", type=int, default=10, help="1 (centre), 5 (corners + centre) or 10 (and flips; with --no-hflip the 5 unflipped)")
     p.add_argument("--out", required=True, help="scores .npz")
 
 
@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     modalities, scorer = from_checkpoint(args.model, dev)
     videos = select(common.read_index(args.index), args.split, "test")
     data = TSNDataset(videos, modalities, segments=args.segments, length=args.length, crop=args.crop,
-                      train=False, crops=args.crops)
+                      train=False, hflip=args.hflip, crops=args.crops)
     scores = predict(scorer, data, modalities, dev, batch_size=args.batch_size, workers=args.workers)
     save_scores(args.out, videos["video_id"].tolist(), scores)
     return 0

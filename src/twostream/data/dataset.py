@@ -3,7 +3,8 @@
 Items are uint8 arrays (convert on the device with ``transforms.to_input``):
   rgb  (K, h, w, 3)      flow  (K, h, w, 2L), channels x0, y0, x1, y1, ...
 for training (one random crop and flip shared by all snippets and both modalities, so
-RGB and flow stay spatially aligned), and (crops, K, h, w, C) for testing. Randomness
+RGB and flow stay spatially aligned), and (crops, K, h, w, C) for testing (test-time flips only
+where ``hflip``, as in training). Randomness
 comes from (seed, epoch, item index) only, so results do not depend on worker count
 or on resuming mid-run.
 """
@@ -70,7 +71,7 @@ class TSNDataset(Dataset):
         else:
             rgb, flow = self._decode(i, sampling.eval_offsets(n, self.segments))
             h, w = (rgb[0] if rgb else flow[0][0]).shape[:2]
-            boxes = transforms.eval_crop_boxes(h, w, self.crop, self.crops)
+            boxes = transforms.eval_crop_boxes(h, w, self.crop, self.crops, self.hflip)
         item: dict[str, torch.Tensor | int] = {"label": self.labels[i], "index": i}
         if rgb:
             views = np.stack([np.stack([transforms.view(f, *box[:2], self.crop, box[2]) for f in rgb]) for box in boxes])
