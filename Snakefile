@@ -37,6 +37,11 @@ if "cma" in config:
     include: "workflow/rules/cma.smk"
 
 
+if "conv_fusion" in config:
+
+    include: "workflow/rules/conv_fusion.smk"
+
+
 onstart:
     check_weights(
         config["model"]["depth"],

@@ -104,7 +104,7 @@ def final_targets():
     out = []
     for name in DATASETS:
         out += [f"results/{name}/failures.csv", f"results/{name}/two_stream.csv"]
-    return out + cmmp_targets() + cma_targets()
+    return out + cmmp_targets() + cma_targets() + conv_fusion_targets()
 
 
 # --- CMMP (cmmp.smk) ---
@@ -192,3 +192,47 @@ def cma_targets():
         "cma_attention.png",
     ]
     return [f"results/{d}/{n}" for d in DATASETS for n in names]
+
+
+# --- Conv fusion and the fusion baselines table (conv_fusion.smk) ---
+
+CONV = config.get("conv_fusion")
+
+
+def conv_fusion_split(name):
+    """The split conv fusion trains and the fusion baselines table uses: the dataset's first split."""
+    return splits(name)[0]
+
+
+def fusion_baselines_inputs(w):
+    """Score files of the table's rows: stage 1, conv fusion, and CMMP / CMA_iter1 where configured."""
+    scores = f"results/{w.dataset}/split{conv_fusion_split(w.dataset)}/scores"
+    out = {
+        "rgb": f"{scores}/rgb.npz",
+        "flow": f"{scores}/flow.npz",
+        "conv_fusion": f"{scores}/conv_fusion.npz",
+    }
+    if CMMP is not None:
+        out["cmmp"] = f"{scores}/cmmp-cmmp.npz"
+    if CMA is not None:
+        out["cma"] = f"{scores}/cma/iter1.npz"
+    return out
+
+
+def fusion_baselines_args(w):
+    """The CMMP and CMA arguments of `twostream fusion-baselines` (none where not configured)."""
+    rows = fusion_baselines_inputs(w)
+    args = []
+    if "cmmp" in rows:
+        weights = " ".join(map(str, CMMP["fusion_weights"]))
+        args.append(f"--cmmp {rows['cmmp']} --cmmp-weights {weights}")
+    if "cma" in rows:
+        args.append(f"--cma {rows['cma']}")
+    return " ".join(args)
+
+
+def conv_fusion_targets():
+    """The fusion baselines table of every dataset (none without a `conv_fusion:` section)."""
+    if CONV is None:
+        return []
+    return [f"results/{d}/fusion_baselines.{ext}" for d in DATASETS for ext in ("csv", "md")]

@@ -14,7 +14,8 @@ from twostream.eval.predict import ClipScorer
 from twostream.models import checkpoint
 from twostream.models.streams import tsn_forward
 
-KINDS = {"stream": "twostream.eval.scorers", "cmmp": "twostream.train.cmmp", "cma": "twostream.train.cma"}
+KINDS = {"stream": "twostream.eval.scorers", "cmmp": "twostream.train.cmmp", "cma": "twostream.train.cma",
+         "conv_fusion": "twostream.train.conv_fusion"}
 
 
 def scorer(ckpt: dict, device: torch.device) -> tuple[tuple[str, ...], ClipScorer]:
