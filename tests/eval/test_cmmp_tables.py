@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import astuple
 from pathlib import Path
 
 import numpy as np
@@ -99,3 +100,14 @@ def test_cli_table2_needs_one_file_of_each_kind_per_run(tmp_path):
     with pytest.raises(SystemExit, match="one RGB, one flow and one CMMP score file per run"):
         main(["cmmp-tables", "table2", "--runs", "a:synthetic:1", "a:synthetic:2", "--rgb", "x", "--flow", "y",
               "--cmmp", "z", "--out", str(tmp_path / "t2.csv")])
+
+
+def test_table2_measures_conv_fusion_beside_the_quoted_row(tmp_path):
+    rs = runs(tmp_path)
+    conv = [write(tmp_path / f"cf{i}.npz", fused=f) for i, f in enumerate((MOSTLY_1, ALWAYS_0, CONFIDENT_0))]
+    df = table2([Run(*astuple(r)[:6], c) for r, c in zip(rs, conv)], (1.0, 1.0), (1.0, 1.0))
+    measured = df[df["Method"] == "Fusion [11] (conv fusion)"].iloc[0]
+    assert measured["Source"] == "measured" and (measured["synthetic"], measured["hmdb"]) == (62.5, 50.0)
+    assert (measured["synthetic_lo"], measured["synthetic_hi"]) == intervals.wilson(5, 8)
+    assert df.loc[df["Method"] == "Fusion [11]", "hmdb"].item() == 64.6
+    assert "Fusion [11] (conv fusion)" not in set(table2(rs, (1.0, 1.0), (1.0, 1.0))["Method"])

@@ -64,6 +64,20 @@ def test_cmmp_table2(run: Path) -> None:
     table1 = pd.read_csv(run / "results/tiny/cmmp_table1.csv").set_index("Method")
     assert ours["CMMP"] == pytest.approx(table1.loc["CMMP", "Fusion"])  # one split: Table 1's CMMP run
     assert (table["Source"] == "reported in paper").sum() == 10
+    conv = table[table["Method"] == "Fusion [11] (conv fusion)"].iloc[0]
+    baselines = pd.read_csv(run / "results/tiny/fusion_baselines.csv").set_index("model")
+    assert conv["Source"] == "measured" and conv["tiny"] == pytest.approx(baselines.loc["Conv fusion [11]", "top1"])
+
+
+def test_fusion_baselines(run: Path) -> None:
+    table = pd.read_csv(run / "results/tiny/fusion_baselines.csv").set_index("model")
+    assert list(table.index) == ["RGB stream (stage 1)", "Flow stream (stage 1)", "Late fusion (stage 1)",
+                                 "Conv fusion [11]", "CMMP", "CMA_iter1-R"]
+    two_stream = pd.read_csv(run / "results/tiny/two_stream.csv").set_index("stream")
+    assert table.loc["Late fusion (stage 1)", "top1"] == two_stream.loc["Fused", "top1"]
+    assert table["videos"].eq(12).all() and table["colour"].between(0, 100).all()
+    assert (table["top1_lo"] <= table["top1"]).all() and (table["direction"] >= table["top1"]).all()
+    assert (run / "results/tiny/fusion_baselines.md").read_text().startswith("# Fusion baselines on tiny")
 
 
 def test_every_cmmp_rule_logged(run: Path) -> None:

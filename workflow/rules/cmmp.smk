@@ -113,6 +113,11 @@ rule cmmp_table2:
         rgb=[f"results/{n}/split{k}/scores/rgb.npz" for n, _, k in cmmp_runs()],
         flow=[f"results/{n}/split{k}/scores/flow.npz" for n, _, k in cmmp_runs()],
         cmmp=[f"results/{n}/split{k}/scores/cmmp-cmmp.npz" for n, _, k in cmmp_runs()],
+        conv_fusion=(
+            [f"results/{n}/split{k}/scores/conv_fusion.npz" for n, _, k in cmmp_runs()]
+            if CONV is not None
+            else []
+        ),
     output:
         csv=report(
             "results/cmmp_table2.csv",
@@ -126,6 +131,9 @@ rule cmmp_table2:
         "../../envs/twostream.yaml"
     params:
         runs=" ".join(f"{n}:{kind}:{k}" for n, kind, k in cmmp_runs()),
+        conv_fusion=lambda w, input: (
+            f"--conv-fusion {' '.join(input.conv_fusion)}" if input.conv_fusion else ""
+        ),
         two_stream_weights=" ".join(
             map(str, config["eval"].get("fusion_weights", [1, 1]))
         ),
@@ -134,5 +142,5 @@ rule cmmp_table2:
         code=code("cmmp-tables"),
     shell:
         "python -m twostream cmmp-tables table2 --runs {params.runs} --rgb {input.rgb} --flow {input.flow}"
-        " --cmmp {input.cmmp} --two-stream-weights {params.two_stream_weights} --weights {params.weights}"
+        " --cmmp {input.cmmp} {params.conv_fusion} --two-stream-weights {params.two_stream_weights} --weights {params.weights}"
         " --note '{params.note}' --out {output.csv} > {log} 2>&1"

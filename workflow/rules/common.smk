@@ -235,4 +235,6 @@ def conv_fusion_targets():
     """The fusion baselines table of every dataset (none without a `conv_fusion:` section)."""
     if CONV is None:
         return []
-    return [f"results/{d}/fusion_baselines.{ext}" for d in DATASETS for ext in ("csv", "md")]
+    return [
+        f"results/{d}/fusion_baselines.{ext}" for d in DATASETS for ext in ("csv", "md")
+    ]
