@@ -24,6 +24,7 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/streams.smk"
+include: "workflow/rules/summary.smk"
 
 
 # Each paper's rules exist when the config has its section (the presets configure one paper each).

@@ -120,3 +120,13 @@ def test_report_has_every_table_and_figure_with_its_caption(run: Path) -> None:
                  "cma_fusion_weights.png", "cma_attention.png"):
         assert name in html, name
     assert "Fusion-weight sweep on" in html and "CMMP Table 1 on" in html
+
+
+def test_summary_gathers_every_table(run: Path) -> None:
+    text = (run / "results/summary.md").read_text()
+    assert text.startswith("# Results summary") and " UTC on " in text and "Bit-identical across machines" in text
+    for name in ("two_stream", "cmmp_table1", "cma_table1", "cma_table2", "fusion_baselines"):
+        title = (run / f"results/tiny/{name}.md").read_text().splitlines()[0]
+        assert f"#{title}" in text
+    fused = pd.read_csv(run / "results/tiny/two_stream.csv").set_index("stream").loc["Fused"]
+    assert f"{fused['top1']:.2f} [{fused['top1_lo']:.1f}, {fused['top1_hi']:.1f}]" in text

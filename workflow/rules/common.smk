@@ -99,12 +99,25 @@ def splits(name):
     return DATASETS[name]["splits"]
 
 
-def final_targets():
+def tables():
     """Every dataset's failures and two-stream table, plus each paper's targets (cmmp.smk, cma.smk)."""
     out = []
     for name in DATASETS:
         out += [f"results/{name}/failures.csv", f"results/{name}/two_stream.csv"]
     return out + cmmp_targets() + cma_targets() + conv_fusion_targets()
+
+
+def summary_tables():
+    """The Markdown of every final table (summary.smk gathers them into results/summary.md)."""
+    csvs = [
+        t for t in tables() if t.endswith(".csv") and not t.endswith("failures.csv")
+    ]
+    return list(dict.fromkeys(t[: -len(".csv")] + ".md" for t in csvs))
+
+
+def final_targets():
+    """Every table and figure, and results/summary.md."""
+    return tables() + ["results/summary.md"]
 
 
 # --- CMMP (cmmp.smk) ---

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "cmmp-tables": "Write CMMP Table 1 (one dataset) or Table 2 (all datasets).",
     "conv-fusion-train": "Conv fusion (positive control): train from the stage-1 streams, fused at one ResNet stage.",
     "fusion-baselines": "Write the fusion baselines table (late, conv fusion, CMMP, CMA_iter1-R) for one dataset.",
+    "summary": "Gather the run's Markdown tables into results/summary.md with the date and machine.",
     "cma-train": "CMA: one iteration of alternating branch training.",
     "cma-tables": "Write CMA Table 1 and Table 2 for one dataset.",
     "cma-figures": "Draw the CMA fusion-weight sweep and attention maps.",
