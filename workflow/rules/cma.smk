@@ -29,6 +29,7 @@ rule cma_train:
         length=config["train"].get("length", 5),
         batch=cma_param("batch_size"),
         workers=config["train"].get("workers", 0),
+        speed=speed_args(training=True),
         device=config["train"].get("device", "auto"),
         crop=lambda w: ds(w)["crop"],
         hflip=lambda w: "--hflip" if ds(w).get("hflip", True) else "--no-hflip",
@@ -44,7 +45,7 @@ rule cma_train:
         " --iteration {wildcards.iteration} --init {input.init} --pretrained {params.pretrained}"
         " --torch-home '{params.torch_home}'"
         " {params.nonlocal_rgb} --dropout {params.dropout} --segments {params.segments} --length {params.length}"
-        " --crop {params.crop} {params.hflip} --batch-size {params.batch} --workers {params.workers}"
+        " --crop {params.crop} {params.hflip} --batch-size {params.batch} --workers {params.workers} {params.speed}"
         " --device {params.device} --lr {params.lr} --epochs {params.epochs} --lr-steps {params.lr_steps}"
         " --plateau-patience {params.plateau} --weight-decay {params.weight_decay} --seed {params.seed}"
         " --threads {threads} --out {output} > {log} 2>&1"
@@ -71,12 +72,13 @@ rule evaluate_cma:
         hflip=lambda w: "--hflip" if ds(w).get("hflip", True) else "--no-hflip",
         batch=config["eval"].get("batch_size", 1),
         device=config["train"].get("device", "auto"),
+        speed=speed_args(training=False),
         code=code("evaluate"),
         scorer=code_version("twostream.train.cma"),
     shell:
         "python -m twostream evaluate --index {input.index} --split {wildcards.split} --model {input.model}"
         " --segments {params.segments} --crops {params.crops} --length {params.length} --crop {params.crop}"
-        " {params.hflip} --batch-size {params.batch} --device {params.device} --threads {threads} --out {output} > {log} 2>&1"
+        " {params.hflip} --batch-size {params.batch} --device {params.device} {params.speed} --threads {threads} --out {output} > {log} 2>&1"
 
 
 rule cma_tables:

@@ -21,6 +21,7 @@ rule cmmp_train:
         segments=config["train"]["segments"],
         length=config["train"].get("length", 5),
         workers=config["train"].get("workers", 0),
+        speed=speed_args(training=True),
         device=config["train"].get("device", "auto"),
         crop=lambda w: ds(w)["crop"],
         hflip=lambda w: "--hflip" if ds(w).get("hflip", True) else "--no-hflip",
@@ -42,7 +43,7 @@ rule cmmp_train:
         "{params.launcher} cmmp-train --index {input.index} --split {wildcards.split}"
         " --variant {wildcards.variant} --rgb {input.rgb} --flow {input.flow} {params.per_sample}"
         " --segments {params.segments} --length {params.length} --crop {params.crop} {params.hflip}"
-        " --batch-size {params.batch} --workers {params.workers} --device {params.device} --lr {params.lr}"
+        " --batch-size {params.batch} --workers {params.workers} {params.speed} --device {params.device} --lr {params.lr}"
         " {params.length_arg} --lr-steps {params.lr_steps} --weight-decay {params.weight_decay}"
         " --seed {params.seed} --threads {threads} --out {output} > {log} 2>&1"
 
@@ -68,12 +69,13 @@ rule evaluate_cmmp:
         hflip=lambda w: "--hflip" if ds(w).get("hflip", True) else "--no-hflip",
         batch=config["eval"].get("batch_size", 1),
         device=config["train"].get("device", "auto"),
+        speed=speed_args(training=False),
         code=code("evaluate"),
         scorer=code_version("twostream.train.cmmp"),
     shell:
         "python -m twostream evaluate --index {input.index} --split {wildcards.split} --model {input.model}"
         " --segments {params.segments} --crops {params.crops} --length {params.length} --crop {params.crop}"
-        " {params.hflip} --batch-size {params.batch} --device {params.device} --threads {threads} --out {output} > {log} 2>&1"
+        " {params.hflip} --batch-size {params.batch} --device {params.device} {params.speed} --threads {threads} --out {output} > {log} 2>&1"
 
 
 rule cmmp_table1:

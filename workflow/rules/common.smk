@@ -42,6 +42,20 @@ def train_resources():
     return {"gpu": TRAIN_GPUS if GPUS else 0, "nodes": TRAIN_NODES}
 
 
+def speed_args(training):
+    """Precision and decoding flags of training and evaluation commands (training: compile, prefetch;
+    evaluation: loader workers, which training rules pass on their own)."""
+    t = config["train"]
+    args = f"--precision {t['precision']} --decode {t['decode']}"
+    if training:
+        args += f" --prefetch {t['prefetch']} " + (
+            "--compile" if t["compile"] else "--no-compile"
+        )
+    else:
+        args += f" --workers {t['workers']}"
+    return args
+
+
 def ds(w):
     return DATASETS[w.dataset]
 

@@ -23,6 +23,7 @@ rule conv_fusion_train:
         length=config["train"]["length"],
         workers=config["train"]["workers"],
         device=config["train"]["device"],
+        speed=speed_args(training=True),
         crop=lambda w: ds(w)["crop"],
         hflip=lambda w: "--hflip" if ds(w)["hflip"] else "--no-hflip",
         batch=CONV["batch_size"],
@@ -36,7 +37,7 @@ rule conv_fusion_train:
         "{params.launcher} conv-fusion-train --index {input.index} --split {wildcards.split}"
         " --rgb {input.rgb} --flow {input.flow} --stage {params.stage}"
         " --segments {params.segments} --length {params.length} --crop {params.crop} {params.hflip}"
-        " --batch-size {params.batch} --workers {params.workers} --device {params.device} --lr {params.lr}"
+        " --batch-size {params.batch} --workers {params.workers} {params.speed} --device {params.device} --lr {params.lr}"
         " --epochs {params.epochs} --lr-steps {params.lr_steps} --weight-decay {params.weight_decay}"
         " --seed {params.seed} --threads {threads} --out {output} > {log} 2>&1"
 
@@ -62,12 +63,13 @@ rule evaluate_conv_fusion:
         hflip=lambda w: "--hflip" if ds(w)["hflip"] else "--no-hflip",
         batch=config["eval"]["batch_size"],
         device=config["train"]["device"],
+        speed=speed_args(training=False),
         code=code("evaluate"),
         scorer=code_version("twostream.train.conv_fusion"),
     shell:
         "python -m twostream evaluate --index {input.index} --split {wildcards.split} --model {input.model}"
         " --segments {params.segments} --crops {params.crops} --length {params.length} --crop {params.crop}"
-        " {params.hflip} --batch-size {params.batch} --device {params.device} --threads {threads}"
+        " {params.hflip} --batch-size {params.batch} --device {params.device} {params.speed} --threads {threads}"
         " --out {output} > {log} 2>&1"
 
 

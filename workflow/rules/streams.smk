@@ -24,6 +24,7 @@ rule train_stream:
         length=config["train"].get("length", 5),
         batch=config["train"]["batch_size"],
         workers=config["train"].get("workers", 0),
+        speed=speed_args(training=True),
         device=config["train"].get("device", "auto"),
         crop=lambda w: ds(w)["crop"],
         hflip=lambda w: "--hflip" if ds(w).get("hflip", True) else "--no-hflip",
@@ -41,7 +42,7 @@ rule train_stream:
         " --modality {wildcards.modality} --depth {params.depth} --pretrained {params.pretrained}"
         " --torch-home '{params.torch_home}'"
         " --dropout {params.dropout} --segments {params.segments} --length {params.length}"
-        " --crop {params.crop} {params.hflip} --batch-size {params.batch} --workers {params.workers}"
+        " --crop {params.crop} {params.hflip} --batch-size {params.batch} --workers {params.workers} {params.speed}"
         " --device {params.device} --lr {params.lr} --epochs {params.epochs} --lr-steps {params.lr_steps}"
         " --weight-decay {params.weight_decay} --clip-grad {params.clip_grad} --seed {params.seed}"
         " --threads {threads} --out {output} > {log} 2>&1"
@@ -68,11 +69,12 @@ rule evaluate_stream:
         hflip=lambda w: "--hflip" if ds(w).get("hflip", True) else "--no-hflip",
         batch=config["eval"].get("batch_size", 1),
         device=config["train"].get("device", "auto"),
+        speed=speed_args(training=False),
         code=code("evaluate"),
     shell:
         "python -m twostream evaluate --index {input.index} --split {wildcards.split} --model {input.model}"
         " --segments {params.segments} --crops {params.crops} --length {params.length} --crop {params.crop}"
-        " {params.hflip} --batch-size {params.batch} --device {params.device} --threads {threads} --out {output} > {log} 2>&1"
+        " {params.hflip} --batch-size {params.batch} --device {params.device} {params.speed} --threads {threads} --out {output} > {log} 2>&1"
 
 
 rule two_stream_table:

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         channels = config["flow"]["in_channels"]
         raise SystemExit(f"--length {args.length} does not fit the flow branch's {channels} input channels")
     index = common.read_index(args.index)
-    data = common.train_dataset(args, index, cma.MODALITIES)
+    data = common.train_dataset(args, index, cma.MODALITIES, dev)
     sched = common.schedule(args, len(data))
     resume = Path(args.out + ".resume")
     run_id = {"config": config, "init": args.init, "pretrained": args.pretrained, "index": args.index,

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
                          f"not 2 x --length {args.length}")
     ctx, dev = common.process(args)
     net.to(dev)
-    data = common.train_dataset(args, common.read_index(args.index), ("rgb", "flow"))
+    data = common.train_dataset(args, common.read_index(args.index), ("rgb", "flow"), dev)
     sched = common.schedule(args, len(data))
     run_id = {"config": config, "stage1": [cmmp.file_digest(args.rgb), cmmp.file_digest(args.flow)],
               "index": args.index, "split": args.split, "crop": args.crop, "hflip": args.hflip,

@@ -9,8 +9,9 @@ import os
 import pandas as pd
 import torch
 
+from twostream.data import batches
 from twostream.data.dataset import TSNDataset, select
-from twostream.train import distributed
+from twostream.train import distributed, precision
 from twostream.train.engine import Schedule
 
 
@@ -27,6 +28,10 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--precision", choices=precision.PRECISIONS, default="auto",
+                   help="autocast precision (auto: bf16 on CUDA, fp32 on CPU)")
+    p.add_argument("--decode", choices=batches.DECODES, default="cpu",
+                   help="JPEG decoding in the loader (cpu) or batched on the device (gpu; auto: gpu on CUDA)")
 
 
 def add_schedule_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,6 +45,9 @@ def add_schedule_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-decay", type=float, default=5e-4)
     p.add_argument("--clip-grad", type=float, default=0.0)
     p.add_argument("--checkpoint-every", type=int, default=0, help="steps between mid-epoch checkpoints")
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False,
+                   help="torch.compile the network a training step calls")
+    p.add_argument("--prefetch", type=int, default=2, help="batches each loader worker keeps ready")
 
 
 def setup(args: argparse.Namespace) -> None:
@@ -65,9 +73,15 @@ def num_classes(index: pd.DataFrame) -> int:
     return int(index["label"].max()) + 1
 
 
-def train_dataset(args: argparse.Namespace, index: pd.DataFrame, modalities: tuple[str, ...]) -> TSNDataset:
+def decode(args: argparse.Namespace, device: torch.device) -> str:
+    """Where the loader's JPEGs are decoded for this device (``--decode auto`` resolved)."""
+    return batches.resolve_decode(args.decode, device)
+
+
+def train_dataset(args: argparse.Namespace, index: pd.DataFrame, modalities: tuple[str, ...],
+                  device: torch.device) -> TSNDataset:
     return TSNDataset(select(index, args.split, "train"), modalities, segments=args.segments, length=args.length,
-                      crop=args.crop, train=True, hflip=args.hflip, seed=args.seed)
+                      crop=args.crop, train=True, hflip=args.hflip, seed=args.seed, decode=decode(args, device))
 
 
 def schedule(args: argparse.Namespace, n_train: int) -> Schedule:
@@ -83,4 +97,5 @@ def schedule(args: argparse.Namespace, n_train: int) -> Schedule:
     return Schedule(steps=steps, lr=args.lr, batch_size=args.batch_size, milestones=milestones,
                     plateau_patience=args.plateau_patience, momentum=args.momentum,
                     weight_decay=args.weight_decay, clip_grad=args.clip_grad, workers=args.workers,
-                    checkpoint_every=args.checkpoint_every)
+                    checkpoint_every=args.checkpoint_every, precision=args.precision, compile=args.compile,
+                    prefetch=args.prefetch)

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
                          f"not 2 x --length {args.length}")
     ctx, dev = common.process(args)
     net.to(dev)
-    data = common.train_dataset(args, common.read_index(args.index), conv_fusion.MODALITIES)
+    data = common.train_dataset(args, common.read_index(args.index), conv_fusion.MODALITIES, dev)
     sched = common.schedule(args, len(data))
     run_id = {"config": config, "stage1": [file_digest(args.rgb), file_digest(args.flow)], "index": args.index,
               "split": args.split, "crop": args.crop, "hflip": args.hflip, "segments": args.segments}

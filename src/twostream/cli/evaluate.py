@@ -28,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
     if videos.empty:
         raise SystemExit(f"{args.index}: split {args.split} has no {args.subset} videos")
     data = TSNDataset(videos, modalities, segments=args.segments, length=args.length, crop=args.crop,
-                      train=False, hflip=args.hflip, crops=args.crops)
-    scores = predict(scorer, data, modalities, dev, batch_size=args.batch_size, workers=args.workers)
+                      train=False, hflip=args.hflip, crops=args.crops, decode=common.decode(args, dev))
+    scores = predict(scorer, data, modalities, dev, batch_size=args.batch_size, workers=args.workers,
+                     precision=args.precision)
     save_scores(args.out, videos["video_id"].tolist(), scores)
     return 0

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     net = checkpoint.build_stream(config, args.pretrained)
     ctx, dev = common.process(args)
     net.to(dev)
-    data = common.train_dataset(args, index, (args.modality,))
+    data = common.train_dataset(args, index, (args.modality,), dev)
     sched = common.schedule(args, len(data))
     trainer = Trainer(net, list(net.parameters()), data, sched, seed=args.seed, resume=Path(args.out + ".resume"),
                       run_id={"config": config, "pretrained": args.pretrained, "index": args.index,

@@ -13,6 +13,7 @@ import torch
 from twostream.eval.predict import ClipScorer
 from twostream.models import checkpoint
 from twostream.models.streams import tsn_forward
+from twostream.train import precision
 
 KINDS = {"stream": "twostream.eval.scorers", "cmmp": "twostream.train.cmmp", "cma": "twostream.train.cma",
          "conv_fusion": "twostream.train.conv_fusion"}
@@ -22,7 +23,7 @@ def scorer(ckpt: dict, device: torch.device) -> tuple[tuple[str, ...], ClipScore
     """Scorer of a single stream: {modality: scores}."""
     net = checkpoint.build_stream(ckpt["config"])
     net.load_state_dict(ckpt["state_dict"])
-    net.to(device).eval()
+    precision.place(net, device).eval()
     m = ckpt["config"]["modality"]
     return (m,), lambda clips: {m: tsn_forward(net, clips[m])}
 

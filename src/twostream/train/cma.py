@@ -22,6 +22,7 @@ from twostream.data.transforms import to_input
 from twostream.eval.predict import ClipScorer
 from twostream.models import checkpoint
 from twostream.models.cma import CMANet, set_trainable, tsn_forward_pair
+from twostream.train import precision
 from twostream.train.distributed import Context
 from twostream.train.engine import Schedule, StepFn, Trainer, accuracy
 
@@ -95,7 +96,7 @@ def start(iteration: int, init: str | os.PathLike, *, pretrained: str, nonlocal_
 
 def step_fn(branch: str, device: torch.device) -> StepFn:
     """One training step's loss: cross-entropy of ``branch``'s segment-averaged score."""
-    def step(model: CMANet, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+    def step(model: CMANet, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         scores = dict(zip(MODALITIES, tsn_forward_pair(
             model, to_input(batch["rgb"].to(device), "rgb"), to_input(batch["flow"].to(device), "flow"))))
         target = batch["label"].to(device)
@@ -122,7 +123,7 @@ def scorer(ckpt: dict[str, Any], device: torch.device) -> tuple[tuple[str, ...],
     """Scorer of a CMA checkpoint: both branches' outputs {"rgb": scores, "flow": scores}."""
     net = build(ckpt["config"])
     net.load_state_dict(ckpt["state_dict"])
-    net.to(device).eval()
+    precision.place(net, device).eval()
 
     def score(clips: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return dict(zip(MODALITIES, tsn_forward_pair(net, clips["rgb"], clips["flow"])))

@@ -21,6 +21,7 @@ from twostream.eval.predict import ClipScorer
 from twostream.models import checkpoint
 from twostream.models.cmmp import CMMPNet, fuse_scores
 from twostream.models.losses import adversarial_loss, plain_loss
+from twostream.train import precision
 from twostream.train.engine import StepFn, accuracy
 
 Objective = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
@@ -80,11 +81,11 @@ def make_step(config: dict[str, Any], device: torch.device) -> StepFn:
     """The Trainer step of a stage-2 config: both streams' scores, the variant's objective, accuracies (fused 1:1)."""
     loss_fn = objective(VARIANTS[config["variant"]], config["per_sample"])
 
-    def step(model: torch.nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+    def step(model: torch.nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         s_a, s_m = model(to_input(batch["rgb"].to(device), "rgb"), to_input(batch["flow"].to(device), "flow"))
         target = batch["label"].to(device)
         loss, parts = loss_fn(s_a, s_m, target)
-        logs = {k: v.item() for k, v in parts.items()}
+        logs = {k: v.detach() for k, v in parts.items()}
         logs.update(acc_a=accuracy(s_a, target), acc_m=accuracy(s_m, target),
                     acc=accuracy(fuse_scores(s_a.detach(), s_m.detach()), target))
         return loss, logs
@@ -96,7 +97,7 @@ def scorer(ckpt: dict, device: torch.device) -> tuple[tuple[str, ...], ClipScore
     """Scorer of a stage-2 checkpoint: {"rgb": s_a, "flow": s_m}; the LSTMs run over each clip's K segments."""
     net = build(ckpt["config"])
     net.load_state_dict(ckpt["state_dict"])
-    net.to(device).eval()
+    precision.place(net, device).eval()
 
     def score(clips: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         s_a, s_m = net(clips["rgb"], clips["flow"])

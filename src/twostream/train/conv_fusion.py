@@ -17,6 +17,7 @@ from twostream.data.transforms import to_input
 from twostream.eval.predict import ClipScorer
 from twostream.models import checkpoint
 from twostream.models.conv_fusion import ConvFusionNet
+from twostream.train import precision
 from twostream.train.engine import StepFn, accuracy
 
 MODALITIES = ("rgb", "flow")
@@ -42,7 +43,7 @@ def from_stage1(rgb_path: str | os.PathLike, flow_path: str | os.PathLike, stage
 def make_step(device: torch.device) -> StepFn:
     """The Trainer step: fused video scores, cross-entropy, accuracy."""
 
-    def step(model: torch.nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+    def step(model: torch.nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         scores = model(to_input(batch["rgb"].to(device), "rgb"), to_input(batch["flow"].to(device), "flow"))
         target = batch["label"].to(device)
         return F.cross_entropy(scores, target), {"acc": accuracy(scores, target)}
@@ -54,5 +55,5 @@ def scorer(ckpt: dict, device: torch.device) -> tuple[tuple[str, ...], ClipScore
     """Scorer of a conv-fusion checkpoint: {"fused": scores}."""
     net = build(ckpt["config"])
     net.load_state_dict(ckpt["state_dict"])
-    net.to(device).eval()
+    precision.place(net, device).eval()
     return MODALITIES, lambda clips: {OUTPUT: net(clips["rgb"], clips["flow"])}
