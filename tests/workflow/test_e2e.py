@@ -30,7 +30,8 @@ def test_failures_and_index(run: Path) -> None:
     failures = pd.read_csv(run / "results/tiny/failures.csv")
     assert list(failures.columns) == ["video", "stage", "reason"] and failures.empty
     index = pd.read_csv(run / "results/tiny/shards.csv")
-    assert len(index) == 36 and index["frames"].eq(8).all()
+    assert len(index) == 36 + 6 and index["frames"].eq(8).all()
+    assert (index["split1"] == "val").sum() == 6  # the validation videos (one per class) reach the shards
 
 
 def test_nothing_left_to_do(run: Path) -> None:
