@@ -62,6 +62,8 @@ rule extract:
         size=lambda w: " ".join(map(str, ds(w)["size"])),
         backend=config["flow"]["backend"],
         device=config["flow"].get("device", "auto"),
+        variant=config["flow"]["variant"],
+        batch_pairs=config["flow"]["batch_pairs"],
         bound=config["flow"]["bound"],
         quality=config["flow"].get("jpeg_quality", 90),
         length=config["train"].get("length", 5),
@@ -69,7 +71,8 @@ rule extract:
     shell:
         "python -m twostream extract --manifest {input.manifest} --chunk {params.chunk}"
         " --chunk-size {params.chunk_size} --shards shards/{wildcards.dataset} --size {params.size}"
-        " --backend {params.backend} --device {params.device} --bound {params.bound}"
+        " --backend {params.backend} --device {params.device} --variant {params.variant}"
+        " --batch-pairs {params.batch_pairs} --bound {params.bound}"
         " --quality {params.quality} --length {params.length} --threads {threads} --out {output} > {log} 2>&1"
 
 
