@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(_module(args.command).run(args) or 0)
     except WriteError as e:  # disk full, read-only folder: one line naming the folder, no traceback
-        print(f"twostream {args.command}: error: {e.strerror}", file=sys.stderr)
+        # on a line of its own, also after an unfinished progress bar
+        print(f"\ntwostream {args.command}: error: {e.strerror}", file=sys.stderr)
         return 1
 
 
