@@ -27,6 +27,7 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/streams.smk"
+include: "workflow/rules/summary.smk"
 
 
 # Each paper's rules exist when the config has its section (the presets configure one paper each).
@@ -38,6 +39,11 @@ if "cmmp" in config:
 if "cma" in config:
 
     include: "workflow/rules/cma.smk"
+
+
+if "conv_fusion" in config:
+
+    include: "workflow/rules/conv_fusion.smk"
 
 
 include: "workflow/rules/curves.smk"

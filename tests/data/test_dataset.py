@@ -85,3 +85,18 @@ def test_test_views(videos) -> None:
     data = TSNDataset(videos, ("rgb",), segments=4, crop=24, train=False, crops=10)
     item = data[0]
     assert item["rgb"].shape == (10, 4, 24, 24, 3) and "flow" not in item
+
+
+def test_test_flips_follow_hflip(videos) -> None:
+    """Without training flips (labels with left/right) the 10-crop test is the 5 unflipped crops."""
+    def x_flow(item) -> np.ndarray:
+        return item["flow"][..., 0::2].numpy().astype(int) - 128  # every field's x, per view
+
+    flipped = TSNDataset(videos, segments=2, crop=24, train=False, crops=10, hflip=True)[0]
+    kept = TSNDataset(videos, segments=2, crop=24, train=False, crops=10, hflip=False)[0]
+    assert flipped["flow"].shape[0] == 10 and kept["flow"].shape[0] == 5 and kept["rgb"].shape[0] == 5
+    assert np.array_equal(kept["flow"].numpy(), flipped["flow"][:5].numpy())
+    assert (x_flow(kept) >= 0).all()  # fields move right (x = t / 20 >= 0): no view mirrors them
+    assert (x_flow(flipped)[5:] <= 0).all() and (x_flow(flipped)[5:] < 0).any()
+    green = kept["rgb"][..., 1].numpy().astype(int)
+    assert (green[..., 0] < green[..., -1]).all()  # and no RGB view is mirrored

@@ -82,7 +82,7 @@ def test_real_clip_layout_and_numbering(shared_data, tmp_path) -> None:
     clip = shared_data / "clips" / "hmdb51" / "dive" / "BASE_Jumping_Compilation_-_Brilliant_dive_f_cm_np1_le_bad_3.mp4"
     video = Video(clip.stem, str(clip), 0, "dive")
     done, failures = rawframes.export([video], tmp_path, backend=get_backend("opencv-cpu"),
-                                      settings=settings(resize=Resize(0, 0, 24)))
+                                      settings=settings(resize=Resize(0, 0, 24)), workers=0)
     assert failures == []
     decoded = len(read_frames(clip))
     folder = tmp_path / clip.stem
@@ -103,7 +103,7 @@ def test_flow_jpegs_are_the_shards_quantised_flow(tmp_path) -> None:
     shard = tmp_path / "v.h5"
     extract_video(row, backend, shard, size=(48, 64), bound=20.0, quality=90)
     rawframes.export([Video("v", str(path), 0, "A")], tmp_path / "computed", backend=backend,
-                     settings=settings(quality=90))
+                     settings=settings(quality=90), workers=0)
     rawframes.export([Video("v", str(shard), 0, "A")], tmp_path / "copied")
     computed, copied = tmp_path / "computed" / "v", tmp_path / "copied" / "v"
     with Shard(shard) as s:
@@ -122,9 +122,9 @@ def test_flow_jpegs_are_the_shards_quantised_flow(tmp_path) -> None:
 def test_step_zero_and_two(tmp_path) -> None:
     path = make_video(tmp_path / "v.avi", frames=6)
     video = Video("v", str(path), 0, "A")
-    rawframes.export([video], tmp_path / "s0", settings=settings(step=0))
+    rawframes.export([video], tmp_path / "s0", settings=settings(step=0), workers=0)
     assert files(tmp_path / "s0" / "v") == [".done"] + [f"img_{t:05d}.jpg" for t in range(1, 7)]
-    rawframes.export([video], tmp_path / "s2", backend=get_backend("opencv-cpu"), settings=settings(step=2))
+    rawframes.export([video], tmp_path / "s2", backend=get_backend("opencv-cpu"), settings=settings(step=2), workers=0)
     names = files(tmp_path / "s2" / "v")
     assert [n for n in names if n.startswith("flow_x")] == [f"flow_x_p2_{t:05d}.jpg" for t in range(1, 5)]
 
@@ -140,7 +140,7 @@ def test_file_lists_follow_rawframe_dataset_conventions(tmp_path) -> None:
     videos = rawframes.find_videos([str(root)], failures := [])
     assert failures == [] and [(v.video_id, v.label) for v in videos] == [(t["video_id"], t["label"]) for t in table]
     out = tmp_path / "rawframes"
-    done, _ = rawframes.export(videos, out, backend=get_backend("opencv-cpu"), settings=settings())
+    done, _ = rawframes.export(videos, out, backend=get_backend("opencv-cpu"), settings=settings(), workers=0)
     splits = pd.DataFrame(table).set_index("video_id")[["split1", "split2"]]
     rawframes.write_lists(tmp_path, "toy", done, splits, ["A", "B"], with_flow=True)
     for k in (1, 2):
@@ -172,7 +172,8 @@ def test_bad_videos_are_listed_and_the_rest_goes_on(tmp_path) -> None:
     (tmp_path / "in" / "A" / "with space.avi").write_bytes(good.read_bytes())
     failures: list = []
     videos = rawframes.find_videos([str(tmp_path / "in"), str(tmp_path / "missing.avi")], failures)
-    done, more = rawframes.export(videos, tmp_path / "out", backend=get_backend("opencv-cpu"), settings=settings())
+    done, more = rawframes.export(videos, tmp_path / "out", backend=get_backend("opencv-cpu"), settings=settings(),
+                                  workers=0)
     assert done["video_id"].tolist() == ["good"]
     reasons = {Path(v).name: r for v, _, r in failures + more}
     assert set(reasons) == {"missing.avi", "good.mkv", "empty.avi", "text.mp4", "single.avi", "with space.avi"}
@@ -184,16 +185,16 @@ def test_bad_videos_are_listed_and_the_rest_goes_on(tmp_path) -> None:
 def test_a_finished_video_is_kept_and_a_new_recipe_redoes_it(tmp_path) -> None:
     path = make_video(tmp_path / "v.avi")
     video, backend = Video("v", str(path), 0, "A"), get_backend("opencv-cpu")
-    rawframes.export([video], tmp_path / "out", backend=backend, settings=settings())
+    rawframes.export([video], tmp_path / "out", backend=backend, settings=settings(), workers=0)
     marker = tmp_path / "out" / "v" / ".done"
     first = marker.stat().st_mtime_ns
-    done, _ = rawframes.export([video], tmp_path / "out", backend=backend, settings=settings())
+    done, _ = rawframes.export([video], tmp_path / "out", backend=backend, settings=settings(), workers=0)
     assert done["status"].tolist() == ["kept"] and marker.stat().st_mtime_ns == first
-    done, _ = rawframes.export([video], tmp_path / "out", backend=backend, settings=settings(step=0))
+    done, _ = rawframes.export([video], tmp_path / "out", backend=backend, settings=settings(step=0), workers=0)
     assert done["status"].tolist() == ["done"] and not list((tmp_path / "out" / "v").glob("flow_*"))
 
 
 def test_a_second_run_on_the_same_folder_stops(tmp_path) -> None:
     (tmp_path / "out").mkdir()
     with rawframes.locked(tmp_path / "out"), pytest.raises(rawframes.RawframesError, match="another rawframes run"):
-        rawframes.export([], tmp_path / "out", settings=settings())
+        rawframes.export([], tmp_path / "out", settings=settings(), workers=0)

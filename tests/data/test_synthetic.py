@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from twostream.data.synthetic import SyntheticSpec, class_names, generate, grey, isoluminant, render
+from twostream.data.synthetic import SyntheticSpec, class_names, generate, grey, hues, isoluminant, render
 from twostream.data.video import read_frames
 
 SPEC = SyntheticSpec(clips_per_group=1, frames=6, height=32, width=32, object_size=(8, 8))
@@ -72,3 +72,60 @@ def test_generation_is_reproducible(tmp_path) -> None:
     generate(SPEC, tmp_path / "b")
     for f in sorted((tmp_path / "a").rglob("*.avi"))[:5]:
         assert np.array_equal(read_frames(f), read_frames(tmp_path / "b" / f.relative_to(tmp_path / "a")))
+
+
+def _visible_pixels(video: np.ndarray, spec: SyntheticSpec, colour: int) -> np.ndarray:
+    """Per frame: pixels of the square whose hue is ``colour`` (the background is grey, B = G = R)."""
+    coloured = ~((video[..., 0] == video[..., 1]) & (video[..., 1] == video[..., 2]))
+    hue = cv2.cvtColor(video.reshape(-1, 1, 3), cv2.COLOR_BGR2HSV_FULL)[:, 0, 0].reshape(video.shape[:3]).astype(float) * 360 / 256
+    distance = np.abs((hue[..., None] - np.array(hues(spec)) + 180) % 360 - 180)
+    return (coloured & (distance.argmin(axis=-1) == colour)).sum(axis=(1, 2))
+
+
+def test_no_single_frame_statistic_tells_which_square_moves() -> None:
+    """Over many videos, the moving and the still square look alike frame by frame.
+
+    Small frames and large squares make them overlap often; where they do, the square drawn
+    whole (on top) must be the moving one as often as the still one, and the visible areas of
+    the two must have the same distribution (the moving square always on top failed this).
+    """
+    spec = SyntheticSpec(frames=6, height=32, width=32, object_size=(10, 10))
+    full = 10 * 10
+    moving_whole = still_whole = 0
+    moving_area, still_area = [], []
+    for i in range(240):
+        label = i % spec.num_classes
+        colour = label // spec.directions
+        video = render(spec, label, np.random.default_rng([99, i]))
+        others = [c for c in range(spec.colours) if c != colour]
+        moving = _visible_pixels(video, spec, colour)
+        present = [c for c in others if _visible_pixels(video, spec, c).any()]
+        assert len(present) == 1  # exactly one still square, of another colour
+        still = _visible_pixels(video, spec, present[0])
+        overlap = moving + still < 2 * full
+        moving_whole += int(np.sum(overlap & (moving == full)))
+        still_whole += int(np.sum(overlap & (still == full)))
+        moving_area += moving.tolist()
+        still_area += still.tolist()
+    overlaps = moving_whole + still_whole
+    assert overlaps > 100  # the check has power
+    assert abs(moving_whole - overlaps / 2) < 4 * np.sqrt(overlaps / 4)  # a fair coin: 4 sigma
+    moving_area, still_area = np.sort(moving_area), np.sort(still_area)
+    assert moving_area.mean() == pytest.approx(still_area.mean(), abs=1.5)
+    # Same distribution of visible area: the largest gap between the two empirical CDFs is small (KS).
+    grid = np.arange(full + 1)
+    gap = np.abs(np.searchsorted(moving_area, grid, "right") - np.searchsorted(still_area, grid, "right")).max()
+    assert gap / len(moving_area) < 1.95 * np.sqrt(2 / len(moving_area))  # two-sample KS at the 0.1 % level
+
+
+def test_validation_split_is_disjoint_from_train_and_test(tmp_path) -> None:
+    spec = SyntheticSpec(clips_per_group=1, val_clips=2, frames=4, height=16, width=16, object_size=(4, 4))
+    generate(spec, tmp_path / "ds")
+    folder = tmp_path / "ds/splits"
+    val = set((folder / "vallist01.txt").read_text().split())
+    assert len(val) == 2 * spec.num_classes and all("_g00_" in v for v in val)
+    for k in (1, 2, 3):
+        assert (folder / f"vallist0{k}.txt").read_text().split() == sorted(val, key=list((folder / "vallist01.txt").read_text().split()).index)
+        listed = {line.split()[0] for role in ("train", "test") for line in (folder / f"{role}list0{k}.txt").read_text().splitlines()}
+        assert not val & listed
+    assert len(list((tmp_path / "ds/videos").rglob("*_g00_*.avi"))) == 2 * spec.num_classes

@@ -15,6 +15,7 @@ def test_ten_crops() -> None:
     assert len(boxes) == 10 and sum(f for *_, f in boxes) == 5
     assert (0, 0, False) in boxes and (32, 116, True) in boxes and (16, 58, False) in boxes
     assert eval_crop_boxes(256, 340, 224, 1) == [(16, 58, False)]
+    assert eval_crop_boxes(256, 340, 224, 10, flips=False) == eval_crop_boxes(256, 340, 224, 5)
     with pytest.raises(ValueError):
         eval_crop_boxes(256, 340, 224, 3)
 

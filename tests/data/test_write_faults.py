@@ -78,7 +78,9 @@ def extract(manifest: Path, shards: Path, out: Path) -> subprocess.CompletedProc
 
 
 def error_lines(proc: subprocess.CompletedProcess) -> list[str]:
-    return [line for line in proc.stderr.splitlines() if line.startswith("twostream extract: error:")]
+    """The error lines (a progress bar's carriage-return updates may share the terminal line)."""
+    parts = proc.stderr.replace("\r", "\n").splitlines()
+    return [part for part in parts if part.startswith("twostream extract: error:")]
 
 
 def test_disk_full_fails_the_chunk_clearly_and_the_rerun_after_freeing_space_matches_a_clean_run(

@@ -37,7 +37,9 @@ def test_sweep_fuses_at_every_weight_pair():
     assert list(zip(base["top1"], base["top5"])) == list(SWEEP.values())
     swapped = df[df["model"] == "swapped"].set_index("weights")
     assert (swapped.loc["1:0", "top1"], swapped.loc["0:1", "top1"]) == (50.0, 50.0)
-    assert list(df.columns) == ["model", "weights", "w_rgb", "w_flow", "top1", "top5"]
+    assert list(df.columns) == ["model", "weights", "w_rgb", "w_flow", "top1", "top1_lo", "top1_hi",
+                                "top5", "top5_lo", "top5_hi"]
+    assert (df["top1_lo"] <= df["top1"]).all() and (df["top1"] <= df["top1_hi"]).all()
 
 
 def test_fusion_command_writes_the_png_and_the_numbers(tmp_path):

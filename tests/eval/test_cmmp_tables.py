@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import astuple
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 import pytest
 
 from twostream.cli import main
+from twostream.eval import intervals
 from twostream.eval.cmmp_tables import PAPER_TABLE1_COLUMNS, Run, table1, table2
 from twostream.eval.predict import save_scores
 
@@ -29,6 +31,7 @@ def test_table1_measures_each_stream_and_their_fusion(tmp_path):
     df = table1(files, (1.0, 1.0))
     assert list(df["Method"]) == ["SUM", "CMMP"]
     assert df[["Spatial", "Temporal", "Fusion"]].values.tolist() == [[50.0, 75.0, 75.0], [50.0, 75.0, 100.0]]
+    assert df[["Fusion_lo", "Fusion_hi"]].values.tolist() == [list(intervals.wilson(3, 4)), list(intervals.wilson(4, 4))]
     assert df[list(PAPER_TABLE1_COLUMNS)].values.tolist() == [[53.01, 54.05, 53.79], [50.07, 65.23, 66.67]]
     assert table1(files, (1.0, 2.0))["Fusion"].tolist() == [75.0, 75.0]
 
@@ -47,11 +50,14 @@ def runs(tmp_path: Path) -> list[Run]:
 
 def test_table2_averages_splits_and_quotes_the_paper(tmp_path):
     df = table2(runs(tmp_path), (1.0, 1.0), (1.0, 1.0))
-    assert list(df.columns) == ["Model", "Method", "Source", "synthetic", "hmdb", "UCF-101"]
+    assert list(df.columns) == ["Model", "Method", "Source", "synthetic", "synthetic_lo", "synthetic_hi",
+                                "hmdb", "hmdb_lo", "hmdb_hi", "UCF-101"]
     ours = df[df["Source"] == "measured"].set_index("Method")
     assert ours.loc["Two-stream (stage 1)", ["synthetic", "hmdb"]].tolist() == [75.0, 75.0]
     assert ours.loc["CMMP", ["synthetic", "hmdb"]].tolist() == [87.5, 100.0]
     assert ours["UCF-101"].isna().all()
+    # The interval of a mean over splits is that of the pooled test videos (8 for synthetic).
+    assert tuple(ours.loc["CMMP", ["synthetic_lo", "synthetic_hi"]]) == intervals.wilson(7, 8)
     paper = df[df["Source"] == "reported in paper"].set_index("Method")
     assert len(paper) == 10 and paper[["synthetic"]].isna().all().all()
     assert paper.loc["CMMP", ["UCF-101", "hmdb"]].tolist() == [91.3, 65.9]  # HMDB-51 numbers in the hmdb51 dataset's column
@@ -68,7 +74,7 @@ def test_table2_uses_each_rows_fusion_weights(tmp_path):
 
 def test_table2_names_paper_columns_when_no_dataset_of_that_kind(tmp_path):
     df = table2(runs(tmp_path)[:2], (1.0, 1.0), (1.0, 1.0))
-    assert list(df.columns)[3:] == ["synthetic", "UCF-101", "HMDB-51"]
+    assert list(df.columns)[3:] == ["synthetic", "synthetic_lo", "synthetic_hi", "UCF-101", "HMDB-51"]
 
 
 def test_cli_writes_both_tables(tmp_path):
@@ -78,6 +84,8 @@ def test_cli_writes_both_tables(tmp_path):
     t1 = pd.read_csv(tmp_path / "t1.csv")
     assert list(t1["Method"]) == ["SUM", "CMMP+noAL"] and list(t1["Fusion"]) == [100.0, 75.0]
     assert (tmp_path / "t1.md").read_text().startswith("# CMMP Table 1 on synthetic, split 1")
+    lo, hi = intervals.wilson(4, 4)
+    assert f"| 100.00 [{lo:.1f}, {hi:.1f}] |" in (tmp_path / "t1.md").read_text()
     args = ["cmmp-tables", "table2", "--runs", *(f"{x.dataset}:{x.kind}:{x.split}" for x in r),
             "--rgb", *(x.rgb for x in r), "--flow", *(x.flow for x in r), "--cmmp", *(x.cmmp for x in r),
             "--out", str(tmp_path / "t2.csv")]
@@ -92,3 +100,14 @@ def test_cli_table2_needs_one_file_of_each_kind_per_run(tmp_path):
     with pytest.raises(SystemExit, match="one RGB, one flow and one CMMP score file per run"):
         main(["cmmp-tables", "table2", "--runs", "a:synthetic:1", "a:synthetic:2", "--rgb", "x", "--flow", "y",
               "--cmmp", "z", "--out", str(tmp_path / "t2.csv")])
+
+
+def test_table2_measures_conv_fusion_beside_the_quoted_row(tmp_path):
+    rs = runs(tmp_path)
+    conv = [write(tmp_path / f"cf{i}.npz", fused=f) for i, f in enumerate((MOSTLY_1, ALWAYS_0, CONFIDENT_0))]
+    df = table2([Run(*astuple(r)[:6], c) for r, c in zip(rs, conv)], (1.0, 1.0), (1.0, 1.0))
+    measured = df[df["Method"] == "Fusion [11] (conv fusion)"].iloc[0]
+    assert measured["Source"] == "measured" and (measured["synthetic"], measured["hmdb"]) == (62.5, 50.0)
+    assert (measured["synthetic_lo"], measured["synthetic_hi"]) == intervals.wilson(5, 8)
+    assert df.loc[df["Method"] == "Fusion [11]", "hmdb"].item() == 64.6
+    assert "Fusion [11] (conv fusion)" not in set(table2(rs, (1.0, 1.0), (1.0, 1.0))["Method"])

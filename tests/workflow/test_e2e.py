@@ -17,6 +17,8 @@ def test_two_stream_table(run: Path) -> None:
     assert list(table["stream"]) == ["RGB", "Flow", "Fused"]
     assert table["videos"].eq(12).all()
     assert table["top1"].between(0, 100).all() and (table["top5"] >= table["top1"]).all()
+    assert (table["top1_lo"] <= table["top1"]).all() and (table["top1"] <= table["top1_hi"]).all()
+    assert (table["top5_lo"] <= table["top5"]).all() and (table["top5"] <= table["top5_hi"]).all()
     assert (run / "results/tiny/two_stream.md").read_text().startswith("# Two-stream baseline on tiny")
 
 
@@ -29,7 +31,8 @@ def test_failures_and_index(run: Path) -> None:
     failures = pd.read_csv(run / "results/tiny/failures.csv")
     assert list(failures.columns) == ["video", "stage", "reason"] and failures.empty
     index = pd.read_csv(run / "results/tiny/shards.csv")
-    assert len(index) == 36 and index["frames"].eq(8).all()
+    assert len(index) == 36 + 6 and index["frames"].eq(8).all()
+    assert (index["split1"] == "val").sum() == 6  # the validation videos (one per class) reach the shards
 
 
 def test_nothing_left_to_do(run: Path) -> None:
@@ -54,7 +57,8 @@ def test_cmmp_table1(run: Path) -> None:
 def test_cmmp_table2(run: Path) -> None:
     table = pd.read_csv(run / "results/cmmp_table2.csv")
     # `ext` is of kind ucf101: it shares its column with the paper's UCF-101 numbers.
-    assert list(table.columns) == ["Model", "Method", "Source", "ext", "tiny", "HMDB-51"]
+    assert list(table.columns) == ["Model", "Method", "Source", "ext", "ext_lo", "ext_hi", "tiny", "tiny_lo",
+                                   "tiny_hi", "HMDB-51"]
     assert table.loc[table["Method"] == "Two Stream [1]", "ext"].item() == 88.0
     ours = table[table["Source"] == "measured"].set_index("Method")["tiny"]
     two_stream = pd.read_csv(run / "results/tiny/two_stream.csv").set_index("stream")
@@ -62,6 +66,20 @@ def test_cmmp_table2(run: Path) -> None:
     table1 = pd.read_csv(run / "results/tiny/cmmp_table1.csv").set_index("Method")
     assert ours["CMMP"] == pytest.approx(table1.loc["CMMP", "Fusion"])  # one split: Table 1's CMMP run
     assert (table["Source"] == "reported in paper").sum() == 10
+    conv = table[table["Method"] == "Fusion [11] (conv fusion)"].iloc[0]
+    baselines = pd.read_csv(run / "results/tiny/fusion_baselines.csv").set_index("model")
+    assert conv["Source"] == "measured" and conv["tiny"] == pytest.approx(baselines.loc["Conv fusion [11]", "top1"])
+
+
+def test_fusion_baselines(run: Path) -> None:
+    table = pd.read_csv(run / "results/tiny/fusion_baselines.csv").set_index("model")
+    assert list(table.index) == ["RGB stream (stage 1)", "Flow stream (stage 1)", "Late fusion (stage 1)",
+                                 "Conv fusion [11]", "CMMP", "CMA_iter1-R"]
+    two_stream = pd.read_csv(run / "results/tiny/two_stream.csv").set_index("stream")
+    assert table.loc["Late fusion (stage 1)", "top1"] == two_stream.loc["Fused", "top1"]
+    assert table["videos"].eq(12).all() and table["colour"].between(0, 100).all()
+    assert (table["top1_lo"] <= table["top1"]).all() and (table["direction"] >= table["top1"]).all()
+    assert (run / "results/tiny/fusion_baselines.md").read_text().startswith("# Fusion baselines on tiny")
 
 
 def test_every_cmmp_rule_logged(run: Path) -> None:
@@ -119,3 +137,13 @@ def test_report_has_every_table_and_figure_with_its_caption(run: Path) -> None:
                  "cma_fusion_weights.png", "cma_attention.png", "training_curves.png"):
         assert name in html, name
     assert "Fusion-weight sweep on" in html and "CMMP Table 1 on" in html
+
+
+def test_summary_gathers_every_table(run: Path) -> None:
+    text = (run / "results/summary.md").read_text()
+    assert text.startswith("# Results summary") and " UTC on " in text and "Bit-identical across machines" in text
+    for name in ("two_stream", "cmmp_table1", "cma_table1", "cma_table2", "fusion_baselines"):
+        title = (run / f"results/tiny/{name}.md").read_text().splitlines()[0]
+        assert f"#{title}" in text
+    fused = pd.read_csv(run / "results/tiny/two_stream.csv").set_index("stream").loc["Fused"]
+    assert f"{fused['top1']:.2f} [{fused['top1_lo']:.1f}, {fused['top1_hi']:.1f}]" in text

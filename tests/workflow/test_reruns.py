@@ -16,9 +16,12 @@ FLOW = {"extract", "index"}
 STAGE1 = {"train_stream", "evaluate_stream", "two_stream_table"}
 CMMP = {"cmmp_train", "evaluate_cmmp", "cmmp_table1", "cmmp_table2"}
 CMA = {"cma_train", "evaluate_cma", "cma_tables", "cma_fusion_figure", "cma_attention_figure"}
+CONV = {"conv_fusion_train", "evaluate_conv_fusion", "fusion_baselines"}
+SUMMARY = {"summary"}  # results/summary.md: after any table
 CURVES = {"training_curves"}  # every trained checkpoint's history
 EVAL = {"evaluate_stream", "two_stream_table", "evaluate_cmmp", "cmmp_table1", "cmmp_table2", "evaluate_cma",
-        "cma_tables", "cma_fusion_figure"}
+        "cma_tables", "cma_fusion_figure", "evaluate_conv_fusion", "fusion_baselines"} | SUMMARY
+TABLES = {"fusion_baselines"} | SUMMARY  # what reads CMMP's and CMA's scores besides their own tables
 
 
 @pytest.fixture(scope="module")
@@ -63,18 +66,18 @@ def setting(*keys: str, value):
                          ids=["flow.bound", "flow.backend"])
 def test_flow_edit_reruns_flow_and_everything_after_it_for_every_dataset(run, everything, edit) -> None:
     listed = dry_run(run, edit)
-    assert counts(listed) == counts(everything, FLOW | STAGE1 | CMMP | CMA | CURVES)
+    assert counts(listed) == counts(everything, FLOW | STAGE1 | CMMP | CMA | CONV | SUMMARY | CURVES)
     assert all(r.startswith("Params have changed since last execution") for rule, _, r in listed if rule == "extract")
 
 
 def test_cma_lr_edit_reruns_only_cma(run, everything) -> None:
     listed = dry_run(run, setting("cma", "lr", value=0.1))
-    assert counts(listed) == counts(everything, CMA | CURVES)
+    assert counts(listed) == counts(everything, CMA | TABLES | CURVES)
 
 
 def test_cmmp_lr_edit_reruns_only_cmmp_stage2_and_tables(run, everything) -> None:
     listed = dry_run(run, setting("cmmp", "lr", value=0.1))
-    assert counts(listed) == counts(everything, CMMP | CURVES)
+    assert counts(listed) == counts(everything, CMMP | TABLES | CURVES)
     assert all(r.startswith("Params have changed since last execution") for rule, _, r in listed if rule == "cmmp_train")
 
 
@@ -101,7 +104,7 @@ def test_split_file_edit_reruns_only_that_datasets_rules(run, everything, tmp_pa
         f.write(f"{moved} {label}\r\n".encode())
     listed = dry_run(work, lambda config: None)
     # Until ingest has re-run, a dry run cannot know the flow chunks: everything else of `ext` is listed.
-    ext = counts(everything, DATA | FLOW | STAGE1 | CMMP | CMA | CURVES, dataset="ext")
+    ext = counts(everything, DATA | FLOW | STAGE1 | CMMP | CMA | CONV | SUMMARY | CURVES, dataset="ext")
     assert counts(listed) == ext - Counter({"extract": ext["extract"]})
     assert not [job for job in listed if job[1].get("dataset") == "tiny"]
     # Run to the shard index: extract re-runs on the new manifest and keeps every shard (same recipe).
@@ -109,4 +112,5 @@ def test_split_file_edit_reruns_only_that_datasets_rules(run, everything, tmp_pa
     done = snakemake(work, tiny_config(work), "results/ext/shards.csv")
     assert done.returncode == 0, done.stderr[-3000:]
     assert {p: p.stat().st_mtime_ns for p in work.glob("shards/ext/*.h5")} == shards
-    assert counts(dry_run(work, lambda config: None)) == counts(everything, STAGE1 | CMMP | CMA | CURVES, dataset="ext")
+    assert counts(dry_run(work, lambda config: None)) == counts(everything, STAGE1 | CMMP | CMA | CONV | SUMMARY | CURVES,
+                                                                dataset="ext")

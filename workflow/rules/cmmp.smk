@@ -66,6 +66,7 @@ rule evaluate_cmmp:
         crops=config["eval"]["crops"],
         length=config["train"].get("length", 5),
         crop=lambda w: ds(w)["crop"],
+        hflip=lambda w: "--hflip" if ds(w).get("hflip", True) else "--no-hflip",
         batch=config["eval"].get("batch_size", 1),
         device=config["train"].get("device", "auto"),
         speed=speed_args(training=False),
@@ -74,7 +75,7 @@ rule evaluate_cmmp:
     shell:
         "python -m twostream evaluate --index {input.index} --split {wildcards.split} --model {input.model}"
         " --segments {params.segments} --crops {params.crops} --length {params.length} --crop {params.crop}"
-        " --batch-size {params.batch} --device {params.device} {params.speed} --threads {threads} --out {output} > {log} 2>&1"
+        " {params.hflip} --batch-size {params.batch} --device {params.device} {params.speed} --threads {threads} --out {output} > {log} 2>&1"
 
 
 rule cmmp_table1:
@@ -114,6 +115,11 @@ rule cmmp_table2:
         rgb=[f"results/{n}/split{k}/scores/rgb.npz" for n, _, k in cmmp_runs()],
         flow=[f"results/{n}/split{k}/scores/flow.npz" for n, _, k in cmmp_runs()],
         cmmp=[f"results/{n}/split{k}/scores/cmmp-cmmp.npz" for n, _, k in cmmp_runs()],
+        conv_fusion=(
+            [f"results/{n}/split{k}/scores/conv_fusion.npz" for n, _, k in cmmp_runs()]
+            if CONV is not None
+            else []
+        ),
     output:
         csv=report(
             "results/cmmp_table2.csv",
@@ -127,6 +133,9 @@ rule cmmp_table2:
         "../../envs/twostream.yaml"
     params:
         runs=" ".join(f"{n}:{kind}:{k}" for n, kind, k in cmmp_runs()),
+        conv_fusion=lambda w, input: (
+            f"--conv-fusion {' '.join(input.conv_fusion)}" if input.conv_fusion else ""
+        ),
         two_stream_weights=" ".join(
             map(str, config["eval"].get("fusion_weights", [1, 1]))
         ),
@@ -135,5 +144,5 @@ rule cmmp_table2:
         code=code("cmmp-tables"),
     shell:
         "python -m twostream cmmp-tables table2 --runs {params.runs} --rgb {input.rgb} --flow {input.flow}"
-        " --cmmp {input.cmmp} --two-stream-weights {params.two_stream_weights} --weights {params.weights}"
+        " --cmmp {input.cmmp} {params.conv_fusion} --two-stream-weights {params.two_stream_weights} --weights {params.weights}"
         " --note '{params.note}' --out {output.csv} > {log} 2>&1"

@@ -113,7 +113,7 @@ def splits(name):
     return DATASETS[name]["splits"]
 
 
-def final_targets():
+def tables():
     """Every dataset's failures and two-stream table, plus each paper's targets (cmmp.smk, cma.smk)."""
     out = []
     for name in DATASETS:
@@ -122,7 +122,20 @@ def final_targets():
             f"results/{name}/two_stream.csv",
             f"results/{name}/training_curves.png",
         ]
-    return out + cmmp_targets() + cma_targets()
+    return out + cmmp_targets() + cma_targets() + conv_fusion_targets()
+
+
+def summary_tables():
+    """The Markdown of every final table (summary.smk gathers them into results/summary.md)."""
+    csvs = [
+        t for t in tables() if t.endswith(".csv") and not t.endswith("failures.csv")
+    ]
+    return list(dict.fromkeys(t[: -len(".csv")] + ".md" for t in csvs))
+
+
+def final_targets():
+    """Every table and figure, and results/summary.md."""
+    return tables() + ["results/summary.md"]
 
 
 # --- CMMP (cmmp.smk) ---
@@ -210,6 +223,52 @@ def cma_targets():
         "cma_attention.png",
     ]
     return [f"results/{d}/{n}" for d in DATASETS for n in names]
+
+
+# --- Conv fusion and the fusion baselines table (conv_fusion.smk) ---
+
+CONV = config.get("conv_fusion")
+
+
+def conv_fusion_split(name):
+    """The split conv fusion trains and the fusion baselines table uses: the dataset's first split."""
+    return splits(name)[0]
+
+
+def fusion_baselines_inputs(w):
+    """Score files of the table's rows: stage 1, conv fusion, and CMMP / CMA_iter1 where configured."""
+    scores = f"results/{w.dataset}/split{conv_fusion_split(w.dataset)}/scores"
+    out = {
+        "rgb": f"{scores}/rgb.npz",
+        "flow": f"{scores}/flow.npz",
+        "conv_fusion": f"{scores}/conv_fusion.npz",
+    }
+    if CMMP is not None:
+        out["cmmp"] = f"{scores}/cmmp-cmmp.npz"
+    if CMA is not None:
+        out["cma"] = f"{scores}/cma/iter1.npz"
+    return out
+
+
+def fusion_baselines_args(w):
+    """The CMMP and CMA arguments of `twostream fusion-baselines` (none where not configured)."""
+    rows = fusion_baselines_inputs(w)
+    args = []
+    if "cmmp" in rows:
+        weights = " ".join(map(str, CMMP["fusion_weights"]))
+        args.append(f"--cmmp {rows['cmmp']} --cmmp-weights {weights}")
+    if "cma" in rows:
+        args.append(f"--cma {rows['cma']}")
+    return " ".join(args)
+
+
+def conv_fusion_targets():
+    """The fusion baselines table of every dataset (none without a `conv_fusion:` section)."""
+    if CONV is None:
+        return []
+    return [
+        f"results/{d}/fusion_baselines.{ext}" for d in DATASETS for ext in ("csv", "md")
+    ]
 
 
 # --- Training curves (curves.smk) ---

@@ -13,6 +13,7 @@ rule synthetic:
         directions=lambda w: ds(w)["synthetic"]["directions"],
         groups=lambda w: ds(w)["synthetic"]["groups"],
         clips=lambda w: ds(w)["synthetic"]["clips_per_group"],
+        val_clips=lambda w: ds(w)["synthetic"]["val_clips"],
         frames=lambda w: ds(w)["synthetic"]["frames"],
         size=lambda w: " ".join(map(str, ds(w)["synthetic"]["size"])),
         seed=lambda w: ds(w)["synthetic"]["seed"],
@@ -20,6 +21,7 @@ rule synthetic:
     shell:
         "python -m twostream synthetic --out {output} --colours {params.colours}"
         " --directions {params.directions} --groups {params.groups} --clips-per-group {params.clips}"
+        " --val-clips {params.val_clips}"
         " --frames {params.frames} --size {params.size} --seed {params.seed} > {log} 2>&1"
 
 

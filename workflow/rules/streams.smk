@@ -66,6 +66,7 @@ rule evaluate_stream:
         crops=config["eval"]["crops"],
         length=config["train"].get("length", 5),
         crop=lambda w: ds(w)["crop"],
+        hflip=lambda w: "--hflip" if ds(w).get("hflip", True) else "--no-hflip",
         batch=config["eval"].get("batch_size", 1),
         device=config["train"].get("device", "auto"),
         speed=speed_args(training=False),
@@ -73,7 +74,7 @@ rule evaluate_stream:
     shell:
         "python -m twostream evaluate --index {input.index} --split {wildcards.split} --model {input.model}"
         " --segments {params.segments} --crops {params.crops} --length {params.length} --crop {params.crop}"
-        " --batch-size {params.batch} --device {params.device} {params.speed} --threads {threads} --out {output} > {log} 2>&1"
+        " {params.hflip} --batch-size {params.batch} --device {params.device} {params.speed} --threads {threads} --out {output} > {log} 2>&1"
 
 
 rule two_stream_table:

@@ -24,6 +24,9 @@ COMMANDS: dict[str, str] = {
     "table": "Write the two-stream results table from per-stream scores.",
     "cmmp-train": "CMMP stage 2: train a fusion variant jointly from the stage-1 streams.",
     "cmmp-tables": "Write CMMP Table 1 (one dataset) or Table 2 (all datasets).",
+    "conv-fusion-train": "Conv fusion (positive control): train from the stage-1 streams, fused at one ResNet stage.",
+    "fusion-baselines": "Write the fusion baselines table (late, conv fusion, CMMP, CMA_iter1-R) for one dataset.",
+    "summary": "Gather the run's Markdown tables into results/summary.md with the date and machine.",
     "cma-train": "CMA: one iteration of alternating branch training.",
     "cma-tables": "Write CMA Table 1 and Table 2 for one dataset.",
     "cma-figures": "Draw the CMA fusion-weight sweep and attention maps.",
@@ -50,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(_module(args.command).run(args) or 0)
     except WriteError as e:  # disk full, read-only folder: one line naming the folder, no traceback
-        print(f"twostream {args.command}: error: {e.strerror}", file=sys.stderr)
+        # on a line of its own, also after an unfinished progress bar
+        print(f"\ntwostream {args.command}: error: {e.strerror}", file=sys.stderr)
         return 1
 
 

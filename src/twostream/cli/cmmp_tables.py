@@ -24,6 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t2.add_argument("--rgb", nargs="+", required=True, help="stage-1 RGB score files, one per run")
     t2.add_argument("--flow", nargs="+", required=True, help="stage-1 flow score files, one per run")
     t2.add_argument("--cmmp", nargs="+", required=True, help="CMMP score files, one per run")
+    t2.add_argument("--conv-fusion", nargs="+", help="conv-fusion score files, one per run (the measured Fusion [11] row)")
     t2.add_argument("--two-stream-weights", type=float, nargs=2, default=(1.0, 1.0), metavar=("RGB", "FLOW"))
     t2.add_argument("--weights", type=float, nargs=2, default=(1.0, 1.0), metavar=("RGB", "FLOW"),
                     help="CMMP's fusion weights")
@@ -35,10 +36,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def parse_runs(args: argparse.Namespace) -> list[Run]:
     if not len(args.runs) == len(args.rgb) == len(args.flow) == len(args.cmmp):
         raise SystemExit("give one RGB, one flow and one CMMP score file per run")
+    conv = args.conv_fusion or [None] * len(args.runs)
+    if len(conv) != len(args.runs):
+        raise SystemExit("give one conv-fusion score file per run")
     runs = []
-    for spec, rgb, flow, cmmp in zip(args.runs, args.rgb, args.flow, args.cmmp):
+    for spec, rgb, flow, cmmp, cf in zip(args.runs, args.rgb, args.flow, args.cmmp, conv):
         dataset, kind, split = spec.split(":")
-        runs.append(Run(dataset, kind, int(split), rgb, flow, cmmp))
+        runs.append(Run(dataset, kind, int(split), rgb, flow, cmmp, cf))
     return runs
 
 

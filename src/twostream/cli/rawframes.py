@@ -39,6 +39,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", help="file-list name prefix (default: the dataset kind, else 'videos')")
     p.add_argument("--backend", default="auto", help="flow backend: auto, torch, opencv-cuda, opencv-cpu")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--variant", default="cpu", help="torch backend: the OpenCV class it follows (cpu, cuda)")
+    p.add_argument("--workers", type=int, default=1, help="decoding processes (step 1; 0: decode in this process)")
+    p.add_argument("--batch-pairs", type=int, default=0,
+                   help="frame pairs per flow batch, across videos (step 1; 0: the pipeline's choice)")
     p.add_argument("--threads", type=int, default=0, help="OpenCV / torch CPU threads (0: the libraries' default)")
     p.add_argument("-b", "--bound", type=float, default=20.0,
                    help="flow clipped to +-bound pixels (mmaction2's build_rawframes.py passes 20 to denseflow)")
@@ -105,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
     except (IngestError, rawframes.RawframesError, ValueError, RuntimeError) as e:
         return _error(str(e))
     try:
-        done, failures = rawframes.export(videos, args.out, backend=backend, settings=settings)
+        done, failures = rawframes.export(videos, args.out, backend=backend, settings=settings,
+                                          workers=args.workers, pairs=args.batch_pairs)
     except rawframes.RawframesError as e:
         return _error(str(e))
     lists = Path(args.lists or args.out)
@@ -124,7 +129,7 @@ def _backend(args: argparse.Namespace):
 
     from twostream.flow import get_backend
 
-    backend = get_backend(args.backend, args.device)
+    backend = get_backend(args.backend, args.device, args.variant)
     if args.threads:
         cv2.setNumThreads(args.threads)
         if backend.name == "torch":

@@ -3,7 +3,8 @@
 Items are uint8 arrays (convert on the device with ``transforms.to_input``):
   rgb  (K, h, w, 3)      flow  (K, h, w, 2L), channels x0, y0, x1, y1, ...
 for training (one random crop and flip shared by all snippets and both modalities, so
-RGB and flow stay spatially aligned), and (crops, K, h, w, C) for testing. Randomness
+RGB and flow stay spatially aligned), and (crops, K, h, w, C) for testing (test-time flips only
+where ``hflip``, as in training). Randomness
 comes from (seed, epoch, item index) only, so results do not depend on worker count
 or on resuming mid-run. ``plan`` draws it; with ``decode="gpu"`` items carry the plan and
 the undecoded JPEG files instead, and ``to_device`` decodes and crops them on the device
@@ -69,7 +70,7 @@ class TSNDataset(Dataset):
         n = sampling.positions(self.frames[i], self.length)
         h, w = self.cache.get(self.shards[i]).size
         if not self.train:
-            return sampling.eval_offsets(n, self.segments), transforms.eval_crop_boxes(h, w, self.crop, self.crops)
+            return sampling.eval_offsets(n, self.segments), transforms.eval_crop_boxes(h, w, self.crop, self.crops, self.hflip)
         rng = np.random.default_rng([self.seed, self.epoch, i])
         offsets = sampling.train_offsets(n, self.segments, rng)
         top, left = transforms.random_crop_box(h, w, self.crop, rng)

@@ -19,6 +19,10 @@ round(255 (v + bound) / (2 bound)): zero is 128 in both and they differ by at mo
 off-by-one mmaction2 users meet with ``start_index=1``); frames shrunk on decode use ``INTER_AREA`` (as
 the shards' frames) where denseflow resizes bilinearly. The resize rules are denseflow's (see ``Resize``).
 
+Step 1 (the default) runs on the pipeline's core (``twostream.data.extract.flow_videos``: the same
+decoder, worker processes and flow batches across videos as ``twostream extract``); frames only
+(step 0) and other steps are decoded here, one video at a time.
+
 File lists are mmaction2's ``<folder> <total_frames> <label>`` lines: ``total_frames`` counts the
 ``img_`` files for RGB lists and the ``flow_x_`` files for flow lists (``*_flow.txt``).
 """
@@ -27,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import glob
 import json
 import math
 import os
@@ -43,6 +46,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from twostream.data.decoding import Decoded, decode
 from twostream.data.ingest.common import FAILURE_COLUMNS, is_video, read_lines
 from twostream.data.shards import Shard, ShardError, quantize_flow
 from twostream.data.video import VideoError, iter_frames, probe
@@ -52,7 +56,8 @@ from twostream.flow import FlowBackend, normalize
 LAYOUT = 1  # version of this layout, recorded in every .done marker
 DONE = ".done"
 STAGE = "rawframes"
-PAIRS_PER_CALL = 32  # frame pairs handed to the flow backend at once (it batches them further itself)
+PAIRS_PER_CALL = 32  # other steps than 1: frame pairs handed to the flow backend at once
+TYPICAL_SIZE = (256, 340)  # sizes GPU flow batches (the pipeline's core) when videos differ in size
 
 
 class RawframesError(Exception):
@@ -212,11 +217,8 @@ Writer = Callable[[Path, Callable[[int, int], None]], tuple[int, int]]
 def build(folder: Path, recipe: dict, write: Writer, progress: Callable[[int, int], None]) -> dict:
     """Write a video's folder with ``write(tmp, progress) -> (frames, flows)`` under a temporary name, then rename it.
 
-    Leftovers of a killed run beside ``folder`` are deleted first; a complete folder of another recipe
-    is replaced only once the new one is complete.
+    A complete folder of another recipe is replaced only once the new one is complete.
     """
-    for stale in folder.parent.glob(f".{glob.escape(folder.name)}.tmp*"):
-        shutil.rmtree(stale, ignore_errors=True)
     tmp = folder.with_name(f".{folder.name}.tmp{os.getpid()}")
     tmp.mkdir(parents=True)
     try:
@@ -283,6 +285,30 @@ def _write_flow(folder: Path, grey: list[np.ndarray], backend: FlowBackend, sett
     return len(q)
 
 
+def decode_resized(path: str, resize: tuple[int, int, int]) -> Decoded:
+    """The pipeline's decoder at the size that ``Resize(*resize)`` gives this video (a worker process runs it).
+
+    (The core hands every video the same second argument: here the resize rule, not a size.)
+    """
+    info = probe(path)
+    return decode(path, Resize(*resize).size(info.height, info.width))
+
+
+def write_decoded(frames: np.ndarray, flow: np.ndarray, settings: Settings) -> Writer:
+    """A writer of frames and step-1 flow the pipeline's core computed."""
+
+    def write(folder: Path, progress: Callable[[int, int], None]) -> tuple[int, int]:
+        for t, frame in enumerate(frames):
+            _write_jpeg(folder / image_name("img_", t + 1), frame, settings.quality)
+        q = quantize_flow(normalize(flow, settings.bound))
+        for t in range(len(q)):
+            for c, axis in enumerate("xy"):
+                _write_jpeg(folder / image_name(flow_prefix(1, axis), t + 1), q[t, :, :, c], settings.quality)
+        return len(frames), len(q)
+
+    return write
+
+
 def copy_shard(video: Video) -> Writer:
     """A writer of a shard's frames and flow as files: its JPEGs copied byte for byte (nothing re-encoded)."""
 
@@ -312,51 +338,108 @@ def locked(out: Path) -> Iterator[None]:
         yield
 
 
+ERRORS = (VideoError, ShardError, cv2.error, OSError)
+
+
 def export(videos: Iterable[Video], out: str | os.PathLike, *, backend: FlowBackend | None = None,
-           settings: Settings | None = None) -> tuple[pd.DataFrame, list[tuple[str, str, str]]]:
+           settings: Settings | None = None, workers: int = 1, pairs: int = 0
+           ) -> tuple[pd.DataFrame, list[tuple[str, str, str]]]:
     """Write every video's folder under ``out`` (computed, or copied from shards when ``settings`` is None).
 
+    Step 1 goes through the pipeline's core (``twostream.data.extract.flow_videos``: ``workers`` decoding
+    processes, flow in batches of ``pairs`` frame pairs across videos, 0: the pipeline's choice).
     Returns (done: video_id, label, class_name, frames, flows, status 'done' or 'kept'; failures rows).
     A finished folder of the same recipe is kept; a bad video is reported on one line and the rest go on.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    with locked(out):
-        return _export(list(videos), out, backend, settings)
-
-
-def _export(videos: list[Video], out: Path, backend: FlowBackend | None, settings: Settings | None
-            ) -> tuple[pd.DataFrame, list[tuple[str, str, str]]]:
+    videos = list(videos)
     rows, failures = [], []
     start = time.perf_counter()
-    bar = tqdm(videos, desc=STAGE, unit="video", file=sys.stderr)
-    for video in bar:
+    with locked(out), tqdm(total=len(videos), desc=STAGE, unit="video", file=sys.stderr) as bar:
+        for stale in out.glob(".*.tmp*"):  # what killed runs left (we hold the lock: no other run writes)
+            shutil.rmtree(stale, ignore_errors=True)
+        for video, result in _results(videos, out, backend, settings, workers, pairs, bar):
+            bar.update()
+            if isinstance(result, Exception):
+                _fail(failures, video.source, str(result).strip())
+                continue
+            done, status = result
+            rows.append((video.video_id, video.label, video.class_name, done["frames"], done["flows"], status))
+    table = pd.DataFrame(rows, columns=["video_id", "label", "class_name", "frames", "flows", "status"])
+    table = table.sort_values("video_id", ignore_index=True)
+    _summary(table, time.perf_counter() - start)
+    return table, failures
+
+
+def _summary(table: pd.DataFrame, seconds: float) -> None:
+    written = table[table["status"] == "done"]
+    tqdm.write(f"{STAGE}: {len(table)} videos ({len(table) - len(written)} already done), "
+               f"{written['frames'].sum()} frames and {written['flows'].sum()} flow fields written in "
+               f"{seconds:.1f} s ({written['frames'].sum() / max(seconds, 1e-9):.2f} frames/s)", file=sys.stderr)
+
+
+def _results(videos: list[Video], out: Path, backend: FlowBackend | None, settings: Settings | None,
+             workers: int, pairs: int, bar: tqdm) -> Iterator[tuple[Video, tuple[dict, str] | Exception]]:
+    """(video, (done record, status) or the error) of each video; step 1 through the pipeline's core."""
+    core = settings is not None and settings.step == 1
+    todo = []
+    for video in videos:
         def progress(frames: int, flows: int, video_id: str = video.video_id) -> None:
             bar.set_postfix_str(f"{video_id}: {frames} frames, {flows} flow fields")
 
         progress(0, 0)
         try:
-            done, status = export_video(video, out, backend, settings, progress)
-        except (VideoError, ShardError, cv2.error, OSError) as e:
-            _fail(failures, video.source, str(e).strip())
+            if not core:
+                result = export_video(video, out, backend, settings, progress)
+            else:
+                recipe = video_recipe(_usable(video), backend, settings)
+                done = finished(out / video.video_id, recipe)
+                if done is None:
+                    todo.append((video, recipe))
+                    continue
+                result = done, "kept"
+        except ERRORS as e:
+            result = e
+        yield video, result
+    if todo:
+        yield from _core(todo, out, backend, settings, workers, pairs, bar)
+
+
+def _core(todo: list[tuple[Video, dict]], out: Path, backend: FlowBackend, settings: Settings, workers: int,
+          pairs: int, bar: tqdm) -> Iterator[tuple[Video, tuple[dict, str] | Exception]]:
+    """Frames and step-1 flow of the videos from the pipeline's core, each written as its folder."""
+    from twostream.data.extract import batch_pairs, flow_videos  # imports torch: only when flow is computed
+
+    resize = settings.resize
+    size = (resize.height, resize.width) if resize.width and resize.height else TYPICAL_SIZE
+    rule = (resize.width, resize.height, resize.short)
+    for (video, recipe), decoded, flow in flow_videos(todo, backend, path=lambda job: job[0].source, size=rule,
+                                                      batch_pairs=batch_pairs(pairs, backend, size),
+                                                      workers=workers, decoder=decode_resized):
+        if decoded is None:
+            yield video, flow
             continue
-        rows.append((video.video_id, video.label, video.class_name, done["frames"], done["flows"], status))
-    bar.close()
-    table = pd.DataFrame(rows, columns=["video_id", "label", "class_name", "frames", "flows", "status"])
-    written = table[table["status"] == "done"]
-    seconds = time.perf_counter() - start
-    tqdm.write(f"{STAGE}: {len(table)} videos ({len(table) - len(written)} already done), "
-               f"{written['frames'].sum()} frames and {written['flows'].sum()} flow fields written in "
-               f"{seconds:.1f} s ({written['frames'].sum() / max(seconds, 1e-9):.2f} frames/s)", file=sys.stderr)
-    return table, failures
+        bar.set_postfix_str(f"{video.video_id}: {len(decoded[0])} frames")
+        try:
+            result = build(out / video.video_id, recipe, write_decoded(decoded[0], flow, settings),
+                           lambda frames, flows: None), "done"
+        except ERRORS as e:
+            result = e
+        yield video, result
+
+
+def _usable(video: Video) -> Video:
+    """The video, or VideoError if its id cannot be a folder of an mmaction2 list."""
+    if any(ch.isspace() for ch in video.video_id) or video.video_id.startswith("."):
+        raise VideoError(f"video id {video.video_id!r} cannot be an mmaction2 list entry (whitespace or a leading dot)")
+    return video
 
 
 def export_video(video: Video, out: Path, backend: FlowBackend | None, settings: Settings | None,
                  progress: Callable[[int, int], None]) -> tuple[dict, str]:
-    """(the ``.done`` record, 'kept' or 'done') of one video's folder under ``out``; VideoError if unusable."""
-    if any(ch.isspace() for ch in video.video_id) or video.video_id.startswith("."):
-        raise VideoError(f"video id {video.video_id!r} cannot be an mmaction2 list entry (whitespace or a leading dot)")
-    folder = out / video.video_id
+    """(the ``.done`` record, 'kept' or 'done') of one video's folder, one video at a time (shards, steps but 1)."""
+    folder = out / _usable(video).video_id
     recipe = shard_recipe(video) if settings is None else video_recipe(video, backend, settings)
     done = finished(folder, recipe)
     if done is not None:

@@ -9,9 +9,16 @@ moves, nor where to. Positions wrap around the frame (a torus), so where an obje
 is in a frame says nothing about its direction. Ceilings: RGB <= 1/(2D), flow <=
 1/colours, late score fusion <= 1/2; binding colour and motion at one place -> 1.
 
+No single frame tells which square moves: both squares share size and texture, both
+positions are uniform on the torus in every frame, the colours are drawn symmetrically,
+and where they overlap, which one is drawn on top is a coin flip per video, independent
+of which one moves (the moving square always on top was a cue; ``tests/data`` checks the
+per-frame statistics of the two squares are identically distributed).
+
 Written in UCF-101's layout: ``videos/<Class>/v_<Class>_gGG_cCC.avi`` (lossless
-FFV1) and ``splits/{classInd,trainlist0k,testlist0k}.txt`` (CRLF), split k testing
-the groups g with (g - 1) % 3 == k - 1.
+FFV1) and ``splits/{classInd,trainlist0k,testlist0k,vallist0k}.txt`` (CRLF), split k
+testing the groups g >= 1 with (g - 1) % 3 == k - 1. Group 0 (``val_clips`` videos per
+class) is the validation split of every k: for tuning, in neither train nor test.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import numpy as np
 from tqdm import tqdm
 
 SPLITS = 3
+VAL_GROUP = 0  # the validation videos' group: never in a split's train or test list
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,7 @@ class SyntheticSpec:
     directions: int = 4
     groups: int = 3
     clips_per_group: int = 8
+    val_clips: int = 4  # validation videos per class (group 0)
     frames: int = 12
     height: int = 64
     width: int = 64
@@ -117,11 +126,14 @@ def render(spec: SyntheticSpec, label: int, rng: np.random.Generator) -> np.ndar
     start = rng.uniform((0, 0), (spec.height, spec.width))
     still_at = rng.uniform((0, 0), (spec.height, spec.width))
 
+    moving_on_top = rng.random() < 0.5  # where the squares overlap: not a cue to which one moves
+
     video = np.empty((spec.frames, spec.height, spec.width, 3), np.uint8)
     for t in range(spec.frames):
         frame = np.repeat(background[..., None], 3, axis=2)
-        _paste(frame, still, *still_at)
-        _paste(frame, moving, *(start + t * velocity))
+        squares = [(still, still_at), (moving, start + t * velocity)]
+        for patch, at in squares if moving_on_top else squares[::-1]:
+            _paste(frame, patch, *at)
         video[t] = frame
     return video
 
@@ -149,6 +161,7 @@ def generate(spec: SyntheticSpec, root: str | os.PathLike) -> None:
     names = class_names(spec)
     videos = [(label, g, c) for label in range(len(names)) for g in range(1, spec.groups + 1)
               for c in range(1, spec.clips_per_group + 1)]
+    videos += [(label, VAL_GROUP, c) for label in range(len(names)) for c in range(1, spec.val_clips + 1)]
     for label, g, c in tqdm(videos, desc="synthetic videos", unit="video"):
         rng = np.random.default_rng([spec.seed, label, g, c])
         path = tmp / "videos" / video_name(names[label], g, c)
@@ -163,8 +176,11 @@ def _write_splits(folder: Path, names: list[str], videos: list[tuple[int, int, i
     folder.mkdir(parents=True)
     lines = [f"{i + 1} {n}" for i, n in enumerate(names)]
     (folder / "classInd.txt").write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    val = [video_name(names[label], g, c) for label, g, c in videos if g == VAL_GROUP]
+    split = [(label, g, c) for label, g, c in videos if g != VAL_GROUP]
     for k in range(1, SPLITS + 1):
-        train = [f"{video_name(names[label], g, c)} {label + 1}" for label, g, c in videos if (g - 1) % SPLITS != k - 1]
-        test = [video_name(names[label], g, c) for label, g, c in videos if (g - 1) % SPLITS == k - 1]
-        (folder / f"trainlist0{k}.txt").write_bytes(("\r\n".join(train) + "\r\n").encode())
-        (folder / f"testlist0{k}.txt").write_bytes(("\r\n".join(test) + "\r\n").encode())
+        train = [f"{video_name(names[label], g, c)} {label + 1}" for label, g, c in split if (g - 1) % SPLITS != k - 1]
+        test = [video_name(names[label], g, c) for label, g, c in split if (g - 1) % SPLITS == k - 1]
+        for role, lines in (("train", train), ("test", test), ("val", val)):
+            if lines:
+                (folder / f"{role}list0{k}.txt").write_bytes(("\r\n".join(lines) + "\r\n").encode())

@@ -21,14 +21,18 @@ def random_crop_box(h: int, w: int, size: int, rng: np.random.Generator) -> tupl
     return int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
 
 
-def eval_crop_boxes(h: int, w: int, size: int, crops: int) -> list[tuple[int, int, bool]]:
-    """(top, left, flip) for 1 (centre), 5 (corners + centre) or 10 (those and their flips) crops."""
+def eval_crop_boxes(h: int, w: int, size: int, crops: int, flips: bool = True) -> list[tuple[int, int, bool]]:
+    """(top, left, flip) for 1 (centre), 5 (corners + centre) or 10 (those and their flips) crops.
+
+    ``flips`` False (a dataset trained without flips, whose labels include left and right): 10 crops
+    are the 5 unflipped ones, since a mirrored flow stack shows the opposite direction.
+    """
     if crops not in CROPS:
         raise ValueError(f"crops must be one of {CROPS}, got {crops}")
     centre = ((h - size) // 2, (w - size) // 2)
     boxes = [centre] if crops == 1 else [(0, 0), (0, w - size), (h - size, 0), (h - size, w - size), centre]
     out = [(t, l, False) for t, l in boxes]
-    return out + [(t, l, True) for t, l in boxes] if crops == 10 else out
+    return out + [(t, l, True) for t, l in boxes] if crops == 10 and flips else out
 
 
 # Negating quantised flow: q -> 256 - q (zero flow, 128, stays 128), clipped to 255 for q = 0.

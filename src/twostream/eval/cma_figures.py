@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from matplotlib.colors import hsv_to_rgb
 from matplotlib.figure import Figure  # the object API: no pyplot state, no GUI backend
 
-from twostream.eval.metrics import fuse, topk
+from twostream.eval import intervals
+from twostream.eval.metrics import fuse
 from twostream.files import atomic_path
 from twostream.models.cma import CMABlock, CMANet
 
@@ -31,13 +32,14 @@ def parse_ratio(text: str) -> Weights:
 
 
 def sweep(models: dict[str, dict[str, np.ndarray]], ratios: Sequence[Weights]) -> pd.DataFrame:
-    """Fused top-1 / top-5 of each model's RGB and flow scores at each RGB:flow weight pair."""
+    """Fused top-1 / top-5 (with 95 % intervals) of each model's RGB and flow scores at each RGB:flow weight pair."""
     rows = []
     for name, scores in models.items():
         for w in ratios:
             fused = fuse(scores["rgb"], scores["flow"], w)
             rows.append({"model": name, "weights": f"{w[0]:g}:{w[1]:g}", "w_rgb": w[0], "w_flow": w[1],
-                         "top1": topk(fused, scores["label"], 1), "top5": topk(fused, scores["label"], 5)})
+                         **intervals.columns("top1", intervals.accuracy(fused, scores["label"], 1)),
+                         **intervals.columns("top5", intervals.accuracy(fused, scores["label"], 5))})
     return pd.DataFrame(rows)
 
 
@@ -47,14 +49,16 @@ def save_figure(fig: Figure, path: str | os.PathLike) -> None:
 
 
 def plot_sweep(df: pd.DataFrame, title: str, path: str | os.PathLike) -> None:
-    """Top-1 against the fusion weights, one line per model (weights in the order given)."""
+    """Top-1 against the fusion weights, one line per model with its 95 % band (weights in the order given)."""
     fig = Figure(figsize=(7, 4))
     ax = fig.subplots()
     for name, rows in df.groupby("model", sort=False):
-        ax.plot(range(len(rows)), rows["top1"], marker="o", label=name)
+        x = range(len(rows))
+        line, = ax.plot(x, rows["top1"], marker="o", label=name)
+        ax.fill_between(x, rows["top1_lo"], rows["top1_hi"], color=line.get_color(), alpha=0.15, linewidth=0)
     labels = df.drop_duplicates("weights")["weights"]
     ax.set_xticks(range(len(labels)), labels)
-    ax.set(xlabel="fusion weights RGB:flow", ylabel="top-1 (%)", title=title)
+    ax.set(xlabel="fusion weights RGB:flow", ylabel="top-1 (%), 95 % band", title=title)
     ax.grid(alpha=0.3)
     ax.legend()
     save_figure(fig, path)

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from twostream.eval.metrics import fuse, topk
+from twostream.eval import intervals
+from twostream.eval.metrics import fuse
 from twostream.eval.predict import load_scores
 from twostream.models.cma import fusion_weights
 
@@ -46,10 +47,14 @@ def same_videos(pairs: Sequence[dict[str, np.ndarray]]) -> None:
             raise ValueError("the score files cover different test videos")
 
 
-def accuracies(scores: dict[str, np.ndarray], weights: Weights) -> dict[str, tuple[float, float]]:
-    """(top-1, top-5) of the RGB, flow and fused (``weights`` RGB:flow) outputs."""
+Accuracy = tuple[float, float, float]  # %, 95 % interval low, high
+
+
+def accuracies(scores: dict[str, np.ndarray], weights: Weights) -> dict[str, tuple[Accuracy, Accuracy]]:
+    """(top-1, top-5), each with its interval, of the RGB, flow and fused (``weights`` RGB:flow) outputs."""
     outputs = {"rgb": scores["rgb"], "flow": scores["flow"], "two_stream": fuse(scores["rgb"], scores["flow"], weights)}
-    return {name: (topk(s, scores["label"], 1), topk(s, scores["label"], 5)) for name, s in outputs.items()}
+    return {name: (intervals.accuracy(s, scores["label"], 1), intervals.accuracy(s, scores["label"], 5))
+            for name, s in outputs.items()}
 
 
 def ratio(weights: Weights) -> str:
@@ -65,7 +70,7 @@ def table1(iterations: Sequence[dict[str, np.ndarray]], odd: Weights, even: Weig
         row = {"iteration": n, "weights": ratio(weights), "videos": len(scores["label"])}
         paper = PAPER_TABLE1.get(n, {})
         for name, (top1, top5) in accuracies(scores, weights).items():
-            row[f"{name}_top1"], row[f"{name}_top5"] = top1, top5
+            row.update(intervals.columns(f"{name}_top1", top1) | intervals.columns(f"{name}_top5", top5))
         for name in OUTPUTS:
             row[f"paper_{name}_top1"], row[f"paper_{name}_top5"] = paper.get(name, (np.nan, np.nan))
         rows.append(row)
@@ -88,7 +93,8 @@ def table2(baseline: dict[str, np.ndarray], iter1: dict[str, np.ndarray], params
     rows = []
     for name, (count, (top1, top5)) in models.items():
         paper = PAPER_TABLE2[name]
-        rows.append({"model": name, "params": count, "params_ratio": count / params["rgb"], "top1": top1,
-                     "top5": top5, "videos": len(baseline["label"]), "paper_params_ratio": paper[0],
+        rows.append({"model": name, "params": count, "params_ratio": count / params["rgb"],
+                     **intervals.columns("top1", top1), **intervals.columns("top5", top5),
+                     "videos": len(baseline["label"]), "paper_params_ratio": paper[0],
                      "paper_top1": paper[1], "paper_top5": paper[2]})
     return pd.DataFrame(rows)

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from twostream.eval.metrics import fuse, topk
+from twostream.eval import intervals
+from twostream.eval.metrics import fuse
 from twostream.eval.predict import load_scores
 
 # Wang et al. (ICASSP 2018) Table 1: HMDB-51 split 1, top-1 % (spatial, temporal, fusion).
@@ -37,6 +38,7 @@ PAPER_TABLE2 = (
 )
 PAPER_DATASETS = {"ucf101": "UCF-101", "hmdb51": "HMDB-51"}  # dataset kind -> the paper's column
 REPORTED, MEASURED = "reported in paper", "measured"
+CONV_FUSION = "Fusion [11] (conv fusion)"  # our measurement of the paper's "Fusion [11]" row
 THIS_RUN = "This pipeline"  # Model label of our measured rows (the paper labels its own row "Ours")
 
 
@@ -50,13 +52,17 @@ class Run:
     rgb: str
     flow: str
     cmmp: str
+    conv_fusion: str | None = None  # conv fusion's scores ("fused"), the measured "Fusion [11]" row
 
 
-def stream_top1(path: str | os.PathLike, weights: tuple[float, float]) -> tuple[float, float, float]:
-    """Top-1 % of a two-output score file ("rgb", "flow"): spatial, temporal and their weighted fusion."""
+Accuracy = tuple[float, float, float]  # top-1 %, 95 % interval low, high
+
+
+def stream_top1(path: str | os.PathLike, weights: tuple[float, float]) -> tuple[Accuracy, Accuracy, Accuracy]:
+    """Top-1 % (with interval) of a two-output score file ("rgb", "flow"): spatial, temporal, weighted fusion."""
     s = load_scores(path)
     fused = fuse(s["rgb"], s["flow"], weights)
-    return tuple(topk(x, s["label"]) for x in (s["rgb"], s["flow"], fused))
+    return tuple(intervals.accuracy(x, s["label"]) for x in (s["rgb"], s["flow"], fused))
 
 
 def table1(variants: dict[str, str], weights: tuple[float, float]) -> pd.DataFrame:
@@ -65,17 +71,27 @@ def table1(variants: dict[str, str], weights: tuple[float, float]) -> pd.DataFra
     for name, path in variants.items():
         ours = stream_top1(path, weights)
         paper = PAPER_TABLE1.get(name, (np.nan,) * 3)
-        rows.append({"Method": name, **dict(zip(("Spatial", "Temporal", "Fusion"), ours)),
-                     **dict(zip(PAPER_TABLE1_COLUMNS, paper))})
+        measured = {k: v for c, a in zip(("Spatial", "Temporal", "Fusion"), ours) for k, v in intervals.columns(c, a).items()}
+        rows.append({"Method": name, **measured, **dict(zip(PAPER_TABLE1_COLUMNS, paper))})
     return pd.DataFrame(rows)
 
 
-def two_stream_top1(rgb_path: str | os.PathLike, flow_path: str | os.PathLike, weights: tuple[float, float]) -> float:
-    """Fused top-1 % of the two stage-1 streams' score files."""
+def two_stream_top1(rgb_path: str | os.PathLike, flow_path: str | os.PathLike, weights: tuple[float, float]) -> Accuracy:
+    """Fused top-1 % (with interval) of the two stage-1 streams' score files."""
     rgb, flow = load_scores(rgb_path), load_scores(flow_path)
     if list(rgb["video_id"]) != list(flow["video_id"]):
         raise ValueError(f"{rgb_path} and {flow_path} score different videos")
-    return topk(fuse(rgb["rgb"], flow["flow"], weights), rgb["label"])
+    return intervals.accuracy(fuse(rgb["rgb"], flow["flow"], weights), rgb["label"])
+
+
+def videos(path: str | os.PathLike) -> int:
+    return len(load_scores(path)["label"])
+
+
+def mean_columns(column: str, accuracies: list[Accuracy], sizes: list[int]) -> dict[str, float]:
+    """Mean top-1 over splits with the interval of their pooled test videos."""
+    _, lo, hi = intervals.pooled([a[0] for a in accuracies], sizes)
+    return intervals.columns(column, (float(np.mean([a[0] for a in accuracies])), lo, hi))
 
 
 def dataset_columns(runs: list[Run]) -> dict[str, str]:
@@ -91,15 +107,26 @@ def dataset_columns(runs: list[Run]) -> dict[str, str]:
 
 
 def table2(runs: list[Run], two_stream_weights: tuple[float, float], cmmp_weights: tuple[float, float]) -> pd.DataFrame:
-    """Our two-stream baseline and CMMP (fused top-1 %, mean over each dataset's splits), then the paper's rows."""
+    """Our two-stream baseline, CMMP and conv fusion (top-1 %, mean over each dataset's splits), then the paper's rows."""
     columns = dataset_columns(runs)
     ours = {"Two-stream (stage 1)": {}, "CMMP": {}}
+    if any(r.conv_fusion for r in runs):
+        ours[CONV_FUSION] = {}
+    sizes: dict[str, list[int]] = {}
     for r in runs:
         ours["Two-stream (stage 1)"].setdefault(r.dataset, []).append(two_stream_top1(r.rgb, r.flow, two_stream_weights))
         ours["CMMP"].setdefault(r.dataset, []).append(stream_top1(r.cmmp, cmmp_weights)[2])
-    rows = [{"Model": THIS_RUN, "Method": method, "Source": MEASURED, **{d: float(np.mean(v)) for d, v in acc.items()}}
-            for method, acc in ours.items()]
+        if r.conv_fusion:
+            fused = load_scores(r.conv_fusion)
+            ours[CONV_FUSION].setdefault(r.dataset, []).append(intervals.accuracy(fused["fused"], fused["label"]))
+        sizes.setdefault(r.dataset, []).append(videos(r.cmmp))
+    rows = [{"Model": THIS_RUN, "Method": method, "Source": MEASURED,
+             **{k: v for d, acc in per_dataset.items() for k, v in mean_columns(d, acc, sizes[d]).items()}}
+            for method, per_dataset in ours.items()]
     for group, method, *accuracy in PAPER_TABLE2:
         values = dict(zip((columns["ucf101"], columns["hmdb51"]), accuracy))
         rows.append({"Model": group, "Method": method, "Source": REPORTED, **values})
-    return pd.DataFrame(rows, columns=["Model", "Method", "Source", *dict.fromkeys(columns.values())])
+    measured = set(sizes)
+    names = [n for d in dict.fromkeys(columns.values())
+             for n in ([d, d + intervals.LO, d + intervals.HI] if d in measured else [d])]
+    return pd.DataFrame(rows, columns=["Model", "Method", "Source", *names])

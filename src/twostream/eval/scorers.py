@@ -15,7 +15,8 @@ from twostream.models import checkpoint
 from twostream.models.streams import tsn_forward
 from twostream.train import precision
 
-KINDS = {"stream": "twostream.eval.scorers", "cmmp": "twostream.train.cmmp", "cma": "twostream.train.cma"}
+KINDS = {"stream": "twostream.eval.scorers", "cmmp": "twostream.train.cmmp", "cma": "twostream.train.cma",
+         "conv_fusion": "twostream.train.conv_fusion"}
 
 
 def scorer(ckpt: dict, device: torch.device) -> tuple[tuple[str, ...], ClipScorer]:

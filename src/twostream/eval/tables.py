@@ -7,15 +7,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from twostream.eval.metrics import fuse, topk
+from twostream.eval import intervals
+from twostream.eval.metrics import fuse
 from twostream.eval.predict import load_scores
 from twostream.files import write_csv, write_text
 
 
 def write_table(df: pd.DataFrame, csv_path: str | os.PathLike, title: str, note: str = "") -> None:
-    """``csv_path`` and the same table as Markdown beside it (``.md``; missing values left blank)."""
+    """``csv_path`` and the same table as Markdown beside it (``.md``; ``X [lo, hi]`` cells; missing values blank)."""
     write_csv(df, csv_path)
-    shown = df.astype(object).where(df.notna(), None)
+    shown = intervals.markdown_cells(df)
+    shown = shown.astype(object).where(shown.notna(), None)
     md = f"# {title}\n\n{shown.to_markdown(index=False, floatfmt='.2f')}\n"
     if note:
         md += f"\n{note}\n"
@@ -29,15 +31,21 @@ def two_stream_rows(rgb_path: str, flow_path: str, split: int, weights: tuple[fl
         raise ValueError(f"{rgb_path} and {flow_path} score different videos")
     labels = rgb["label"]
     streams = {"RGB": rgb["rgb"], "Flow": flow["flow"], "Fused": fuse(rgb["rgb"], flow["flow"], weights)}
-    return [{"split": split, "stream": name, "top1": topk(s, labels, 1), "top5": topk(s, labels, 5),
-             "videos": len(labels)} for name, s in streams.items()]
+    return [{"split": split, "stream": name, **intervals.columns("top1", intervals.accuracy(s, labels, 1)),
+             **intervals.columns("top5", intervals.accuracy(s, labels, 5)), "videos": len(labels)}
+            for name, s in streams.items()]
 
 
 def with_mean(df: pd.DataFrame, by: str) -> pd.DataFrame:
-    """Append mean-over-splits rows (split = 'mean') when there is more than one split."""
+    """Append mean-over-splits rows (split = 'mean'; interval of the pooled videos) when there is more than one split."""
     if df["split"].nunique() < 2:
         return df
-    mean = df.groupby(by, sort=False)[["top1", "top5"]].mean().reset_index()
-    mean["split"] = "mean"
-    mean["videos"] = df.groupby(by, sort=False)["videos"].sum().values
-    return pd.concat([df, mean[df.columns]], ignore_index=True)
+    rows = []
+    for key, group in df.groupby(by, sort=False):
+        row = {by: key, "split": "mean", "videos": int(group["videos"].sum())}
+        for metric in ("top1", "top5"):
+            mean = float(group[metric].mean())
+            _, lo, hi = intervals.pooled(list(group[metric]), list(group["videos"]))
+            row.update({metric: mean, metric + intervals.LO: lo, metric + intervals.HI: hi})
+        rows.append(row)
+    return pd.concat([df, pd.DataFrame(rows)[df.columns]], ignore_index=True)

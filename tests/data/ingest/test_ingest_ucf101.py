@@ -206,3 +206,17 @@ def test_missing_root_is_an_error_naming_it(tmp_path):
     splits = write_splits(tmp_path / "splits", {})
     with pytest.raises(IngestError, match=str(tmp_path / "absent")):
         ingest("ucf101", tmp_path / "absent", splits_dir=splits)
+
+
+def test_validation_lists_become_val_roles(tmp_path):
+    """The embedded dataset's vallist0k.txt: its videos are `val` in every split, never train or test."""
+    from twostream.data.synthetic import SyntheticSpec, generate
+
+    spec = SyntheticSpec(colours=2, directions=2, clips_per_group=1, val_clips=1, frames=3, height=16, width=16,
+                         object_size=(4, 4))
+    generate(spec, tmp_path / "ds")
+    manifest, failures = ingest("ucf101", tmp_path / "ds/videos", splits_dir=tmp_path / "ds/splits")
+    assert failures.empty and len(manifest) == 4 * 4
+    val = manifest["video_id"].str.contains("_g00_")
+    assert (manifest.loc[val, ["split1", "split2", "split3"]] == "val").all().all()
+    assert manifest.loc[~val, ["split1", "split2", "split3"]].isin(["train", "test"]).all().all()

@@ -21,6 +21,7 @@ VIDEO_EXTENSIONS = frozenset(
     {".avi", ".mp4", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv"}
 )
 TRAIN, TEST, UNUSED = "train", "test", ""
+VAL = "val"  # a validation list (the embedded dataset's vallist0k.txt): for tuning, disjoint from train and test
 
 
 class IngestError(Exception):

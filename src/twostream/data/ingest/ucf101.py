@@ -1,5 +1,8 @@
 """UCF-101: videos in ``root/<Class>/``; official ``classInd.txt``, ``trainlist0k.txt``, ``testlist0k.txt``.
 
+An optional ``vallist0k.txt`` (not in the official release; the embedded dataset writes one) lists
+validation videos of split k (role ``val``), read like a test list.
+
 List lines are ``<Class>/<video>.avi [<1-based label>]`` (CRLF in the official files; the video name
 may contain spaces); a label, where given, must agree with ``classInd.txt``. A video is matched by its stem, with any video extension.
 """
@@ -12,6 +15,7 @@ from pathlib import Path
 from twostream.data.ingest.common import (
     TEST,
     TRAIN,
+    VAL,
     VIDEO_EXTENSIONS,
     Catalog,
     Failures,
@@ -34,6 +38,8 @@ def read(root: Path, splits_dir: str | os.PathLike, failures: Failures) -> Catal
         for role in (TRAIN, TEST)
     ]
     catalog = Catalog(_read_class_index(class_index), N_SPLITS, failures)
+    lists += [(k, VAL, splits_dir / f"vallist{k + 1:02d}.txt") for k in range(N_SPLITS)
+              if (splits_dir / f"vallist{k + 1:02d}.txt").is_file()]
     for k, role, path in lists:
         _read_list(catalog, root, path, k, role)
     return catalog

@@ -1,0 +1,88 @@
+"""The conv-fusion stage: conv-fusion-train from stage-1 checkpoints, its checkpoint, scorer and evaluate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from twostream.cli import main
+from twostream.data.shards import write_shard
+from twostream.eval.predict import load_scores
+from twostream.eval.scorers import from_checkpoint
+from twostream.models import checkpoint
+from twostream.train import conv_fusion
+
+CLASSES, VIDEOS, FRAMES, SIZE, CROP, LENGTH = 3, 6, 6, 32, 28, 2
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """VIDEOS random videos, each both in split 1's train and test set."""
+    root = tmp_path_factory.mktemp("shards")
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(VIDEOS):
+        shard = root / f"v{i}.h5"
+        write_shard(shard, rng.integers(0, 256, (FRAMES, SIZE, SIZE, 3), dtype=np.uint8),
+                    rng.integers(1, 256, (FRAMES - 1, SIZE, SIZE, 2), dtype=np.uint8), {"video_id": f"v{i}"})
+        rows.append({"video_id": f"v{i}", "label": i % CLASSES, "shard": str(shard), "frames": FRAMES, "split1": "train"})
+    df = pd.DataFrame(rows)
+    path = root / "shards.csv"
+    pd.concat([df, df.assign(split1="test")]).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def stage1(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("stage1")
+    torch.manual_seed(0)
+    paths = []
+    for modality in ("rgb", "flow"):
+        config = checkpoint.stream_config(modality, 10, CLASSES, 0.5, LENGTH)
+        checkpoint.save(root / f"{modality}.pt", checkpoint.build_stream(config), "stream", config, [])
+        paths.append(root / f"{modality}.pt")
+    return paths[0], paths[1]
+
+
+def train(index: Path, stage1: tuple[Path, Path], out: Path, lr: float) -> dict:
+    rc = main(["conv-fusion-train", "--index", str(index), "--split", "1", "--segments", "2", "--length", str(LENGTH),
+               "--crop", str(CROP), "--no-hflip", "--batch-size", "3", "--lr", str(lr), "--iterations", "2",
+               "--stage", "layer2", "--rgb", str(stage1[0]), "--flow", str(stage1[1]), "--out", str(out)])
+    assert rc == 0 and not Path(f"{out}.resume").exists()
+    return checkpoint.load(out)
+
+
+def test_trains_from_the_stage1_streams(index, stage1, tmp_path):
+    rgb, flow = (checkpoint.load(p)["state_dict"] for p in stage1)
+    frozen = train(index, stage1, tmp_path / "lr0.pt", lr=0.0)
+    assert frozen["kind"] == "conv_fusion" and frozen["config"]["stage"] == "layer2"
+    assert torch.equal(frozen["state_dict"]["rgb_trunk.0.weight"], rgb["backbone.conv1.weight"])
+    assert torch.equal(frozen["state_dict"]["tower.0.0.conv1.weight"], flow["backbone.layer3.0.conv1.weight"])
+    assert torch.equal(frozen["state_dict"]["fc.weight"], flow["fc.weight"])
+    trained = train(index, stage1, tmp_path / "lr.pt", lr=0.1)
+    assert not torch.equal(trained["state_dict"]["fuse.0.weight"], frozen["state_dict"]["fuse.0.weight"])
+    assert len(trained["history"]) == 1
+
+
+def test_scorer_and_evaluate_write_the_fused_scores(index, stage1, tmp_path):
+    net, config = conv_fusion.from_stage1(*stage1, "layer3")
+    path = tmp_path / "cf.pt"
+    checkpoint.save(path, net, "conv_fusion", config, [])
+    modalities, score = from_checkpoint(path, torch.device("cpu"))
+    assert modalities == ("rgb", "flow")
+    clips = {"rgb": torch.randn(2, 2, 3, CROP, CROP), "flow": torch.randn(2, 2, 2 * LENGTH, CROP, CROP)}
+    with torch.no_grad():
+        torch.testing.assert_close(score(clips)["fused"], net.eval()(clips["rgb"], clips["flow"]))
+    out = tmp_path / "scores.npz"
+    assert main(["evaluate", "--index", str(index), "--split", "1", "--model", str(path), "--segments", "2",
+                 "--crops", "1", "--length", str(LENGTH), "--crop", str(CROP), "--no-hflip", "--out", str(out)]) == 0
+    assert load_scores(out)["fused"].shape == (VIDEOS, CLASSES)
+
+
+def test_rejects_swapped_streams(stage1):
+    with pytest.raises(ValueError, match="expected an RGB and a flow stream"):
+        conv_fusion.from_stage1(stage1[1], stage1[0], "layer2")
