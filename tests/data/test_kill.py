@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -39,10 +41,13 @@ def manifest(tmp_path_factory):
 
 
 def extract(manifest, out):
-    cmd = [sys.executable, "-m", "twostream", "extract", "--manifest", str(manifest), "--chunk", "0",
-           "--chunk-size", str(VIDEOS), "--shards", str(out / "shards"), "--size", "60", "80",
-           "--backend", "opencv-cpu", "--out", str(out / "chunk.csv")]
-    return subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
+    spec = json.dumps({"backend": "opencv-cpu", "device": "auto", "bound": 20, "chunk_size": VIDEOS,
+                       "jpeg_quality": 90, "size": [60, 80], "length": 5})
+    cmd = [sys.executable, "-m", "twostream", "extract", "--spec", spec, "--manifest", str(manifest), "--chunk", "0",
+           "--shards", str(out / "shards"), "--threads", "1", "--out", str(out / "chunk.csv")]
+    # This checkout's package (python -m twostream would otherwise find whichever one is installed).
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "src"))
+    return subprocess.Popen(cmd, stderr=subprocess.DEVNULL, env=env)
 
 
 def accepted(out) -> list[str]:

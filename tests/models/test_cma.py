@@ -5,12 +5,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from twostream.eval.cma_tables import count_parameters, fusion_weights
 from twostream.models.cma import (
     CMABlock,
     CMANet,
     NonLocalBlock,
-    count_parameters,
-    fusion_weights,
     insertion_points,
     other_branch,
     set_trainable,
@@ -244,8 +243,9 @@ def test_count_parameters_matches_the_autograd_graph(output, nonlocal_rgb):
 
 
 def test_fusion_weights_follow_the_trained_branch():
-    assert [fusion_weights(i) for i in range(5)] == [(1.0, 1.0), (5.0, 1.0), (1.0, 5.0), (5.0, 1.0), (1.0, 5.0)]
-    assert fusion_weights(1, odd=(2.0, 1.0)) == (2.0, 1.0)
+    paper = {"odd": (5.0, 1.0), "even": (1.0, 5.0), "baseline": (1.0, 1.0)}  # the schema's cma.fusion defaults
+    assert [fusion_weights(i, **paper) for i in range(5)] == [(1.0, 1.0), (5.0, 1.0), (1.0, 5.0), (5.0, 1.0), (1.0, 5.0)]
+    assert fusion_weights(1, **{**paper, "odd": (2.0, 1.0)}) == (2.0, 1.0)
 
 
 def test_unknown_branch_is_rejected():

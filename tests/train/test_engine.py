@@ -14,6 +14,12 @@ import torch.nn.functional as F
 from twostream.train.engine import BatchOrder, Schedule, Trainer
 
 
+def schedule(**given) -> Schedule:
+    """A Schedule: ``given`` fields, the rest as the config schema's defaults (no lr steps, SGD momentum 0.9, ...)."""
+    return Schedule(**{"milestones": [], "plateau_patience": 0, "momentum": 0.9, "weight_decay": 5e-4,
+                       "clip_grad": 0.0, "workers": 0, "checkpoint_every": 0, **given})
+
+
 class Toy(torch.utils.data.Dataset):
     """Noisy copies of 4 class prototypes; the noise depends on (seed, epoch, index) like TSNDataset."""
 
@@ -45,7 +51,7 @@ def step(net, batch):
 
 def trainer(tmp_path, **kw) -> tuple[nn.Module, Trainer]:
     net = model()
-    sched = Schedule(steps=kw.pop("steps", 25), lr=0.1, batch_size=8, milestones=[15], **kw)
+    sched = schedule(steps=kw.pop("steps", 25), lr=0.1, batch_size=8, milestones=[15], **kw)
     return net, Trainer(net, list(net.parameters()), Toy(), sched, seed=3, resume=tmp_path / "m.resume",
                         run_id="toy", device=torch.device("cpu"))
 
@@ -127,7 +133,7 @@ def test_resume_ignores_another_configuration(tmp_path) -> None:
 
 def test_plateau_divides_the_learning_rate(tmp_path) -> None:
     net = model()
-    sched = Schedule(steps=30, lr=1e-9, batch_size=8, plateau_patience=2)  # lr too small to improve
+    sched = schedule(steps=30, lr=1e-9, batch_size=8, plateau_patience=2)  # lr too small to improve
     t = Trainer(net, list(net.parameters()), Toy(), sched, seed=0, resume=tmp_path / "r", run_id="p",
                 device=torch.device("cpu"))
     history = t.fit(step)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from twostream.eval.metrics import fuse, topk
-from twostream.eval.predict import load_scores
+from twostream.eval.metrics import Weights, fuse, topk
+from twostream.eval.predict import load_pair
 from twostream.files import write_csv, write_text
 
 
@@ -22,13 +22,11 @@ def write_table(df: pd.DataFrame, csv_path: str | os.PathLike, title: str, note:
     write_text(md, Path(csv_path).with_suffix(".md"))
 
 
-def two_stream_rows(rgb_path: str, flow_path: str, split: int, weights: tuple[float, float]) -> list[dict]:
+def two_stream_rows(rgb_path: str, flow_path: str, split: int, weights: Weights) -> list[dict]:
     """RGB, flow and fused accuracy of one split from the two streams' score files."""
-    rgb, flow = load_scores(rgb_path), load_scores(flow_path)
-    if list(rgb["video_id"]) != list(flow["video_id"]):
-        raise ValueError(f"{rgb_path} and {flow_path} score different videos")
-    labels = rgb["label"]
-    streams = {"RGB": rgb["rgb"], "Flow": flow["flow"], "Fused": fuse(rgb["rgb"], flow["flow"], weights)}
+    s = load_pair(rgb_path, flow_path)
+    labels = s["label"]
+    streams = {"RGB": s["rgb"], "Flow": s["flow"], "Fused": fuse(s["rgb"], s["flow"], weights)}
     return [{"split": split, "stream": name, "top1": topk(s, labels, 1), "top5": topk(s, labels, 5),
              "videos": len(labels)} for name, s in streams.items()]
 
@@ -41,3 +39,4 @@ def with_mean(df: pd.DataFrame, by: str) -> pd.DataFrame:
     mean["split"] = "mean"
     mean["videos"] = df.groupby(by, sort=False)["videos"].sum().values
     return pd.concat([df, mean[df.columns]], ignore_index=True)
+

@@ -122,8 +122,11 @@ class StreamNet(nn.Module):
         return self.fc(self.dropout(self.features(x)))
 
 
+def consensus(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """TSN consensus: the mean over each video's ``k`` snippets of (B * k, C) or (B, k, C) scores -> (B, C)."""
+    return scores.reshape(-1, k, scores.shape[-1]).mean(dim=1)
+
+
 def tsn_forward(net: nn.Module, clips: torch.Tensor) -> torch.Tensor:
     """Video scores from a (B, K, C, H, W) batch: run every snippet, average over the K segments."""
-    b, k = clips.shape[:2]
-    scores = net(clips.flatten(0, 1))
-    return scores.view(b, k, -1).mean(dim=1)
+    return consensus(net(clips.flatten(0, 1)), clips.shape[1])

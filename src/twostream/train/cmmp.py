@@ -1,4 +1,4 @@
-"""CMMP stage 2 (Wang et al., ICASSP 2018, Sec. 3.4): the six Table 1 variants, their objective and scorer.
+"""CMMP stage 2 (Wang et al., ICASSP 2018, Sec. 3.4): the six Table 1 variants, their start and objective.
 
 Stage 2 builds a ``CMMPNet`` on the two stage-1 streams (backbones and classifiers keep
 their stage-1 weights; the LSTM message generators start from PyTorch's default
@@ -17,9 +17,9 @@ from typing import Any
 import torch
 
 from twostream.data.transforms import to_input
-from twostream.eval.predict import ClipScorer
+from twostream.eval.metrics import fuse
 from twostream.models import checkpoint
-from twostream.models.cmmp import CMMPNet, fuse_scores
+from twostream.models.cmmp import CMMPNet
 from twostream.models.losses import adversarial_loss, plain_loss
 from twostream.train.engine import StepFn, accuracy
 
@@ -44,20 +44,15 @@ VARIANTS = {
 }
 
 
-def objective(variant: Variant, per_sample: bool = True) -> Objective:
+def objective(variant: Variant, per_sample: bool) -> Objective:
     """The variant's loss on (s_a, s_m, target): AL_a + AL_m or L_a + L_m."""
     if variant.adversarial:
         return lambda s_a, s_m, target: adversarial_loss(s_a, s_m, target, per_sample=per_sample)
     return plain_loss
 
 
-def build(config: dict[str, Any]) -> CMMPNet:
-    """An untrained CMMPNet of a stage-2 checkpoint config."""
-    return CMMPNet(checkpoint.build_stream(config["rgb"]), checkpoint.build_stream(config["flow"]), config["fusion"])
-
-
 def from_stage1(rgb_path: str | os.PathLike, flow_path: str | os.PathLike, slug: str,
-                per_sample: bool = True) -> tuple[CMMPNet, dict[str, Any]]:
+                per_sample: bool) -> tuple[CMMPNet, dict[str, Any]]:
     """Stage 2's starting point: the variant's network on the two trained stage-1 streams, and its config."""
     variant = VARIANTS[slug]
     rgb, rgb_config = checkpoint.load_stream(rgb_path)
@@ -76,30 +71,18 @@ def file_digest(path: str | os.PathLike) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()[:16]
 
 
-def make_step(config: dict[str, Any], device: torch.device) -> StepFn:
+def step(config: dict[str, Any], device: torch.device) -> StepFn:
     """The Trainer step of a stage-2 config: both streams' scores, the variant's objective, accuracies (fused 1:1)."""
     loss_fn = objective(VARIANTS[config["variant"]], config["per_sample"])
 
-    def step(model: torch.nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+    def run(model: torch.nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
         s_a, s_m = model(to_input(batch["rgb"].to(device), "rgb"), to_input(batch["flow"].to(device), "flow"))
         target = batch["label"].to(device)
         loss, parts = loss_fn(s_a, s_m, target)
         logs = {k: v.item() for k, v in parts.items()}
         logs.update(acc_a=accuracy(s_a, target), acc_m=accuracy(s_m, target),
-                    acc=accuracy(fuse_scores(s_a.detach(), s_m.detach()), target))
+                    acc=accuracy(fuse(s_a.detach(), s_m.detach(), (1.0, 1.0)), target))
         return loss, logs
 
-    return step
+    return run
 
-
-def scorer(ckpt: dict, device: torch.device) -> tuple[tuple[str, ...], ClipScorer]:
-    """Scorer of a stage-2 checkpoint: {"rgb": s_a, "flow": s_m}; the LSTMs run over each clip's K segments."""
-    net = build(ckpt["config"])
-    net.load_state_dict(ckpt["state_dict"])
-    net.to(device).eval()
-
-    def score(clips: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        s_a, s_m = net(clips["rgb"], clips["flow"])
-        return {"rgb": s_a, "flow": s_m}
-
-    return ("rgb", "flow"), score

@@ -19,7 +19,7 @@ import torch.distributed as dist
 import torch.distributed.nn.functional as dist_fn
 import torch.nn as nn
 
-from twostream.gpus import auto_device
+from twostream.gpus import resolve_device
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,11 @@ def setup(device: torch.device) -> Context:
 
 
 def local_device(name: str, ctx: Context) -> torch.device:
-    """This process's device: its own GPU (LOCAL_RANK) under torchrun, else ``name`` (``auto``: a free GPU)."""
+    """This process's device: its own GPU (LOCAL_RANK) under torchrun, else ``name`` (``gpus.resolve_device``)."""
     if ctx.world > 1 and torch.cuda.is_available() and name in ("auto", "cuda"):
         torch.cuda.set_device(ctx.local_rank)
         return torch.device("cuda", ctx.local_rank)
-    return torch.device(auto_device() if name == "auto" else name)
+    return torch.device(resolve_device(name))
 
 
 class GlobalBatchNorm(nn.BatchNorm2d):

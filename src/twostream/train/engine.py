@@ -17,7 +17,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,7 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
-from twostream.files import atomic_path
-from twostream.gpus import auto_device
+from twostream.models.checkpoint import save_atomic
 from twostream.train.distributed import Context, barrier, mean_over_processes, sync_batchnorm, wrap
 
 StepFn = Callable[[nn.Module, dict[str, Any]], tuple[torch.Tensor, dict[str, float]]]
@@ -36,16 +35,18 @@ StepFn = Callable[[nn.Module, dict[str, Any]], tuple[torch.Tensor, dict[str, flo
 
 @dataclass
 class Schedule:
+    """A run in optimiser steps (``schedule.plan`` turns the config's epochs or iterations into this)."""
+
     steps: int  # total optimiser steps
     lr: float
     batch_size: int
-    milestones: list[int] = field(default_factory=list)  # steps at which lr is divided by 10
-    plateau_patience: int = 0  # > 0: also divide lr by 10 when the epoch loss has not improved for this many epochs
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    clip_grad: float = 0.0  # max gradient norm; 0 disables
-    workers: int = 0
-    checkpoint_every: int = 0  # steps between mid-epoch checkpoints; 0: epoch ends only
+    milestones: list[int]  # steps at which lr is divided by 10
+    plateau_patience: int  # > 0: also divide lr by 10 when the epoch loss has not improved for this many epochs
+    momentum: float
+    weight_decay: float
+    clip_grad: float  # max gradient norm; 0 disables
+    workers: int
+    checkpoint_every: int  # steps between mid-epoch checkpoints; 0: epoch ends only
 
 
 class BatchOrder(Sampler[list[int]]):
@@ -70,11 +71,6 @@ class BatchOrder(Sampler[list[int]]):
 def fingerprint(obj: Any) -> str:
     """A short hash of a JSON-serialisable description of a run (resume only matching runs)."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def save_atomic(obj: Any, path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
 
 
 class _Stop:
@@ -215,7 +211,3 @@ class Trainer:
 def accuracy(scores: torch.Tensor, target: torch.Tensor) -> float:
     return (scores.argmax(dim=1) == target).float().mean().item()
 
-
-def device(name: str = "auto") -> torch.device:
-    """``auto`` -> a free GPU if torch sees one (``twostream.gpus``), else cpu."""
-    return torch.device(auto_device() if name == "auto" else name)

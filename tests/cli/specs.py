@@ -1,0 +1,22 @@
+"""``--spec`` JSON for the twostream commands the tests call: shared training values, overridable by keyword."""
+
+from __future__ import annotations
+
+import json
+
+# The schema's defaults for a schedule's optional keys (workflow/schemas/config.schema.yaml, $defs/schedule_keys).
+SCHEDULE = {"lr_steps": [], "weight_decay": 5e-4, "momentum": 0.9, "clip_grad": 0.0, "plateau_patience": 0}
+# common.Training values of a small CPU run.
+TRAINING = {"segments": 2, "length": 5, "crop": 24, "hflip": False, "batch_size": 2, "workers": 0, "device": "cpu",
+            "seed": 0, "checkpoint_every": 0}
+
+
+def training(schedule: dict, **values) -> str:
+    """A trainer's spec: ``schedule`` (lr and epochs or iterations, at least) over SCHEDULE, ``values`` over TRAINING."""
+    return json.dumps({**TRAINING, **values, "schedule": {**SCHEDULE, **schedule}})
+
+
+def evaluation(**values) -> str:
+    """``twostream evaluate``'s spec: TRAINING's length, crop, batch size and device; 2 segments x 1 crop."""
+    base = {k: TRAINING[k] for k in ("length", "crop", "batch_size", "workers", "device")}
+    return json.dumps({**base, "test_segments": 2, "crops": 1, **values})
