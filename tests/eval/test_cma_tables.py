@@ -11,7 +11,7 @@ import torch
 
 from twostream.cli import main
 from twostream.eval import cma_tables
-from twostream.eval.cma_tables import count_parameters
+from twostream.eval.cma_tables import count_parameters, fusion_weights
 from twostream.eval.predict import load_pair, save_scores
 from twostream.models import checkpoint
 from twostream.train import cma
@@ -124,3 +124,9 @@ def test_table2_needs_the_iteration_1_model(cma_data, score_files, tmp_path):
     saved_iteration(cma_data, tmp_path / "iter2.pt", iteration=2)
     with pytest.raises(SystemExit, match="needs iteration 1"):
         main(tables_command(cma_data, score_files, tmp_path / "iter2.pt", tmp_path))
+
+
+def test_fusion_weights_follow_the_trained_branch():
+    paper = {"odd": (5.0, 1.0), "even": (1.0, 5.0), "baseline": (1.0, 1.0)}  # the schema's cma.fusion defaults
+    assert [fusion_weights(i, **paper) for i in range(5)] == [(1.0, 1.0), (5.0, 1.0), (1.0, 5.0), (5.0, 1.0), (1.0, 5.0)]
+    assert fusion_weights(1, **{**paper, "odd": (2.0, 1.0)}) == (2.0, 1.0)

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from twostream.eval.cma_tables import count_parameters, fusion_weights
+from twostream.eval.cma_tables import count_parameters
 from twostream.models.cma import (
     CMABlock,
     CMANet,
@@ -240,12 +240,6 @@ def test_count_parameters_matches_the_autograd_graph(output, nonlocal_rgb):
     count = count_parameters(net, output)
     assert count == reachable_parameters(net, output)
     assert count < sum(p.numel() for p in net.parameters())
-
-
-def test_fusion_weights_follow_the_trained_branch():
-    paper = {"odd": (5.0, 1.0), "even": (1.0, 5.0), "baseline": (1.0, 1.0)}  # the schema's cma.fusion defaults
-    assert [fusion_weights(i, **paper) for i in range(5)] == [(1.0, 1.0), (5.0, 1.0), (1.0, 5.0), (5.0, 1.0), (1.0, 5.0)]
-    assert fusion_weights(1, **{**paper, "odd": (2.0, 1.0)}) == (2.0, 1.0)
 
 
 def test_unknown_branch_is_rejected():

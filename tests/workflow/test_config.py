@@ -4,13 +4,11 @@ hands its command a spec that has exactly the keys the command's dataclass reads
 from __future__ import annotations
 
 import dataclasses
-import re
-import shlex
 from pathlib import Path
 
 import pytest
 import yaml
-from smk import TINY, job_blocks, snakemake
+from smk import TINY, shell_commands, snakemake, twostream_call
 from snakemake.utils import validate
 
 from twostream.cli import parse
@@ -45,19 +43,43 @@ def test_a_schedule_takes_epochs_or_iterations_but_not_both(repo: Path, section:
         validate(config, str(repo / SCHEMA))
 
 
+def dry_run_calls(work: Path, edit=lambda config: None) -> dict[str, list[tuple[list[str], dict, dict]]]:
+    """rule -> (argv, flags, spec) of every ``twostream`` job a dry run of tiny.yaml (edited) lists."""
+    config = yaml.safe_load(TINY.read_text())
+    edit(config)
+    out = snakemake(work, config, "-n", "-p")
+    assert out.returncode == 0, out.stderr[-3000:]
+    calls: dict[str, list] = {}
+    for rule, command in shell_commands(out.stdout):
+        calls.setdefault(rule, []).append(twostream_call(command))
+    return calls
+
+
 def test_every_rules_spec_is_what_its_command_reads(tmp_path: Path) -> None:
     """A key a rule forgets, or one the command does not know, fails when the spec is read."""
-    out = snakemake(tmp_path, yaml.safe_load(TINY.read_text()), "-n", "-p")
-    assert out.returncode == 0, out.stderr[-3000:]
-    commands = {}
-    for rule, block in job_blocks(out.stdout):
-        shell = re.search(r"^Shell command: (.+)$", block, re.M)
-        if shell and "--spec" in shell.group(1):
-            words = shlex.split(shell.group(1).split(" > ")[0])
-            commands.setdefault(rule, words[words.index("twostream") + 1:])
+    calls = dry_run_calls(tmp_path)
     assert {"synthetic", "train_stream", "evaluate_stream", "two_stream_table", "cmmp_train", "evaluate_cmmp",
             "cmmp_table1", "cmmp_table2", "cma_train", "evaluate_cma", "cma_tables", "cma_fusion_figure",
-            "cma_attention_figure"} <= set(commands)
-    for rule, argv in commands.items():
-        spec = parse(argv).spec
-        assert dataclasses.is_dataclass(spec), rule
+            "cma_attention_figure"} <= set(calls)
+    for rule, listed in calls.items():
+        for argv, flags, _ in listed:
+            if "--spec" in flags:
+                assert dataclasses.is_dataclass(parse(argv).spec), rule
+
+
+def test_every_trainer_takes_a_length_in_epochs_or_iterations(tmp_path: Path) -> None:
+    """train.rgb / train.flow and cmmp: `iterations`; cma: `steps` (cma.iterations counts CMA iterations)."""
+    def edit(config: dict) -> None:
+        for section in (config["train"]["rgb"], config["train"]["flow"], config["cmmp"]):
+            section.pop("epochs", None)
+            section.update(iterations=7, lr_steps=[3])
+        del config["cma"]["epochs"]
+        config["cma"].update(steps=5, lr_steps=[2])
+
+    calls = dry_run_calls(tmp_path, edit)
+    for rule, (length, steps) in {"train_stream": (7, [3]), "cmmp_train": (7, [3]), "cma_train": (5, [2])}.items():
+        for argv, _, spec in calls[rule]:
+            assert "epochs" not in spec["schedule"]
+            assert (spec["schedule"]["iterations"], spec["schedule"]["lr_steps"]) == (length, steps), rule
+            schedule = parse(argv).spec.schedule
+            assert (schedule.iterations, schedule.epochs) == (length, None)

@@ -3,8 +3,12 @@
 # starts from the stage-1 flow stream, iteration n from iteration n-1. Tables and figures use
 # each dataset's first configured split, so iterations are trained for that split only.
 
-# Each iteration's schedule: cma.iterations counts the iterations, not optimiser steps.
-CMA_SCHEDULE = tuple(k for k in SCHEDULE if k != "iterations")
+
+
+def cma_schedule():
+    """Each iteration's schedule: epochs, or cma.steps as its iterations (cma.iterations counts CMA iterations)."""
+    steps = {"iterations": CMA["steps"]} if "steps" in CMA else {}
+    return {**schedule(CMA, [k for k in SCHEDULE if k != "iterations"]), **steps}
 
 
 rule cma_train:
@@ -25,7 +29,7 @@ rule cma_train:
     params:
         launcher=TRAIN,
         spec=lambda w: spec(
-            **training(w, CMA["batch_size"], schedule(CMA, CMA_SCHEDULE)),
+            **training(w, CMA["batch_size"], cma_schedule()),
             **pick(config["model"], "pretrained", "torch_home"),
             dropout=CMA["dropout"],
             nonlocal_rgb=CMA["nonlocal"],
