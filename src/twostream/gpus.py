@@ -25,9 +25,14 @@ def lock_dir() -> Path:
 
 
 def claim(count: int) -> int:
-    """Index of the first of ``count`` GPUs that no other process holds, now held by this one (0 if all are)."""
+    """Index of the first of ``count`` GPUs that no other process holds, now held by this one (0 if all are).
+
+    A process holds at most one GPU: asking again returns the GPU it already holds.
+    """
     if count <= 1:
         return 0
+    if _held:
+        return int(Path(_held[0].name).stem)
     folder = lock_dir()
     folder.mkdir(parents=True, exist_ok=True)
     for index in range(count):
@@ -51,6 +56,19 @@ def auto_device() -> str:
     return f"cuda:{claim(torch.cuda.device_count())}"
 
 
+def device_name(name: str) -> str:
+    """The device a single-process job uses for ``name``: ``auto`` and ``cuda`` take a free GPU (``auto``
+    falls back to ``cpu`` without one); ``cpu`` and ``cuda:N`` are taken as given."""
+    if name == "auto":
+        return auto_device()
+    if name == "cuda":
+        device = auto_device()
+        if device == "cpu":
+            raise ValueError("device 'cuda' requested but torch sees no CUDA device")
+        return device
+    return name
+
+
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
@@ -63,16 +81,14 @@ def check_device(device: str | None) -> str:
 
 
 def resolve_device(device: str | None) -> str:
-    """``cpu`` or ``cuda:N`` for a device name; ``auto`` (or None) takes a free GPU when torch sees one.
+    """``cpu`` or ``cuda:N`` for a device name; ``auto`` (or None) and ``cuda`` take a free GPU (``device_name``).
 
     The one device resolver: flow backends, training (``train.distributed.local_device`` outside
     torchrun) and evaluation all ask it.
     """
     import torch
 
-    device = check_device(device)
-    if device == "auto":
-        device = auto_device()
+    device = device_name(check_device(device))
     if device == "cpu":
         return device
     index = int(device.partition(":")[2] or 0)

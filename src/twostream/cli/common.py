@@ -70,9 +70,8 @@ def set_threads(threads: int) -> None:
 
 
 def process(device: str) -> tuple[distributed.Context, torch.device]:
-    """This process's place in a torchrun job (a single process otherwise) and its device."""
-    ctx = distributed.setup(distributed.local_device(device, distributed.Context()))
-    return ctx, distributed.local_device(device, ctx)
+    """This process's place in a torchrun job (a single process otherwise) and its device, resolved once."""
+    return distributed.process(device)
 
 
 def read_index(path: str) -> pd.DataFrame:

@@ -24,9 +24,12 @@ def adversarial_loss(
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """AL_a + AL_m with AL_a = L_a + max(L_a - L_m, 0) and AL_m = L_m + max(L_m - L_a, 0) (Eq. 4-5).
 
-    Inside each max the other stream's loss is detached, so each stream is pushed only by its own
-    loss: the stream that lags behind gets twice the gradient, the leading one the plain gradient
-    (on a tie, max'(0) = 0 in PyTorch, so both get the plain gradient).
+    Inside each max the other stream's loss is detached, so the gradient of the total is
+    w_a dL_a + w_m dL_m with w = 2 for the stream that lags (higher loss) and 1 for the leading one
+    (on a tie, relu'(0) = 0 in PyTorch, so both get 1). Each loss keeps every path the network gives
+    it: with message passing, L_a also trains ``lstm_m`` and the flow backbone through the message
+    (and L_m the RGB backbone), so a stream is not pushed only by its own loss. Differentiating each
+    AL only with respect to its own stream is the reading not taken (docs/cmmp.md says why).
 
     ``per_sample=True`` compares the two losses sample by sample (Eq. 3-5 are written for one
     video) and averages AL over the batch; ``per_sample=False`` compares the batch-mean losses.

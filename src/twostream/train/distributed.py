@@ -45,11 +45,21 @@ def setup(device: torch.device) -> Context:
 
 
 def local_device(name: str, ctx: Context) -> torch.device:
-    """This process's device: its own GPU (LOCAL_RANK) under torchrun, else ``name`` (``gpus.resolve_device``)."""
+    """This process's device: its own GPU (LOCAL_RANK) under torchrun, else ``name`` (``auto``, ``cuda``: a free
+    GPU, ``twostream.gpus``)."""
     if ctx.world > 1 and torch.cuda.is_available() and name in ("auto", "cuda"):
         torch.cuda.set_device(ctx.local_rank)
         return torch.device("cuda", ctx.local_rank)
     return torch.device(resolve_device(name))
+
+
+def process(name: str) -> tuple[Context, torch.device]:
+    """This process's place in a torchrun job (a single process otherwise) and its device, resolved once
+    (so a single-process job takes one GPU lock)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local = Context(local_rank=int(os.environ.get("LOCAL_RANK", "0")), world=world)
+    device = local_device(name, local)
+    return setup(device), device
 
 
 class GlobalBatchNorm(nn.BatchNorm2d):
