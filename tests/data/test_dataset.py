@@ -34,7 +34,7 @@ def test_select(videos) -> None:
 
 
 def test_training_item_is_aligned(videos) -> None:
-    data = TSNDataset(videos, segments=3, crop=24, train=True, hflip=False, seed=1)
+    data = TSNDataset(videos, segments=3, length=5, crop=24, train=True, hflip=False, seed=1)
     item = data[0]
     assert item["rgb"].shape == (3, 24, 24, 3) and item["flow"].shape == (3, 24, 24, 10)
     frame_t = item["rgb"][:, 0, 0, 0].numpy() / 10  # RGB order: red first
@@ -46,7 +46,7 @@ def test_training_item_is_aligned(videos) -> None:
 
 
 def test_same_crop_and_flip_for_both_modalities(videos) -> None:
-    data = TSNDataset(videos, segments=1, crop=24, train=True, hflip=True, seed=0)
+    data = TSNDataset(videos, segments=1, length=5, crop=24, train=True, hflip=True, seed=0)
     flips = 0
     for epoch in range(16):
         data.set_epoch(epoch)
@@ -66,15 +66,15 @@ def test_same_crop_and_flip_for_both_modalities(videos) -> None:
 
 
 def test_determinism(videos) -> None:
-    a = TSNDataset(videos, segments=3, crop=24, seed=5)
-    b = TSNDataset(videos, segments=3, crop=24, seed=5)
+    a = TSNDataset(videos, segments=3, length=5, crop=24, seed=5)
+    b = TSNDataset(videos, segments=3, length=5, crop=24, seed=5)
     assert all((a[0][m] == b[0][m]).all() for m in ("rgb", "flow"))
     b.set_epoch(1)
     assert any((a[0][m] != b[0][m]).any() for m in ("rgb", "flow"))
 
 
 def test_short_video_repeats_last_field(videos) -> None:
-    data = TSNDataset(videos, segments=2, crop=24, train=False, crops=1)
+    data = TSNDataset(videos, segments=2, length=5, crop=24, train=False, crops=1)
     item = data[1]  # 4 frames: 3 flow fields, shorter than one stack of 5
     assert item["flow"].shape == (1, 2, 24, 24, 10)
     x = item["flow"][0, 0, 0, 0, 0::2].numpy().astype(int)
@@ -82,6 +82,6 @@ def test_short_video_repeats_last_field(videos) -> None:
 
 
 def test_test_views(videos) -> None:
-    data = TSNDataset(videos, ("rgb",), segments=4, crop=24, train=False, crops=10)
+    data = TSNDataset(videos, ("rgb",), segments=4, length=5, crop=24, train=False, crops=10)
     item = data[0]
     assert item["rgb"].shape == (10, 4, 24, 24, 3) and "flow" not in item

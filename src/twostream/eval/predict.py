@@ -25,7 +25,7 @@ ClipScorer = Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]
 
 @torch.no_grad()
 def predict(score: ClipScorer, dataset, modalities: tuple[str, ...], device: torch.device, *,
-            batch_size: int = 1, workers: int = 0) -> dict[str, np.ndarray]:
+            batch_size: int, workers: int) -> dict[str, np.ndarray]:
     """Per-video mean scores {output name: (videos, classes)} plus ``label``."""
     from twostream.data.transforms import to_input
 
