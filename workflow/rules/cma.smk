@@ -4,13 +4,6 @@
 # each dataset's first configured split, so iterations are trained for that split only.
 
 
-
-def cma_schedule():
-    """Each iteration's schedule: epochs, or cma.steps as its iterations (cma.iterations counts CMA iterations)."""
-    steps = {"iterations": CMA["steps"]} if "steps" in CMA else {}
-    return {**schedule(CMA, [k for k in SCHEDULE if k != "iterations"]), **steps}
-
-
 rule cma_train:
     input:
         index="results/{dataset}/shards.csv",

@@ -182,6 +182,12 @@ def cmmp_targets():
 CMA = config.get("cma")
 
 
+def cma_schedule():
+    """Each iteration's schedule: epochs, or cma.steps as its iterations (cma.iterations counts CMA iterations)."""
+    steps = {"iterations": CMA["steps"]} if "steps" in CMA else {}
+    return {**schedule(CMA, [k for k in SCHEDULE if k != "iterations"]), **steps}
+
+
 def cma_split(name):
     """The split CMA trains, tables and draws: the dataset's first configured split."""
     return splits(name)[0]
