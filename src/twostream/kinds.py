@@ -21,7 +21,7 @@ from twostream.eval import scorers
 from twostream.models import checkpoint
 from twostream.models import cma as cma_model
 from twostream.models import cmmp as cmmp_model
-from twostream.train import cma, cmmp, stream
+from twostream.train import cma, cmmp, precision, stream
 from twostream.train.engine import StepFn
 
 
@@ -47,8 +47,9 @@ def kind_of(ckpt: dict[str, Any], path: str | os.PathLike) -> Kind:
 
 
 def scorer(path: str | os.PathLike, device: torch.device) -> scorers.Scored:
-    """(modalities the model reads, clip scorer) of a checkpoint file of any kind, in eval mode on ``device``."""
+    """(modalities the model reads, clip scorer) of a checkpoint file of any kind, in eval mode on ``device``
+    (``precision.place``: channels-last on CUDA)."""
     ckpt = checkpoint.load(path)
     kind = kind_of(ckpt, path)
-    net = checkpoint.restore(ckpt, kind.build).to(device).eval()
+    net = precision.place(checkpoint.restore(ckpt, kind.build), device).eval()
     return kind.scorer(net, ckpt["config"])

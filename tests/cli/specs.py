@@ -8,7 +8,7 @@ import json
 SCHEDULE = {"lr_steps": [], "weight_decay": 5e-4, "momentum": 0.9, "clip_grad": 0.0, "plateau_patience": 0}
 # common.Training values of a small CPU run.
 TRAINING = {"segments": 2, "length": 5, "crop": 24, "hflip": False, "batch_size": 2, "workers": 0, "device": "cpu",
-            "seed": 0, "checkpoint_every": 0}
+            "precision": "auto", "compile": False, "prefetch": 2, "decode": "cpu", "seed": 0, "checkpoint_every": 0}
 
 
 def training(schedule: dict, **values) -> str:
@@ -17,6 +17,6 @@ def training(schedule: dict, **values) -> str:
 
 
 def evaluation(**values) -> str:
-    """``twostream evaluate``'s spec: TRAINING's length, crop, batch size and device; 2 segments x 1 crop."""
-    base = {k: TRAINING[k] for k in ("length", "crop", "batch_size", "workers", "device")}
+    """``twostream evaluate``'s spec: TRAINING's length, crop, batch size, device and speed options; 2 segments x 1 crop."""
+    base = {k: TRAINING[k] for k in ("length", "crop", "batch_size", "workers", "device", "precision", "decode")}
     return json.dumps({**base, "test_segments": 2, "crops": 1, **values})

@@ -16,9 +16,9 @@ from specs import training
 REPO = Path(__file__).resolve().parents[2]
 
 
-def command(cma_data: dict, out: Path) -> list[str]:
-    spec = training({"lr": 0.01, "epochs": 20}, seed=3, checkpoint_every=2, depth=10, pretrained="none",
-                    torch_home="", dropout=0.5)
+def command(cma_data: dict, out: Path, precision: str = "fp32") -> list[str]:
+    spec = training({"lr": 0.01, "epochs": 20}, seed=3, checkpoint_every=2, precision=precision, depth=10,
+                    pretrained="none", torch_home="", dropout=0.5)
     return [sys.executable, "-m", "twostream", "train", "--spec", spec, "--index", str(cma_data["index"]),
             "--split", "1", "--modality", "flow", "--threads", "1", "--out", str(out)]
 
@@ -33,18 +33,23 @@ def weights(path: Path) -> dict[str, torch.Tensor]:
 
 
 @pytest.fixture(scope="module")
-def reference(cma_data, tmp_path_factory) -> dict[str, torch.Tensor]:
-    """The model of an uninterrupted run."""
-    out = tmp_path_factory.mktemp("reference") / "model.pt"
-    assert run(command(cma_data, out)).wait(timeout=300) == 0
-    return weights(out)
+def references(cma_data, tmp_path_factory) -> dict[str, dict[str, torch.Tensor]]:
+    """The models of uninterrupted runs, by precision."""
+    out = {}
+    for precision in ("fp32", "bf16"):
+        path = tmp_path_factory.mktemp("reference") / "model.pt"
+        assert run(command(cma_data, path, precision)).wait(timeout=300) == 0
+        out[precision] = weights(path)
+    return out
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
-def test_killed_training_resumes_to_the_same_model(cma_data, reference, tmp_path, sig) -> None:
+@pytest.mark.parametrize(("sig", "precision"), [(signal.SIGKILL, "fp32"), (signal.SIGTERM, "fp32"),
+                                                (signal.SIGKILL, "bf16")], ids=["SIGKILL", "SIGTERM", "SIGKILL-bf16"])
+def test_killed_training_resumes_to_the_same_model(cma_data, references, tmp_path, sig, precision) -> None:
+    reference = references[precision]
     out = tmp_path / "model.pt"
     resume = Path(f"{out}.resume")
-    proc = run(command(cma_data, out))
+    proc = run(command(cma_data, out, precision))
     deadline = time.monotonic() + 300
     while not resume.is_file() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -55,7 +60,7 @@ def test_killed_training_resumes_to_the_same_model(cma_data, reference, tmp_path
     assert code == (-signal.SIGKILL if sig == signal.SIGKILL else 143)
     assert not out.exists() and resume.is_file()
 
-    again = run(command(cma_data, out))
+    again = run(command(cma_data, out, precision))
     log, _ = again.communicate(timeout=300)
     assert again.returncode == 0, log[-2000:]
     assert f"resumed from {resume}" in log

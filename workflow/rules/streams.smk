@@ -46,7 +46,9 @@ rule evaluate_stream:
     params:
         spec=lambda w: spec(
             **pick(config["eval"], "test_segments", "crops", "batch_size"),
-            **pick(config["train"], "length", "workers", "device"),
+            **pick(
+                config["train"], "length", "workers", "device", "precision", "decode"
+            ),
             crop=ds(w)["crop"],
         ),
         code=code("evaluate"),

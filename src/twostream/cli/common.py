@@ -19,6 +19,8 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
+from twostream.data import batches
+from twostream.data import batches
 from twostream.data.dataset import TSNDataset, select
 from twostream.models import checkpoint
 from twostream.train import distributed
@@ -41,7 +43,7 @@ class ScheduleSpec:
 
 @dataclass(frozen=True)
 class Training:
-    """The config values every trainer uses: TSN sampling, batches, device, seed and schedule."""
+    """The config values every trainer uses: TSN sampling, batches, device and speed options, seed and schedule."""
 
     segments: int
     length: int
@@ -50,6 +52,10 @@ class Training:
     batch_size: int
     workers: int
     device: str
+    precision: str  # auto | bf16 | fp16 | fp32 (train.precision)
+    compile: bool
+    prefetch: int
+    decode: str  # cpu | gpu | auto (data.batches)
     seed: int
     checkpoint_every: int
     schedule: ScheduleSpec
@@ -95,7 +101,8 @@ def schedule(spec: Training, n_train: int) -> Schedule:
         steps, milestones = s.iterations, [int(x) for x in s.lr_steps]
     return Schedule(steps=steps, lr=s.lr, batch_size=spec.batch_size, milestones=milestones,
                     plateau_patience=s.plateau_patience, momentum=s.momentum, weight_decay=s.weight_decay,
-                    clip_grad=s.clip_grad, workers=spec.workers, checkpoint_every=spec.checkpoint_every)
+                    clip_grad=s.clip_grad, workers=spec.workers, checkpoint_every=spec.checkpoint_every,
+                    precision=spec.precision, compile=spec.compile, prefetch=spec.prefetch)
 
 
 Start = Callable[[pd.DataFrame], tuple[nn.Module, dict[str, Any], dict[str, Any]]]
@@ -115,7 +122,8 @@ def train(args: argparse.Namespace, spec: Training, kind: str, modalities: tuple
     ctx, dev = process(spec.device)
     net.to(dev)
     data = TSNDataset(select(index, args.split, "train"), modalities, segments=spec.segments, length=spec.length,
-                      crop=spec.crop, train=True, hflip=spec.hflip, seed=spec.seed)
+                      crop=spec.crop, train=True, hflip=spec.hflip, seed=spec.seed,
+                      decode=batches.resolve_decode(spec.decode, dev))
     resume = Path(args.out + ".resume")
     run_id = {"config": config, **origin, "index": args.index, "split": args.split, "crop": spec.crop,
               "hflip": spec.hflip, "segments": spec.segments}

@@ -10,6 +10,7 @@ import torch
 from twostream import kinds
 from twostream.cli import common
 from twostream.cli.spec import add_spec
+from twostream.data import batches
 from twostream.data.dataset import TSNDataset, select
 from twostream.eval.predict import predict, save_scores
 from twostream.gpus import resolve_device
@@ -17,8 +18,8 @@ from twostream.gpus import resolve_device
 
 @dataclass(frozen=True)
 class EvaluateSpec:
-    """``eval.test_segments``, ``eval.crops``, ``eval.batch_size``, ``train.length``, ``train.workers``,
-    ``train.device`` and the dataset's ``crop``."""
+    """``eval.test_segments``, ``eval.crops``, ``eval.batch_size``; ``train.length``, ``train.workers``,
+    ``train.device``, ``train.precision``, ``train.decode``; the dataset's ``crop``."""
 
     test_segments: int
     crops: int  # 1 (centre), 5 (corners + centre) or 10 (and their flips)
@@ -26,6 +27,8 @@ class EvaluateSpec:
     length: int
     workers: int
     device: str
+    precision: str
+    decode: str
     crop: int
 
 
@@ -43,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     modalities, scorer = kinds.scorer(args.model, dev)
     videos = select(common.read_index(args.index), args.split, "test")
     data = TSNDataset(videos, modalities, segments=spec.test_segments, length=spec.length, crop=spec.crop,
-                      train=False, crops=spec.crops)
-    scores = predict(scorer, data, modalities, dev, batch_size=spec.batch_size, workers=spec.workers)
+                      train=False, crops=spec.crops, decode=batches.resolve_decode(spec.decode, dev))
+    scores = predict(scorer, data, modalities, dev, batch_size=spec.batch_size, workers=spec.workers,
+                     precision=spec.precision)
     save_scores(args.out, videos["video_id"].tolist(), scores)
     return 0

@@ -5,7 +5,9 @@ Items are uint8 arrays (convert on the device with ``transforms.to_input``):
 for training (one random crop and flip shared by all snippets and both modalities, so
 RGB and flow stay spatially aligned), and (crops, K, h, w, C) for testing. Randomness
 comes from (seed, epoch, item index) only, so results do not depend on worker count
-or on resuming mid-run.
+or on resuming mid-run. ``plan`` draws it; with ``decode="gpu"`` items carry the plan and
+the undecoded JPEG files instead, and ``to_device`` decodes and crops them on the device
+(``twostream.data.batches``) into the same tensors.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import cv2
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 
-from twostream.data import sampling, transforms
+from twostream.data import batches, sampling, transforms
 from twostream.data.shards import ShardCache
 
 MODALITIES = ("rgb", "flow")
@@ -33,7 +35,7 @@ def select(index: pd.DataFrame, split: int, subset: str) -> pd.DataFrame:
 class TSNDataset(Dataset):
     def __init__(self, videos: pd.DataFrame, modalities: tuple[str, ...] = MODALITIES, *, segments: int,
                  length: int, crop: int, train: bool = True, hflip: bool = True, crops: int = 1,
-                 seed: int = 0, cache_size: int = 64):
+                 seed: int = 0, cache_size: int = 64, decode: str = "cpu"):
         unknown = set(modalities) - set(MODALITIES)
         if unknown:
             raise ValueError(f"unknown modalities {sorted(unknown)}")
@@ -44,6 +46,9 @@ class TSNDataset(Dataset):
         self.segments, self.length, self.crop = segments, length, crop
         self.train, self.hflip, self.crops = train, hflip, crops
         self.seed, self.epoch = seed, 0
+        if decode not in ("cpu", "gpu"):
+            raise ValueError(f"decode must be cpu or gpu (resolve auto with batches.resolve_decode), got {decode!r}")
+        self.decode = decode
         self.cache = ShardCache(cache_size)
 
     def __len__(self) -> int:
@@ -59,19 +64,23 @@ class TSNDataset(Dataset):
         flow = [shard.flow_planes(int(t), self.length) for t in offsets] if "flow" in self.modalities else []
         return rgb, flow
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor | int]:
+    def plan(self, i: int) -> tuple[np.ndarray, list[tuple[int, int, bool]]]:
+        """Item i's snippet positions and views (top, left, flip) at the current epoch: every random draw."""
         n = sampling.positions(self.frames[i], self.length)
-        if self.train:
-            rng = np.random.default_rng([self.seed, self.epoch, i])
-            rgb, flow = self._decode(i, sampling.train_offsets(n, self.segments, rng))
-            h, w = (rgb[0] if rgb else flow[0][0]).shape[:2]
-            top, left = transforms.random_crop_box(h, w, self.crop, rng)
-            boxes = [(top, left, bool(self.hflip and rng.random() < 0.5))]
-        else:
-            rgb, flow = self._decode(i, sampling.eval_offsets(n, self.segments))
-            h, w = (rgb[0] if rgb else flow[0][0]).shape[:2]
-            boxes = transforms.eval_crop_boxes(h, w, self.crop, self.crops)
+        h, w = self.cache.get(self.shards[i]).size
+        if not self.train:
+            return sampling.eval_offsets(n, self.segments), transforms.eval_crop_boxes(h, w, self.crop, self.crops)
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        offsets = sampling.train_offsets(n, self.segments, rng)
+        top, left = transforms.random_crop_box(h, w, self.crop, rng)
+        return offsets, [(top, left, bool(self.hflip and rng.random() < 0.5))]
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor | int]:
+        offsets, boxes = self.plan(i)
         item: dict[str, torch.Tensor | int] = {"label": self.labels[i], "index": i}
+        if self.decode == "gpu":
+            return {**item, **self._encoded(i, offsets), "views": torch.tensor(boxes, dtype=torch.int64)}
+        rgb, flow = self._decode(i, offsets)
         if rgb:
             views = np.stack([np.stack([transforms.view(f, *box[:2], self.crop, box[2]) for f in rgb]) for box in boxes])
             item["rgb"] = torch.from_numpy(views[0] if self.train else views)
@@ -79,6 +88,27 @@ class TSNDataset(Dataset):
             views = np.stack([self._flow_view(flow, *box) for box in boxes])
             item["flow"] = torch.from_numpy(views[0] if self.train else views)
         return item
+
+    def _encoded(self, i: int, offsets: np.ndarray) -> dict[str, torch.Tensor]:
+        """The snippets' undecoded JPEG files: per modality their concatenation and (K, P) sizes."""
+        shard = self.cache.get(self.shards[i])
+        out = {}
+        if "rgb" in self.modalities:
+            out["rgb_jpeg"], out["rgb_sizes"] = batches.encoded([[shard.rgb_bytes(int(t))] for t in offsets])
+        if "flow" in self.modalities:
+            out["flow_jpeg"], out["flow_sizes"] = batches.encoded(
+                [shard.flow_bytes(int(t), self.length) for t in offsets])
+        return out
+
+    def collate(self, items: list[dict]) -> dict:
+        """A batch of items (encoded ones concatenated for one copy)."""
+        return batches.collate(items) if self.decode == "gpu" else default_collate(items)
+
+    def to_device(self, batch: dict, device: torch.device) -> dict:
+        """A collated batch on ``device``, decoded there if it is encoded."""
+        if self.decode == "gpu":
+            return batches.decode(batch, device, self.crop, self.train)
+        return batches.to_device(batch, device)
 
     def _flow_view(self, stacks: list[list[np.ndarray]], top: int, left: int, flip: bool) -> np.ndarray:
         """(K, h, w, 2L) crops of the stacks; a flip mirrors every plane and negates the x planes."""

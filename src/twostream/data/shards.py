@@ -112,6 +112,7 @@ class Shard:
             self.close()
             raise ShardError(f"{self.path}: corrupted shard ({e}); delete it and re-run") from None
         self.frames = int(self._file.attrs["frames"])
+        self.size = int(self._file.attrs["height"]), int(self._file.attrs["width"])
         if self._rgb_off.shape != (self.frames + 1,) or self._flow_off.shape != (2 * (self.frames - 1) + 1,) \
                 or self._rgb_off[-1] != self._rgb.shape[0] or self._flow_off[-1] != self._flow.shape[0]:
             self.close()
@@ -143,24 +144,36 @@ class Shard:
             raise ShardError(f"{self.path}: undecodable JPEG at index {i}; delete it and re-run")
         return img
 
+    def rgb_bytes(self, t: int) -> np.ndarray:
+        """Frame t's JPEG file (1-D uint8), undecoded."""
+        return self._read(self._rgb, self._rgb_off[t], self._rgb_off[t + 1])
+
     def rgb(self, t: int) -> np.ndarray:
         """Frame t as (H, W, 3) RGB uint8."""
-        buf = self._read(self._rgb, self._rgb_off[t], self._rgb_off[t + 1])
+        buf = self.rgb_bytes(t)
         if IMREAD_COLOR_RGB is not None:
             return self._decode(buf, IMREAD_COLOR_RGB, t)
         return cv2.cvtColor(self._decode(buf, cv2.IMREAD_COLOR, t), cv2.COLOR_BGR2RGB)
+
+    def _flow_keys(self, t: int, length: int) -> list[int]:
+        last = self.frames - 2
+        return [2 * min(i, last) + c for i in range(t, t + length) for c in range(2)]
+
+    def flow_bytes(self, t: int, length: int = 5) -> list[np.ndarray]:
+        """The 2L greyscale JPEG files x_t, y_t, x_t+1, ... of the stack [t, t+length), undecoded (one read)."""
+        ks = self._flow_keys(t, length)
+        lo, hi = int(self._flow_off[ks[0]]), int(self._flow_off[ks[-1] + 1])
+        buf = self._read(self._flow, lo, hi)
+        off = self._flow_off
+        return [buf[off[k] - lo:off[k + 1] - lo] for k in ks]
 
     def flow_planes(self, t: int, length: int = 5) -> list[np.ndarray]:
         """The 2L quantised planes x_t, y_t, x_t+1, ... of the stack [t, t+length), each (H, W) uint8.
 
         Indices past the end repeat the last field. The stack's JPEGs are contiguous: one read.
         """
-        last = self.frames - 2
-        ks = [2 * min(i, last) + c for i in range(t, t + length) for c in range(2)]
-        lo, hi = int(self._flow_off[ks[0]]), int(self._flow_off[ks[-1] + 1])
-        buf = self._read(self._flow, lo, hi)
-        off = self._flow_off
-        return [self._decode(buf[off[k] - lo:off[k + 1] - lo], cv2.IMREAD_GRAYSCALE, k) for k in ks]
+        return [self._decode(buf, cv2.IMREAD_GRAYSCALE, k)
+                for k, buf in zip(self._flow_keys(t, length), self.flow_bytes(t, length))]
 
     def flow(self, t: int, length: int = 5) -> np.ndarray:
         """Quantised flow fields [t, t+length) as (length, H, W, 2) uint8; indices past the end repeat the last field."""

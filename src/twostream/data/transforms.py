@@ -45,8 +45,29 @@ def view(img: np.ndarray, top: int, left: int, size: int, flip: bool, negate: bo
     return out
 
 
+def crop_views(frames: torch.Tensor, views: list[tuple[int, int, bool]], size: int,
+               negate_x: bool = False) -> torch.Tensor:
+    """(K, C, H, W) uint8 frames -> (views, K, C, size, size): ``view`` on a tensor, on its device.
+
+    ``negate_x``: the channels are quantised flow planes x, y, x, ...; a flip negates the x planes.
+    """
+    out = []
+    for top, left, flip in views:
+        v = frames[..., top:top + size, left:left + size]
+        if flip:
+            v = v.flip(-1)
+            if negate_x:
+                lut = torch.from_numpy(NEGATE).to(v.device)
+                v[:, 0::2] = lut[v[:, 0::2].long()]
+        out.append(v)
+    return torch.stack(out)
+
+
 def to_input(x: torch.Tensor, modality: str) -> torch.Tensor:
-    """uint8 (..., H, W, C) from a loader -> float (..., C, H, W) network input, on x's device."""
+    """uint8 (..., H, W, C) from a loader -> float (..., C, H, W) network input, on x's device.
+
+    The result keeps the loader's layout in memory, so a (N, C, H, W) input is channels-last.
+    """
     x = x.movedim(-1, -3).float()
     if modality == "rgb":
         mean = x.new_tensor(IMAGENET_MEAN).view(3, 1, 1)

@@ -25,22 +25,34 @@ ClipScorer = Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]
 
 @torch.no_grad()
 def predict(score: ClipScorer, dataset, modalities: tuple[str, ...], device: torch.device, *,
-            batch_size: int, workers: int) -> dict[str, np.ndarray]:
-    """Per-video mean scores {output name: (videos, classes)} plus ``label``."""
-    from twostream.data.transforms import to_input
+            batch_size: int, workers: int, precision: str) -> dict[str, np.ndarray]:
+    """Per-video mean scores {output name: (videos, classes)} plus ``label``.
 
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers)
-    out: dict[str, list[np.ndarray]] = {}
+    The scorer runs under ``precision`` (``twostream.train.precision``); scores are averaged in
+    fp32 on the device and copied to the host once, at the end.
+    """
+    from twostream.data.batches import to_device
+    from twostream.data.transforms import to_input
+    from twostream.train import precision as precisions
+
+    dtype = precisions.resolve(precision, device)
+    move = getattr(dataset, "to_device", to_device)
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, pin_memory=device.type == "cuda",
+                        collate_fn=getattr(dataset, "collate", None))
+    out: dict[str, list[torch.Tensor]] = {}
     labels = []
     for batch in tqdm(loader, desc="evaluate", unit="batch", file=sys.stderr,
                       mininterval=5 if not sys.stderr.isatty() else 0.1):
+        labels.append(batch["label"])
+        batch = move(batch, device)
         crops = batch[modalities[0]].shape[1]
-        clips = {m: to_input(batch[m].to(device).flatten(0, 1), m) for m in modalities}
-        for name, s in score(clips).items():
-            out.setdefault(name, []).append(consensus(s, crops).float().cpu().numpy())
-        labels.append(batch["label"].numpy())
-    result = {name: np.concatenate(v) for name, v in out.items()}
-    result["label"] = np.concatenate(labels)
+        clips = {m: to_input(batch[m].flatten(0, 1), m) for m in modalities}
+        with precisions.autocast(device, dtype):
+            scores = score(clips)
+        for name, s in scores.items():
+            out.setdefault(name, []).append(consensus(s.float(), crops))
+    result = {name: torch.cat(v).cpu().numpy() for name, v in out.items()}
+    result["label"] = torch.cat(labels).numpy()
     return result
 
 

@@ -91,7 +91,7 @@ def step(config: dict[str, Any], device: torch.device) -> StepFn:
     """
     branch = config["trained"]
 
-    def run(model: CMANet, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+    def run(model: CMANet, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         scores = dict(zip(MODALITIES, tsn_forward_pair(
             model, to_input(batch["rgb"].to(device), "rgb"), to_input(batch["flow"].to(device), "flow"))))
         target = batch["label"].to(device)

@@ -75,14 +75,13 @@ def step(config: dict[str, Any], device: torch.device) -> StepFn:
     """The Trainer step of a stage-2 config: both streams' scores, the variant's objective, accuracies (fused 1:1)."""
     loss_fn = objective(VARIANTS[config["variant"]], config["per_sample"])
 
-    def run(model: torch.nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+    def run(model: torch.nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         s_a, s_m = model(to_input(batch["rgb"].to(device), "rgb"), to_input(batch["flow"].to(device), "flow"))
         target = batch["label"].to(device)
         loss, parts = loss_fn(s_a, s_m, target)
-        logs = {k: v.item() for k, v in parts.items()}
+        logs = {k: v.detach() for k, v in parts.items()}
         logs.update(acc_a=accuracy(s_a, target), acc_m=accuracy(s_m, target),
                     acc=accuracy(fuse(s_a.detach(), s_m.detach(), (1.0, 1.0)), target))
         return loss, logs
 
     return run
-

@@ -114,13 +114,13 @@ def wrap(model: nn.Module, ctx: Context, device: torch.device) -> nn.Module:
     return nn.parallel.DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
 
 
-def mean_over_processes(value: float, ctx: Context) -> float:
-    """A scalar averaged over processes (for logs)."""
+def sum_over_processes(t: torch.Tensor, ctx: Context) -> torch.Tensor:
+    """``t`` summed over processes (``t`` itself for one process); for logs, read once per epoch."""
     if ctx.world == 1:
-        return value
-    t = torch.tensor([value], dtype=torch.float64)
+        return t
+    t = t.clone()
     dist.all_reduce(t)
-    return (t / ctx.world).item()
+    return t
 
 
 def barrier(ctx: Context) -> None:

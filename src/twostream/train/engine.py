@@ -3,9 +3,17 @@
 Determinism: the batch order of epoch e is a permutation seeded by (seed, e); the
 sample augmentation is seeded by (seed, e, item); dropout by (seed, step). So a run
 that is killed and resumed from its last checkpoint ends exactly where an
-uninterrupted run ends (on the same device). Checkpoints are written atomically to
-``<out>.resume`` every ``checkpoint_every`` steps, at every epoch end and on SIGTERM,
-and deleted once the final weights are written.
+uninterrupted run ends (on the same device and precision). Checkpoints are written
+atomically to ``<out>.resume`` every ``checkpoint_every`` steps, at every epoch end and
+on SIGTERM, and deleted once the final weights are written.
+
+Speed: one DataLoader (and its workers, persistent, prefetching across epoch ends) serves
+the whole run; its sampler yields (epoch, item) keys in the order above, so workers need no
+``set_epoch`` from the main process. Batches are pinned and copied without blocking; the
+loss and metrics are summed on the device and read once per epoch, per checkpoint and per
+progress refresh (every ``LOG_SECONDS``, rank 0's own running loss), never per step; under DDP
+they are averaged over processes at epoch ends and checkpoints only.
+Precision, channels-last and cuDNN: ``twostream.train.precision``.
 """
 
 from __future__ import annotations
@@ -27,15 +35,19 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
+from twostream.data.batches import to_device
 from twostream.models.checkpoint import save_atomic
-from twostream.train.distributed import Context, barrier, mean_over_processes, sync_batchnorm, wrap
+from twostream.train import precision
+from twostream.train.distributed import Context, barrier, sum_over_processes, sync_batchnorm, wrap
 
-StepFn = Callable[[nn.Module, dict[str, Any]], tuple[torch.Tensor, dict[str, float]]]
+# A step returns the loss and logs (tensors on the device, or floats) averaged by the Trainer per epoch.
+StepFn = Callable[[nn.Module, dict[str, Any]], tuple[torch.Tensor, dict[str, torch.Tensor | float]]]
+LOG_SECONDS = 5.0  # progress-bar loss refresh (one host sync each)
 
 
 @dataclass
 class Schedule:
-    """A run in optimiser steps (``schedule.plan`` turns the config's epochs or iterations into this)."""
+    """A run in optimiser steps (``cli.common.schedule`` turns a spec's epochs or iterations into this)."""
 
     steps: int  # total optimiser steps
     lr: float
@@ -47,6 +59,9 @@ class Schedule:
     clip_grad: float  # max gradient norm; 0 disables
     workers: int
     checkpoint_every: int  # steps between mid-epoch checkpoints; 0: epoch ends only
+    precision: str  # auto | bf16 | fp16 | fp32 (twostream.train.precision)
+    compile: bool  # torch.compile the network a step calls
+    prefetch: int  # batches each loader worker keeps ready
 
 
 class BatchOrder(Sampler[list[int]]):
@@ -66,6 +81,44 @@ class BatchOrder(Sampler[list[int]]):
 
     def __len__(self) -> int:
         return len(self.batches)
+
+
+class RunOrder(Sampler[list[tuple[int, int]]]):
+    """The batches of steps [start, steps) of a run as (epoch, item) keys, epoch after epoch in ``BatchOrder``."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, start: int, steps: int, rank: int = 0, world: int = 1):
+        self.args = n, batch_size, seed, rank, world
+        self.per_epoch = n // batch_size
+        self.start, self.steps = start, steps
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        n, batch_size, seed, rank, world = self.args
+        step = self.start
+        while step < self.steps:
+            epoch, first = divmod(step, self.per_epoch)
+            for batch in BatchOrder(n, batch_size, seed, epoch, first, rank, world):
+                yield [(epoch, i) for i in batch]
+                step += 1
+                if step >= self.steps:
+                    return
+
+    def __len__(self) -> int:
+        return max(self.steps - self.start, 0)
+
+
+class EpochItems(torch.utils.data.Dataset):
+    """``dataset[(epoch, i)]`` = item i of ``dataset`` at ``epoch`` (set in whichever process loads it)."""
+
+    def __init__(self, dataset: Any):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, int]) -> Any:
+        epoch, i = key
+        self.dataset.set_epoch(epoch)
+        return self.dataset[i]
 
 
 def fingerprint(obj: Any) -> str:
@@ -92,6 +145,8 @@ class Trainer:
 
     Under torchrun (``ctx.world > 1``) BatchNorm layers are synchronised, the model that
     ``step_fn`` receives is wrapped in DDP, and each process takes its slice of every batch.
+    A dataset with a ``to_device(batch, device)`` method finishes its batches on the device
+    (GPU JPEG decoding); others are copied there with ``to_device``.
     """
 
     def __init__(self, model: nn.Module, params: list[nn.Parameter], dataset: Any, schedule: Schedule, *,
@@ -99,16 +154,24 @@ class Trainer:
         self.model, self.dataset, self.s = model, dataset, schedule
         self.seed, self.resume, self.device = seed, Path(resume), device
         self.ctx, self.rank, self.world = ctx, ctx.rank, ctx.world
+        self.precision = precision.resolve(schedule.precision, device)
+        precision.place(model, device)
         self.net = wrap(sync_batchnorm(model, device), ctx, device) if ctx.world > 1 else model
+        if schedule.compile:
+            self.net = torch.compile(self.net)
         self.steps_per_epoch = len(dataset) // schedule.batch_size
         if self.steps_per_epoch == 0:
             raise ValueError(f"{len(dataset)} training videos is less than one batch of {schedule.batch_size}")
         self.opt = torch.optim.SGD(params, lr=schedule.lr, momentum=schedule.momentum,
                                    weight_decay=schedule.weight_decay)
+        self.scaler = precision.scaler(device, self.precision)
         self.params = params
-        self.id = fingerprint({"run": run_id, "schedule": asdict(schedule), "seed": seed})
+        self.move = getattr(dataset, "to_device", to_device)
+        resolved = {**asdict(schedule), "precision": self.precision, "workers": None, "prefetch": None}
+        self.id = fingerprint({"run": run_id, "schedule": resolved, "seed": seed})
         self.state = {"step": 0, "lr": schedule.lr, "history": [], "best_loss": math.inf, "bad_epochs": 0,
-                      "losses": [], "metrics": {}, "seconds": 0.0}  # the last three: the epoch so far
+                      "sums": {}, "count": 0, "seconds": 0.0}  # the last three: the epoch so far
+        self.sums: dict[str, torch.Tensor] = {}  # the epoch's sums on the device (this process's share)
 
     def _load(self) -> None:
         if not self.resume.is_file():
@@ -119,13 +182,15 @@ class Trainer:
             return
         self.model.load_state_dict(ckpt["model"])
         self.opt.load_state_dict(ckpt["optimizer"])
+        self.scaler.load_state_dict(ckpt["scaler"])
         self.state = ckpt["state"]
         self._log(f"resumed from {self.resume} at step {self.state['step']}")
 
     def _save(self) -> None:
+        self._sync_sums()
         if self.rank == 0:
             save_atomic({"id": self.id, "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
-                         "state": self.state}, self.resume)
+                         "scaler": self.scaler.state_dict(), "state": self.state}, self.resume)
         barrier(self.ctx)
 
     def _log(self, msg: str) -> None:
@@ -136,11 +201,37 @@ class Trainer:
         for group in self.opt.param_groups:
             group["lr"] = self.state["lr"]
 
-    def _epoch_end(self, epoch: int) -> None:
-        mean = {k: float(np.mean(v)) for k, v in self.state["metrics"].items()}
-        loss, seconds = float(np.mean(self.state["losses"])), self.state["seconds"]
+    def _accumulate(self, loss: torch.Tensor, logs: dict[str, torch.Tensor | float]) -> None:
+        """Add a step's loss and logs to the device sums (no host sync)."""
+        for k, v in {"loss": loss, **logs}.items():
+            v = v.detach().to(torch.float64) if isinstance(v, torch.Tensor) else v
+            if k not in self.sums:
+                self.sums[k] = torch.zeros((), dtype=torch.float64, device=self.device)
+            self.sums[k] += v
+        self.state["count"] += 1
+
+    def _sync_sums(self) -> None:
+        """Read the device sums into ``state`` (averaged over processes), one host sync; each process keeps the mean."""
+        if not self.sums:
+            return
+        names = list(self.sums)
+        total = sum_over_processes(torch.stack([self.sums[k] for k in names]), self.ctx) / self.world
+        self.state["sums"] = dict(zip(names, total.cpu().tolist()))
+        self.sums = dict(zip(names, total.unbind()))
+
+    def _restore_sums(self) -> None:
+        self.sums = {k: torch.tensor(v, dtype=torch.float64, device=self.device) for k, v in self.state["sums"].items()}
+
+    def _means(self) -> dict[str, float]:
+        self._sync_sums()
+        return {k: v / max(self.state["count"], 1) for k, v in self.state["sums"].items()}
+
+    def _epoch_end(self, epoch: int, seconds: float) -> None:
+        mean = self._means()
+        loss = mean.pop("loss")
         self.state["history"].append({"epoch": epoch, "loss": loss, "lr": self.state["lr"], "seconds": seconds, **mean})
-        self.state.update(losses=[], metrics={}, seconds=0.0)
+        self.state.update(sums={}, count=0, seconds=0.0)
+        self.sums = {}
         if self.s.plateau_patience:
             if loss < self.state["best_loss"] - 1e-4:
                 self.state["best_loss"], self.state["bad_epochs"] = loss, 0
@@ -163,51 +254,65 @@ class Trainer:
             stop.restore()
         return self.state["history"]
 
+    def loader(self) -> DataLoader:
+        """One loader for the rest of the run: batches of steps [state step, steps), workers started once."""
+        s = self.s
+        order = RunOrder(len(self.dataset), s.batch_size, self.seed, self.state["step"], s.steps, self.rank,
+                         self.world)
+        workers = {"persistent_workers": True, "prefetch_factor": s.prefetch} if s.workers else {}
+        return DataLoader(EpochItems(self.dataset), batch_sampler=order, num_workers=s.workers,
+                          pin_memory=self.device.type == "cuda", collate_fn=getattr(self.dataset, "collate", None),
+                          **workers)
+
+    def train_step(self, step_fn: StepFn, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
+        """One optimiser step on a batch already on the device: autocast forward, (scaled) backward, clip, step."""
+        with precision.autocast(self.device, self.precision):
+            loss, logs = step_fn(self.net, batch)
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.s.clip_grad:
+            self.scaler.unscale_(self.opt)
+            nn.utils.clip_grad_norm_(self.params, self.s.clip_grad)
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        return loss, logs
+
     def _run(self, step_fn: StepFn, stop: _Stop) -> None:
-        s, total = self.s, self.s.steps
+        total = self.s.steps
         bar = tqdm(total=total, initial=self.state["step"], desc="train", unit="step", file=sys.stderr,
                    disable=self.rank != 0, mininterval=5 if not sys.stderr.isatty() else 0.1)
-        while self.state["step"] < total:
-            epoch, start = divmod(self.state["step"], self.steps_per_epoch)
-            self.dataset.set_epoch(epoch)
-            order = BatchOrder(len(self.dataset), s.batch_size, self.seed, epoch, start, self.rank, self.world)
-            loader = DataLoader(self.dataset, batch_sampler=order, num_workers=s.workers, pin_memory=False)
-            t0 = time.time()
-            self.model.train()
-            for batch in loader:
-                step = self.state["step"]
-                if step in s.milestones:
-                    self.state["lr"] /= 10
-                self._set_lr()
-                torch.manual_seed(int(np.random.SeedSequence([self.seed, step]).generate_state(1)[0]))
-                loss, logs = step_fn(self.net, batch)
-                self.opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if s.clip_grad:
-                    nn.utils.clip_grad_norm_(self.params, s.clip_grad)
-                self.opt.step()
-                self.state["step"] = step + 1
-                self.state["losses"].append(mean_over_processes(loss.item(), self.ctx))
-                for k, v in logs.items():
-                    self.state["metrics"].setdefault(k, []).append(mean_over_processes(v, self.ctx))
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{self.state['lr']:g}", refresh=False)
-                if stop.requested or (s.checkpoint_every and self.state["step"] % s.checkpoint_every == 0):
-                    self.state["seconds"] += time.time() - t0
-                    t0 = time.time()
-                    self._save()
-                if stop.requested:
-                    self._log(f"SIGTERM: checkpoint saved to {self.resume} at step {self.state['step']}; exiting")
-                    sys.exit(143)
-                if self.state["step"] >= total:
-                    break
-            self.state["seconds"] += time.time() - t0
-            if self.state["step"] % self.steps_per_epoch == 0 or self.state["step"] >= total:
-                self._epoch_end(epoch)
-            self._save()
+        self._restore_sums()
+        self.model.train()
+        t0 = shown = time.time()
+        for batch in self.loader():
+            step = self.state["step"]
+            if step in self.s.milestones:
+                self.state["lr"] /= 10
+            self._set_lr()
+            torch.manual_seed(int(np.random.SeedSequence([self.seed, step]).generate_state(1)[0]))
+            loss, logs = self.train_step(step_fn, self.move(batch, self.device))
+            self._accumulate(loss, logs)
+            self.state["step"] = step = step + 1
+            bar.update(1)
+            if self.rank == 0 and time.time() - shown >= LOG_SECONDS:  # this process's running loss: no collective
+                loss = self.sums["loss"].item() / self.state["count"]
+                bar.set_postfix(loss=f"{loss:.3f}", lr=f"{self.state['lr']:g}", refresh=False)
+                shown = time.time()
+            if step % self.steps_per_epoch == 0 or step >= total:
+                seconds = self.state["seconds"] + time.time() - t0
+                self._epoch_end((step - 1) // self.steps_per_epoch, seconds)
+                self._save()
+                t0 = time.time()
+            elif stop.requested or (self.s.checkpoint_every and step % self.s.checkpoint_every == 0):
+                self.state["seconds"] += time.time() - t0
+                t0 = time.time()
+                self._save()
+            if stop.requested:
+                self._log(f"SIGTERM: checkpoint saved to {self.resume} at step {step}; exiting")
+                sys.exit(143)
         bar.close()
 
 
-def accuracy(scores: torch.Tensor, target: torch.Tensor) -> float:
-    return (scores.argmax(dim=1) == target).float().mean().item()
-
+def accuracy(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Fraction of correct top-1 predictions, as a device tensor (read by the Trainer per epoch)."""
+    return (scores.argmax(dim=1) == target).float().mean()

@@ -24,7 +24,7 @@ def step(config: dict[str, Any], device: torch.device) -> StepFn:
     """The Trainer step of a stream: cross-entropy of the segment-averaged scores, and the training accuracy."""
     modality = config["modality"]
 
-    def run(model: torch.nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+    def run(model: torch.nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         scores = tsn_forward(model, to_input(batch[modality].to(device), modality))
         target = batch["label"].to(device)
         return F.cross_entropy(scores, target), {"acc": accuracy(scores, target)}
