@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "extract": "Compute flow and write per-video HDF5 shards for one chunk of a manifest.",
     "index": "Merge chunk indexes into one shard index and one failures table.",
     "flow": "Write the raw TV-L1 flow of one image pair as a Middlebury .flo file.",
+    "rawframes": "Write frames and TV-L1 flow as denseflow-style JPEG folders with mmaction2 file lists.",
     "train": "Train one stream (RGB or flow) with TSN sampling.",
     "evaluate": "Score test videos with one trained stream (segments x crops).",
     "table": "Write the two-stream results table from per-stream scores.",

@@ -1,0 +1,129 @@
+"""``twostream rawframes``: frames and TV-L1 flow as denseflow-style JPEG folders, with mmaction2 file lists.
+
+Videos come from INPUTs (video files, folders searched recursively, ``.txt`` lists of video paths), from a
+pipeline manifest (``--manifest``), from a dataset's official split files (``--dataset-kind`` with the
+video root as INPUT, parsed by ``twostream ingest``'s code), or from existing shards (``--from-shards``
+with a shard index: the stored JPEGs are copied, no flow is recomputed). The layout and the mapping are
+described in ``twostream.data.rawframes``. Run it again to resume: finished videos are kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from twostream.data import rawframes
+from twostream.data.ingest import KINDS, IngestError, ingest, read_manifest
+from twostream.files import write_csv
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="*", metavar="INPUT",
+                   help="video files, folders of videos (recursive), .txt lists of video paths (with --dataset-kind: the video root)")
+    p.add_argument("--out", required=True, help="output folder: one sub-folder per video")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--manifest", help="a manifest CSV written by `twostream ingest` (labels and splits)")
+    src.add_argument("--dataset-kind", choices=KINDS, help="read the official split files of this dataset kind")
+    src.add_argument("--from-shards", metavar="INDEX", help="shard index CSV: copy the shards' JPEGs, no flow recomputed")
+    p.add_argument("--splits-dir", help="official split folder (--dataset-kind ucf101 or hmdb51)")
+    p.add_argument("--annotations", nargs="+", metavar="CSV", help="official annotation CSVs (--dataset-kind kinetics400)")
+    p.add_argument("--seed", type=int, help="seed of the train/test draw (--dataset-kind folder; ingest's default)")
+    p.add_argument("--test-fraction", type=float, help="test share per class (--dataset-kind folder; ingest's default)")
+    p.add_argument("--lists", help="folder for the file lists and failures (default: --out)")
+    p.add_argument("--name", help="file-list name prefix (default: the dataset kind, else 'videos')")
+    p.add_argument("--backend", default="auto", help="flow backend: auto, torch, opencv-cuda, opencv-cpu")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--threads", type=int, default=0, help="OpenCV / torch CPU threads (0: the libraries' default)")
+    p.add_argument("-b", "--bound", type=float, default=20.0,
+                   help="flow clipped to +-bound pixels (mmaction2's build_rawframes.py passes 20 to denseflow)")
+    p.add_argument("-s", "--step", type=int, default=1,
+                   help="flow from frame t to t+step (denseflow's -s; 0: frames only, negative: backward)")
+    p.add_argument("--quality", type=int, default=95, help="JPEG quality (95: OpenCV's and so denseflow's default)")
+    p.add_argument("--new-width", type=int, default=0, help="resize width (denseflow --newWidth; 0: unset)")
+    p.add_argument("--new-height", type=int, default=0, help="resize height (denseflow --newHeight; 0: unset)")
+    p.add_argument("--new-short", type=int, default=0,
+                   help="shrink the short side to this, keeping the aspect ratio (denseflow --newShort; 0: unset)")
+
+
+def _error(message: str) -> int:
+    print(f"twostream rawframes: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _dataset(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(manifest, ingest failures) from --manifest or --dataset-kind."""
+    if args.manifest:
+        return read_manifest(args.manifest), rawframes.failures_table()
+    if len(args.inputs) != 1:
+        raise IngestError("--dataset-kind takes exactly one INPUT: the folder holding the videos")
+    options = {k: v for k, v in (("seed", args.seed), ("test_fraction", args.test_fraction)) if v is not None}
+    return ingest(args.dataset_kind, args.inputs[0], splits_dir=args.splits_dir, annotations=args.annotations,
+                  **options)
+
+
+def _sources(args: argparse.Namespace) -> tuple[list[rawframes.Video], pd.DataFrame | None, list[str], pd.DataFrame]:
+    """(videos, split table by video id or None, class names by label, earlier failures)."""
+    if not args.from_shards and not args.manifest and not args.dataset_kind:
+        if not args.inputs:
+            raise IngestError("give INPUTs, --manifest, --dataset-kind or --from-shards")
+        failures: list[tuple[str, str, str]] = []
+        videos = rawframes.find_videos(args.inputs, failures)
+        classes = sorted({v.class_name for v in videos})
+        return videos, None, classes, rawframes.failures_table(failures)
+    if args.from_shards:
+        if args.inputs:
+            raise IngestError("--from-shards takes no INPUT")
+        table, earlier, source = pd.read_csv(args.from_shards, keep_default_na=False), rawframes.failures_table(), "shard"
+    else:
+        (table, earlier), source = _dataset(args), "path"
+    splits = table.set_index("video_id")[[c for c in table.columns if c.startswith("split")]]
+    classes = table.drop_duplicates("label").sort_values("label")
+    names = dict(zip(classes["label"], classes["class_name"]))
+    return (rawframes.videos_from_table(table, source), splits,
+            [names.get(i, "") for i in range(int(table["label"].max()) + 1 if len(table) else 0)], earlier)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = None if args.from_shards else rawframes.Settings(
+            args.step, args.bound, args.quality, rawframes.Resize(args.new_width, args.new_height, args.new_short))
+        if args.from_shards and (args.step != 1 or args.new_width or args.new_height or args.new_short):
+            raise rawframes.RawframesError("--from-shards copies the shards as stored: no --step or resize options")
+        if args.bound <= 0 or not 0 <= args.quality <= 100:
+            raise rawframes.RawframesError("--bound must be positive and --quality within 0..100")
+        name = args.name or args.dataset_kind or "videos"
+        rawframes.list_names(name, 0)  # a bad name fails before any work
+        videos, splits, classes, earlier = _sources(args)
+        backend = _backend(args) if settings is not None and settings.step else None
+    except (IngestError, rawframes.RawframesError, ValueError, RuntimeError) as e:
+        return _error(str(e))
+    try:
+        done, failures = rawframes.export(videos, args.out, backend=backend, settings=settings)
+    except rawframes.RawframesError as e:
+        return _error(str(e))
+    lists = Path(args.lists or args.out)
+    written = rawframes.write_lists(lists, name, done, splits, classes, with_flow=settings is None or settings.step != 0)
+    failures = rawframes.failures_table(earlier, failures)
+    write_csv(failures, lists / f"{name}_failures.csv")
+    print(f"{len(done)} videos -> {args.out}; {len(written)} lists -> {lists}; "
+          f"{len(failures)} failures -> {lists / f'{name}_failures.csv'}", file=sys.stderr)
+    return 1 if failures.shape[0] and done.empty else 0
+
+
+def _backend(args: argparse.Namespace):
+    """The flow backend, with its CPU threads set (torch is imported only by the backends that use it)."""
+    import cv2
+
+    from twostream.flow import get_backend
+
+    backend = get_backend(args.backend, args.device)
+    if args.threads:
+        cv2.setNumThreads(args.threads)
+        if backend.name == "torch":
+            import torch
+
+            torch.set_num_threads(args.threads)
+    return backend
