@@ -40,16 +40,16 @@ KINDS: dict[str, Kind] = {
 }
 
 
-def kind_of(ckpt: dict[str, Any], path: str | os.PathLike) -> Kind:
+def scorer(path: str | os.PathLike, device: torch.device) -> scorers.Scored:
+    """(modalities the model reads, clip scorer) of a checkpoint file of any kind (``checkpoint_scorer``)."""
+    return checkpoint_scorer(checkpoint.load(path), device, path)
+
+
+def checkpoint_scorer(ckpt: dict[str, Any], device: torch.device, path: str | os.PathLike = "checkpoint") -> scorers.Scored:
+    """The scorer of a loaded checkpoint, its network in eval mode on ``device`` (``precision.place``: channels-last
+    on CUDA); ``path`` names it in errors."""
     if ckpt["kind"] not in KINDS:
         raise ValueError(f"{path}: unknown checkpoint kind {ckpt['kind']!r}; known: {', '.join(KINDS)}")
-    return KINDS[ckpt["kind"]]
-
-
-def scorer(path: str | os.PathLike, device: torch.device) -> scorers.Scored:
-    """(modalities the model reads, clip scorer) of a checkpoint file of any kind, in eval mode on ``device``
-    (``precision.place``: channels-last on CUDA)."""
-    ckpt = checkpoint.load(path)
-    kind = kind_of(ckpt, path)
+    kind = KINDS[ckpt["kind"]]
     net = precision.place(checkpoint.restore(ckpt, kind.build), device).eval()
     return kind.scorer(net, ckpt["config"])

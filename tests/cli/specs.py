@@ -20,3 +20,12 @@ def evaluation(**values) -> str:
     """``twostream evaluate``'s spec: TRAINING's length, crop, batch size, device and speed options; 2 segments x 1 crop."""
     base = {k: TRAINING[k] for k in ("length", "crop", "batch_size", "workers", "device", "precision", "decode")}
     return json.dumps({**base, "test_segments": 2, "crops": 1, **values})
+
+
+def schedule(**given):
+    """An engine Schedule: ``given`` fields, the rest as the schema's defaults (no lr steps, SGD momentum 0.9, ...)."""
+    from twostream.train.engine import Schedule
+
+    return Schedule(**{"milestones": [], "plateau_patience": 0, "momentum": 0.9, "weight_decay": 5e-4,
+                       "clip_grad": 0.0, "workers": 0, "checkpoint_every": 0, "precision": "fp32", "compile": False,
+                       "prefetch": 2, **given})

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from specs import evaluation, training
+from specs import evaluation, schedule, training
 
 from twostream import kinds
 from twostream.cli import main
@@ -19,7 +19,7 @@ from twostream.models import checkpoint
 from twostream.models.cma import build, tsn_forward_pair
 from twostream.train import cma
 from twostream.train.distributed import GlobalBatchNorm, sync_batchnorm
-from twostream.train.engine import Schedule, Trainer
+from twostream.train.engine import Trainer
 
 RUN = ["--split", "1", "--threads", "1"]
 
@@ -64,8 +64,7 @@ def test_an_iteration_trains_its_branch_with_the_other_frozen(cma_data, tmp_path
     before = {b: branch_state(net, b) for b in cma.MODALITIES}
     data = TSNDataset(select(pd.read_csv(cma_data["index"]), 1, "train"), cma.MODALITIES, segments=2, length=5,
                       crop=24, hflip=False)
-    sched = Schedule(steps=1, lr=0.1, batch_size=2, milestones=[], plateau_patience=0, momentum=0.9,
-                     weight_decay=5e-4, clip_grad=0.0, workers=0, checkpoint_every=0)
+    sched = schedule(steps=1, lr=0.1, batch_size=2)
     params = [p for p in net.parameters() if p.requires_grad]  # what `twostream cma-train` trains
     history = Trainer(net, params, data, sched, seed=0, resume=tmp_path / "resume", run_id="test",
                       device=torch.device("cpu")).fit(cma.step(config, torch.device("cpu")))

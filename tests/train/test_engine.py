@@ -11,13 +11,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from twostream.train.engine import BatchOrder, Schedule, Trainer
+from specs import schedule
 
+from twostream.train.engine import BatchOrder, Trainer
 
-def schedule(**given) -> Schedule:
-    """A Schedule: ``given`` fields, the rest as the config schema's defaults (no lr steps, SGD momentum 0.9, ...)."""
-    return Schedule(**{"milestones": [], "plateau_patience": 0, "momentum": 0.9, "weight_decay": 5e-4,
-                       "clip_grad": 0.0, "workers": 0, "checkpoint_every": 0, **given})
 
 
 class Toy(torch.utils.data.Dataset):
