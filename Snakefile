@@ -16,6 +16,9 @@ if not workflow.overwrite_configfiles:
 validate(config, "workflow/schemas/config.schema.yaml")
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from twostream.config_check import exit_on_problems
+
+exit_on_problems(config)  # what the schema cannot check (crop vs size, missing folders)
 
 
 report: "workflow/report/workflow.rst"
@@ -35,6 +38,9 @@ if "cmmp" in config:
 if "cma" in config:
 
     include: "workflow/rules/cma.smk"
+
+
+include: "workflow/rules/curves.smk"
 
 
 onstart:

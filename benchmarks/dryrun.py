@@ -6,6 +6,7 @@ dry-run expands every chunk, training, evaluation and table job), then times the
 Prints the numbers and writes them as JSON.
 
     python benchmarks/dryrun.py [--videos 13320] [--chunk-size 64] [--repeat 3] [--out benchmarks/out/dryrun.json]
+    python benchmarks/dryrun.py --smoke [--out PATH]     # 202 videos, one dry-run (for the tests)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,7 +42,8 @@ def fake_ucf101(root: Path, videos: int) -> Path:
              for i in range(videos)]
     for k in (1, 2, 3):
         test = [n for n in names if (int(n[1].split("_g")[1][:2]) - 1) // 7 == k - 1]
-        train = [n for n in names if n not in test]
+        held_out = set(test)
+        train = [n for n in names if n not in held_out]
         (splits / f"trainlist0{k}.txt").write_bytes("".join(f"{p} {c + 1}\r\n" for c, p in train).encode())
         (splits / f"testlist0{k}.txt").write_bytes("".join(f"{p}\r\n" for _, p in test).encode())
     return splits
@@ -79,9 +82,21 @@ def main() -> int:
     p.add_argument("--chunk-size", type=int, default=64)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--out", default=str(REPO / "benchmarks/out/dryrun.json"))
+    p.add_argument("--smoke", action="store_true", help="202 videos, one dry-run (for the tests)")
     args = p.parse_args()
+    if args.smoke:
+        args.videos, args.repeat = 202, 1
 
     work = Path(tempfile.mkdtemp(prefix="dryrun-"))
+    try:
+        return measure(work, args)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(work: Path, args: argparse.Namespace) -> int:
+    """Build the fake dataset in ``work``, time the dry-runs, print and write the numbers."""
+    t_build = time.perf_counter()
     splits = fake_ucf101(work / "ucf101", args.videos)
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     config["datasets"] = {"ucf101": {"kind": "ucf101", "root": str(work / "ucf101/videos"), "splits_dir": str(splits),
@@ -98,6 +113,7 @@ def main() -> int:
         print(touched.stderr[-3000:], file=sys.stderr)
         return 1
 
+    build_seconds = time.perf_counter() - t_build
     seconds, jobs = [], None
     for _ in range(args.repeat):
         t0 = time.perf_counter()
@@ -106,10 +122,13 @@ def main() -> int:
         if run.returncode:
             print(run.stderr[-3000:], file=sys.stderr)
             return 1
-        jobs = int(re.search(r"^total\s+(\d+)", run.stdout + run.stderr, re.M).group(1))
+        stats = dict(re.findall(r"^(\w+)\s+(\d+)$", run.stdout + run.stderr, re.M))
+        jobs = int(stats.pop("total"))
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    result = {"videos": args.videos, "chunk_size": args.chunk_size, "jobs": jobs, "dry_run_seconds": seconds,
-              "best_seconds": min(seconds), "peak_rss_mb": round(peak_mb), "goal_seconds": 10,
+    result = {"videos": args.videos, "chunk_size": args.chunk_size, "jobs": jobs,
+              "jobs_per_rule": {rule: int(n) for rule, n in stats.items()}, "dry_run_seconds": seconds,
+              "best_seconds": min(seconds), "setup_seconds": round(build_seconds, 2),
+              "peak_rss_mb": round(peak_mb), "goal_seconds": 10,
               "snakemake": subprocess.run([sys.executable, "-m", "snakemake", "--version"], capture_output=True,
                                           text=True).stdout.strip(), "cpus": os.cpu_count()}
     print(json.dumps(result, indent=2))

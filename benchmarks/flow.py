@@ -1,6 +1,7 @@
 """Benchmark the flow backends on frames of the real test clips, at 256x340 (H x W).
 
-    python benchmarks/flow.py [--backends torch,opencv-cpu] [--pairs 32] [--device auto] [--threads N] [--out FILE]
+    python benchmarks/flow.py [--backends torch,opencv-cpu] [--pairs 32] [--device auto] [--threads N]
+                              [--variant cpu|cuda] [--out FILE] [--smoke]
 
 Per backend: pairs/s, the first call's time (torch compiles its iteration then), peak
 memory (the process's peak RSS on CPU; ``torch.cuda.max_memory_allocated`` on a GPU) and
@@ -8,7 +9,10 @@ the EPE against ``opencv-cpu`` on the same pairs. Each backend runs in a fresh p
 that peak RSS is its own. For torch it also times the inner iteration alone and reports
 the memory bandwidth it reaches, against a measured copy bandwidth and, on a GPU, the
 datasheet peak. On a GPU, torch runs batch sizes 1, 2, 4, ..., 256.
-Prints a summary and writes everything as JSON to ``--out``.
+Prints a summary, the torch/opencv-cpu speed ratio of this run (both measured in it, one after
+the other, so under the same load), and writes everything as JSON to ``--out``. Without
+opencv-contrib (no ``cv2.optflow``) the OpenCV reference is skipped, with a note. ``--smoke``:
+two small pairs, torch eager, no iteration timing (what the test suite runs).
 """
 
 from __future__ import annotations
@@ -63,10 +67,16 @@ STEP_BYTES_PER_PIXEL = (9 + 6) * 4
 
 
 def load_pairs(n_pairs: int, clips: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Consecutive greyscale frame pairs: the first 16 frames of each clip in turn, until n_pairs."""
-    videos = sorted(p for p in clips.rglob("*") if p.suffix in (".avi", ".mp4"))
+    """Consecutive greyscale frame pairs: the first 16 frames of each clip in turn, until n_pairs.
+
+    Without clips (a checkout without ../shared): pairs of a smooth random texture moved by a pixel.
+    """
+    videos = sorted(p for p in clips.rglob("*") if p.suffix in (".avi", ".mp4")) if clips.is_dir() else []
     if not videos:
-        sys.exit(f"benchmarks/flow.py: error: no clips under {clips}")
+        rng = np.random.default_rng(0)
+        base = cv2.GaussianBlur(rng.uniform(0, 255, (SIZE[0] + 8, SIZE[1] + 8)).astype(np.float32), (0, 0), 2)
+        frames = [np.clip(base[k:k + SIZE[0], k:k + SIZE[1]], 0, 255).astype(np.uint8) for k in range(n_pairs + 1)]
+        return np.stack(frames[:-1]), np.stack(frames[1:]), [f"synthetic texture (no clips under {clips})"]
     prev, nxt, used = [], [], []
     for video in itertools.cycle(videos):
         frames = [
@@ -101,7 +111,8 @@ def copy_bandwidth(device: str, nbytes: int = 1 << 28) -> float:
 def step_bandwidth(backend: TorchTVL1, batch: int, reps: int = 20) -> dict:
     """Time the (compiled) iteration alone on a batch at 256x340; bytes/s it moves."""
     planes = [torch.randn((batch,) + SIZE, device=backend.device) for _ in range(9)]
-    args = (*planes, backend.lambda_ * backend.theta, backend.theta, backend.tau / backend.theta)
+    live = torch.ones(batch, dtype=torch.bool, device=backend.device)
+    args = (*planes, live, backend.lambda_ * backend.theta, backend.theta, backend.tau / backend.theta)
     backend._step(*args)
     sync(str(backend.device))
     start = time.perf_counter()
@@ -118,10 +129,12 @@ def step_bandwidth(backend: TorchTVL1, batch: int, reps: int = 20) -> dict:
     }
 
 
-def run_backend(name: str, device: str, pairs: int, clips: Path, batch: int | None, flow_out: str) -> dict:
+def run_backend(name: str, device: str, pairs: int, clips: Path, batch: int | None, flow_out: str,
+                variant: str, eager: bool) -> dict:
     """Benchmark one backend in this process; the flow goes to ``flow_out`` (.npy)."""
     prev, nxt, _ = load_pairs(pairs, clips)
-    backend = get_backend(name, device)
+    backend = TorchTVL1(device, variant=variant, compile=False) if eager and name == "torch" else (
+        get_backend(name, device, variant))
     on_gpu = isinstance(backend, TorchTVL1) and backend.device.type == "cuda"
     if batch is not None:
         backend.batch_size = batch
@@ -162,7 +175,8 @@ def run_backend(name: str, device: str, pairs: int, clips: Path, batch: int | No
 def in_subprocess(args: argparse.Namespace, name: str, device: str, batch: int | None, flow_out: str) -> dict:
     """Run ``run_backend`` in a fresh interpreter and return its result."""
     command = [sys.executable, __file__, "--worker", name, "--device", device, "--pairs", str(args.pairs)]
-    command += ["--threads", str(args.threads)]
+    command += ["--threads", str(args.threads), "--variant", args.variant, "--size", *map(str, SIZE)]
+    command += ["--smoke"] if args.smoke else []
     command += ["--clips", str(args.clips), "--flow-out", flow_out] + (
         ["--batch", str(batch)] if batch else []
     )
@@ -192,6 +206,7 @@ def bandwidth_report(device: str) -> dict:
 
 
 def main() -> None:
+    global SIZE
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default=None, help="comma-separated (default: every one available)")
     parser.add_argument("--pairs", type=int, default=32, help="frame pairs (default 32)")
@@ -201,16 +216,23 @@ def main() -> None:
     )
     parser.add_argument("--clips", type=Path, default=CLIPS, help="folder of video clips")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "flow.json")
+    parser.add_argument("--variant", default="cpu", choices=("cpu", "cuda"), help="torch: the OpenCV class it follows")
+    parser.add_argument("--size", type=int, nargs=2, default=list(SIZE), metavar=("H", "W"), help="frame size")
+    parser.add_argument("--smoke", action="store_true", help="2 pairs at 48x64, torch eager: a quick check")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--flow-out", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    SIZE = (48, 64) if args.smoke else tuple(args.size)
+    if args.smoke:
+        args.pairs = 2
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
     if args.worker:
         print(
             json.dumps(
-                run_backend(args.worker, args.device, args.pairs, args.clips, args.batch, args.flow_out)
+                run_backend(args.worker, args.device, args.pairs, args.clips, args.batch, args.flow_out,
+                            args.variant, args.smoke)
             )
         )
         return
@@ -219,6 +241,11 @@ def main() -> None:
     backends = args.backends.split(",") if args.backends else ["torch", "opencv-cpu"]
     if not args.backends and opencv_cuda_unavailable() is None:
         backends.append("opencv-cuda")
+    notes = []
+    if not hasattr(cv2, "optflow") and {"opencv-cpu"} & set(backends):
+        backends = [b for b in backends if b != "opencv-cpu"]
+        notes.append(f"opencv-cpu skipped: OpenCV {cv2.__version__} has no cv2.optflow (install opencv-contrib)")
+        print(notes[-1])
     _, _, clips_used = load_pairs(args.pairs, args.clips)
     report = {
         "size": list(SIZE),
@@ -229,6 +256,8 @@ def main() -> None:
         "load_average_before": os.getloadavg(),
         "torch": torch.__version__,
         "opencv": cv2.__version__,
+        "variant": args.variant,
+        "notes": notes,
         "runs": [],
     }
     with tempfile.TemporaryDirectory() as tmp:
@@ -248,7 +277,11 @@ def main() -> None:
                     ]
                 report["runs"].append(result)
                 print_run(result)
-        if "torch" in backends:
+        speed = {r["backend"]: r["pairs_per_s"] for r in report["runs"] if r.get("batch_size") in (None, CPU_BATCH)}
+        if "torch" in speed and "opencv-cpu" in speed:
+            report["torch_over_opencv_cpu"] = speed["torch"] / speed["opencv-cpu"]
+            print(f"torch ({args.variant} variant) / opencv-cpu speed in this run: {report['torch_over_opencv_cpu']:.2f}x")
+        if "torch" in backends and not args.smoke:
             report["torch_iteration"] = bandwidth_report(device)
             print_bandwidth(report["torch_iteration"])
     report["load_average_after"] = os.getloadavg()

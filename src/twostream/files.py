@@ -3,25 +3,43 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # the command line imports this module: keep it light
+    import pandas as pd
+
+
+# Errors that mean "this folder cannot take the file" rather than a bug: disk full, quota, read-only, permission.
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG})
+
+
+class WriteError(OSError):
+    """A file that cannot be written (disk full, read-only folder, ...); ``strerror`` names file, folder and reason."""
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` on success, remove it on error."""
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success, remove it on error.
+
+    A write refused by the file system becomes a WriteError naming the file and its folder.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
         os.replace(tmp, path)
+    except OSError as e:
+        if isinstance(e, WriteError) or e.errno not in WRITE_ERRNOS:
+            raise
+        raise WriteError(e.errno, f"cannot write {path.name} in folder {path.parent}: {e.strerror}") from e
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> None:

@@ -31,7 +31,8 @@ def make_video(path: Path, frames: int, size: tuple[int, int] = (48, 64), seed: 
 
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-ENV = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])))
+PATHS = [str(SRC), os.environ.get("PYTHONPATH")]
+ENV = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(filter(None, PATHS)))
 
 
 def command(*args: str) -> list[str]:
@@ -46,16 +47,20 @@ def lines(path: Path) -> list[list[str]]:
     return [line.split() for line in path.read_text().splitlines()]
 
 
+def read(path: Path) -> list[str]:
+    return [line for line in path.read_text().splitlines() if line.strip()]
+
+
 def test_ucf101_splits_from_ingest(shared_data, tmp_path) -> None:
     """The shared UCF-101 clips with the official split files: one train and one val list per split."""
     splits = shared_data / "splits" / "ucf101"
     result = run(str(shared_data / "clips" / "ucf101"), "--dataset-kind", "ucf101", "--splits-dir", str(splits),
                  "--step", "0", "--new-short", "32", "--out", str(tmp_path / "rawframes"), "--lists", str(tmp_path))
     assert result.returncode == 0, result.stderr[-2000:]
-    classes = {name: int(i) - 1 for i, name in (line.split() for line in (splits / "classInd.txt").read_text().split("\n") if line.strip())}
+    classes = {name: int(i) - 1 for i, name in (line.split() for line in read(splits / "classInd.txt"))}
     clips = sorted((shared_data / "clips" / "ucf101").glob("*/*.avi"))
     for k in (1, 2, 3):
-        train_ids = {Path(line.split()[0]).stem for line in (splits / f"trainlist0{k}.txt").read_text().splitlines() if line.strip()}
+        train_ids = {Path(line.split()[0]).stem for line in read(splits / f"trainlist0{k}.txt")}
         train = lines(tmp_path / f"ucf101_train_split_{k}_rawframes.txt")
         val = lines(tmp_path / f"ucf101_val_split_{k}_rawframes.txt")
         assert sorted(v for v, _, _ in train + val) == [c.stem for c in clips]

@@ -84,10 +84,10 @@ def run(dataset, tmp_path_factory):
     import io
     import sys
 
-    def cli(name, *args):
+    def cli(name, *args, rc=0):
         buf = io.StringIO()
         capture.setattr(sys, "stderr", buf)
-        assert main(list(args)) == 0
+        assert main(list(args)) == rc
         capture.undo()
         err[name] = buf.getvalue()
 
@@ -105,7 +105,8 @@ def run(dataset, tmp_path_factory):
     good2.write_bytes(bytes(data))
     cli("index", "index", "--manifest", str(out / "manifest.csv"), "--ingest-failures", str(out / "ingest_failures.csv"),
         "--chunks", str(out / "chunk0.csv"), str(out / "chunk1.csv"), "--out", str(out / "shards.csv"),
-        "--failures", str(out / "failures.csv"))
+        "--failures", str(out / "failures.csv"), rc=1)  # 1: a corrupted shard was removed, run again to rebuild
+    assert not good2.exists() and not (out / "chunk0.csv").exists() and (out / "chunk1.csv").exists()
     failures = pd.read_csv(out / "failures.csv", keep_default_na=False)
     index = pd.read_csv(out / "shards.csv", keep_default_na=False)
     return failures, index, "".join(err.values())

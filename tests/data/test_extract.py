@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twostream.data.extract import INDEX_COLUMNS, chunk_rows, extract_chunk, merge_index
+from twostream.data.extract import INDEX_COLUMNS, chunk_rows, extract_chunk
 from twostream.data.shards import Shard, dequantize_flow
 from twostream.data.video import read_frames
 from twostream.flow import get_backend
@@ -65,24 +65,6 @@ def test_bad_videos_are_listed_and_the_rest_goes_on(tmp_path, capsys) -> None:
     assert "empty file" in index.loc[0, "reason"] and "file not found" in index.loc[2, "reason"]
     err = capsys.readouterr().err
     assert f"{empty}: empty file" in err
-
-
-def test_merge_index(tmp_path) -> None:
-    from twostream.data.shards import quantize_flow, write_shard
-
-    good, bad = tmp_path / "a.h5", tmp_path / "d.h5"
-    for path in (good, bad):
-        write_shard(path, np.zeros((9, 8, 8, 3), np.uint8), quantize_flow(np.zeros((8, 8, 8, 2))), {})
-    bad.write_bytes(bad.read_bytes()[:500])  # truncated after indexing
-    manifest = pd.DataFrame([_row("a", v, 10) for v in "abcd"])
-    chunk = pd.DataFrame([("a", str(good), 9, 100, "ok", ""), ("b", "", 0, 0, "failed", "broken"),
-                          ("c", str(good), 9, 100, "ok", "short: kept"), ("d", str(bad), 9, 100, "ok", "")],
-                         columns=INDEX_COLUMNS)
-    ingest = pd.DataFrame([{"video": "e", "stage": "ingest", "reason": "missing file"}])
-    index, failures = merge_index(manifest, {"chunks/0000.csv": chunk}, ingest)
-    assert index["video_id"].tolist() == ["a", "c"] and index.loc[0, "frames"] == 9
-    assert failures["video"].tolist() == ["e", "b", "c", "d"]
-    assert failures.loc[3, "stage"] == "flow+pack" and "delete chunks/0000.csv" in failures.loc[3, "reason"]
 
 
 def test_a_shard_made_by_the_same_recipe_is_kept_and_any_change_rebuilds_it(tmp_path, capsys) -> None:

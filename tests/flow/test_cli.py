@@ -74,3 +74,26 @@ def test_unwritable_output(images, tmp_path, capsys):
     out = tmp_path / "missing" / "o.flo"
     line = error_of(["flow", *map(str, images), str(out), "--backend", "opencv-cpu"], capsys)
     assert line == f"twostream flow: error: {out}: cannot write (No such file or directory)"
+
+
+def test_pairs_list_computes_every_good_line_and_names_the_bad_ones(images, tmp_path, capsys):
+    listing = tmp_path / "pairs.txt"
+    a, b = map(str, images)
+    listing.write_text(
+        f"# img0 img1 out\n{a} {b} {tmp_path / 'one.flo'}\n{a} {tmp_path / 'gone.png'} {tmp_path / 'x.flo'}\n"
+        f"{a} {b}\n\n{b} {a} {tmp_path / 'two.flo'}\n"
+    )
+    assert main(["flow", "--pairs", str(listing), "--backend", "opencv-cpu", "--batch", "4"]) == 1
+    one, two = read_flo(tmp_path / "one.flo"), read_flo(tmp_path / "two.flo")
+    np.testing.assert_allclose(np.median(one.reshape(-1, 2), axis=0), SHIFT, atol=0.1)
+    np.testing.assert_allclose(np.median(two.reshape(-1, 2), axis=0), -np.float32(SHIFT), atol=0.1)
+    err = capsys.readouterr().err
+    assert f"twostream flow: error: {listing}:3: {tmp_path / 'gone.png'}: file not found" in err
+    assert f"twostream flow: error: {listing}:4: expected 'img0 img1 out.flo', got 2 field(s)" in err
+    assert "opencv-cpu: 2 of 4 pairs -> .flo" in err
+    assert not (tmp_path / "x.flo").exists()
+
+
+def test_pairs_list_or_one_pair_not_both(images, tmp_path, capsys):
+    line = error_of(["flow", *map(str, images), str(tmp_path / "o.flo"), "--pairs", "x.txt"], capsys)
+    assert line == "twostream flow: error: give either IMG0 IMG1 OUT or --pairs LIST"

@@ -55,3 +55,13 @@ def test_opencv_cuda_recovers_a_subpixel_translation_like_torch(translated_textu
     assert json.loads(json.dumps(backend.params()))["iterations"] == 300
     torch_flow = get_backend("torch", "cuda").compute(pair[:1], pair[1:])
     assert epe(torch_flow, flow) < 0.02
+
+
+def test_opencv_cpu_keeps_its_scales_after_a_small_image(translated_texture):
+    """OpenCV lowers the object's scale count after an image too small for it; the backend restores it."""
+    backend = OpenCVCPU()
+    small = translated_texture(20, 20, SHIFT)
+    backend.compute(small[:1], small[1:])
+    assert backend.params()["nscales"] == 5 and backend._tvl1.getScalesNumber() < 5
+    pair = translated_texture(96, 120, SHIFT)
+    np.testing.assert_array_equal(backend.compute(pair[:1], pair[1:]), OpenCVCPU().compute(pair[:1], pair[1:]))

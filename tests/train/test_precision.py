@@ -8,8 +8,8 @@ import pytest
 import torch
 from specs import schedule
 
-from twostream.train import precision
-from twostream.train.engine import RunOrder, BatchOrder, Trainer
+from twostream.train import engine, precision
+from twostream.train.engine import BatchOrder, RunOrder, Trainer
 
 from .test_engine import Toy, model, step
 
@@ -112,3 +112,14 @@ def test_compiled_training_matches_eager_without_dropout(tmp_path) -> None:
         assert isinstance(t.net, torch._dynamo.eval_frame.OptimizedModule) == compile_
         histories.append([h["loss"] for h in t.fit(step)])
     assert histories[1] == pytest.approx(histories[0], abs=1e-4)
+
+
+def test_progress_refreshes_do_not_change_the_run(tmp_path, monkeypatch) -> None:
+    """The progress bar's running loss (a host read at most every LOG_SECONDS) leaves the results alone."""
+    ref, t = trainer(tmp_path / "a", "fp32")
+    reference = t.fit(step)
+    monkeypatch.setattr(engine, "LOG_SECONDS", 0.0)  # refresh after every step
+    net, t = trainer(tmp_path / "b", "fp32")
+    history = t.fit(step)
+    assert [{**h, "seconds": 0} for h in history] == [{**h, "seconds": 0} for h in reference]
+    assert all(torch.equal(a, b) for a, b in zip(weights(ref), weights(net)))

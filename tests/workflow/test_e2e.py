@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 from smk import snakemake, tiny_config
 
 pytestmark = pytest.mark.slow
@@ -93,6 +94,21 @@ def test_cma_figures(run: Path) -> None:
     assert list(sweep["weights"].unique()) == ["0:1", "1:1", "5:1", "1:0"]
 
 
+# --- training curves ---
+
+
+def test_training_curves_of_every_trained_checkpoint(run: Path) -> None:
+    assert (run / "results/tiny/training_curves.png").read_bytes().startswith(b"\x89PNG")
+    curves = pd.read_csv(run / "results/tiny/training_curves.csv")
+    runs = ["split1/rgb", "split1/flow", "split1/cmmp-sum", "split1/cmmp-max-al", "split1/cmmp-cmmp",
+            "split1/cma/iter1", "split1/cma/iter2"]
+    assert list(curves["run"].unique()) == runs
+    history = torch.load(run / "models/tiny/split1/rgb.pt", weights_only=False)["history"]
+    rgb = curves[curves["run"] == "split1/rgb"]
+    assert rgb["loss"].tolist() == pytest.approx([h["loss"] for h in history])
+    assert rgb["lr"].tolist() == pytest.approx([h["lr"] for h in history])
+
+
 
 
 def test_report_has_every_table_and_figure_with_its_caption(run: Path) -> None:
@@ -100,6 +116,6 @@ def test_report_has_every_table_and_figure_with_its_caption(run: Path) -> None:
     assert out.returncode == 0, out.stderr[-3000:]
     html = (run / "report.html").read_text()
     for name in ("two_stream.csv", "cmmp_table1.csv", "cmmp_table2.csv", "cma_table1.csv", "cma_table2.csv",
-                 "cma_fusion_weights.png", "cma_attention.png"):
+                 "cma_fusion_weights.png", "cma_attention.png", "training_curves.png"):
         assert name in html, name
     assert "Fusion-weight sweep on" in html and "CMMP Table 1 on" in html

@@ -16,6 +16,7 @@ FLOW = {"extract", "index"}
 STAGE1 = {"train_stream", "evaluate_stream", "two_stream_table"}
 CMMP = {"cmmp_train", "evaluate_cmmp", "cmmp_table1", "cmmp_table2"}
 CMA = {"cma_train", "evaluate_cma", "cma_tables", "cma_fusion_figure", "cma_attention_figure"}
+CURVES = {"training_curves"}  # every trained checkpoint's history
 EVAL = {"evaluate_stream", "two_stream_table", "evaluate_cmmp", "cmmp_table1", "cmmp_table2", "evaluate_cma",
         "cma_tables", "cma_fusion_figure"}
 
@@ -62,18 +63,18 @@ def setting(*keys: str, value):
                          ids=["flow.bound", "flow.backend"])
 def test_flow_edit_reruns_flow_and_everything_after_it_for_every_dataset(run, everything, edit) -> None:
     listed = dry_run(run, edit)
-    assert counts(listed) == counts(everything, FLOW | STAGE1 | CMMP | CMA)
+    assert counts(listed) == counts(everything, FLOW | STAGE1 | CMMP | CMA | CURVES)
     assert all(r.startswith("Params have changed since last execution") for rule, _, r in listed if rule == "extract")
 
 
 def test_cma_lr_edit_reruns_only_cma(run, everything) -> None:
     listed = dry_run(run, setting("cma", "lr", value=0.1))
-    assert counts(listed) == counts(everything, CMA)
+    assert counts(listed) == counts(everything, CMA | CURVES)
 
 
 def test_cmmp_lr_edit_reruns_only_cmmp_stage2_and_tables(run, everything) -> None:
     listed = dry_run(run, setting("cmmp", "lr", value=0.1))
-    assert counts(listed) == counts(everything, CMMP)
+    assert counts(listed) == counts(everything, CMMP | CURVES)
     assert all(r.startswith("Params have changed since last execution") for rule, _, r in listed if rule == "cmmp_train")
 
 
@@ -100,7 +101,7 @@ def test_split_file_edit_reruns_only_that_datasets_rules(run, everything, tmp_pa
         f.write(f"{moved} {label}\r\n".encode())
     listed = dry_run(work, lambda config: None)
     # Until ingest has re-run, a dry run cannot know the flow chunks: everything else of `ext` is listed.
-    ext = counts(everything, DATA | FLOW | STAGE1 | CMMP | CMA, dataset="ext")
+    ext = counts(everything, DATA | FLOW | STAGE1 | CMMP | CMA | CURVES, dataset="ext")
     assert counts(listed) == ext - Counter({"extract": ext["extract"]})
     assert not [job for job in listed if job[1].get("dataset") == "tiny"]
     # Run to the shard index: extract re-runs on the new manifest and keeps every shard (same recipe).
@@ -108,4 +109,4 @@ def test_split_file_edit_reruns_only_that_datasets_rules(run, everything, tmp_pa
     done = snakemake(work, tiny_config(work), "results/ext/shards.csv")
     assert done.returncode == 0, done.stderr[-3000:]
     assert {p: p.stat().st_mtime_ns for p in work.glob("shards/ext/*.h5")} == shards
-    assert counts(dry_run(work, lambda config: None)) == counts(everything, STAGE1 | CMMP | CMA, dataset="ext")
+    assert counts(dry_run(work, lambda config: None)) == counts(everything, STAGE1 | CMMP | CMA | CURVES, dataset="ext")

@@ -150,7 +150,11 @@ def final_targets():
     """Every dataset's failures and two-stream table, plus each paper's targets (cmmp.smk, cma.smk)."""
     out = []
     for name in DATASETS:
-        out += [f"results/{name}/failures.csv", f"results/{name}/two_stream.csv"]
+        out += [
+            f"results/{name}/failures.csv",
+            f"results/{name}/two_stream.csv",
+            f"results/{name}/training_curves.png",
+        ]
     return out + cmmp_targets() + cma_targets()
 
 
@@ -233,3 +237,26 @@ def cma_targets():
         "cma_attention.png",
     ]
     return [f"results/{d}/{n}" for d in DATASETS for n in names]
+
+
+# --- Training curves (curves.smk) ---
+
+
+def trained_checkpoints(w):
+    """Every checkpoint the workflow trains for a dataset: streams, CMMP variants, CMA iterations."""
+    out = [
+        f"models/{w.dataset}/split{k}/{m}.pt"
+        for k in splits(w.dataset)
+        for m in ("rgb", "flow")
+    ]
+    if CMMP is not None:
+        first = cmmp_table1_split(w.dataset)
+        runs = [(first, v) for v in CMMP["variants"]]
+        runs += [(k, "cmmp") for k in splits(w.dataset) if (k, "cmmp") not in runs]
+        out += [f"models/{w.dataset}/split{k}/cmmp-{v}.pt" for k, v in runs]
+    if CMA is not None:
+        out += [
+            f"models/{w.dataset}/split{cma_split(w.dataset)}/cma/iter{n}.pt"
+            for n in range(1, CMA["iterations"] + 1)
+        ]
+    return out

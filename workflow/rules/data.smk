@@ -53,6 +53,8 @@ rule extract:
                 config["flow"],
                 "backend",
                 "device",
+                "variant",
+                "batch_pairs",
                 "bound",
                 "chunk_size",
                 "jpeg_quality",

@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+from twostream.files import WriteError
+
 COMMANDS: dict[str, str] = {
     "synthetic": "Generate the embedded synthetic dataset in UCF-101 layout.",
     "ingest": "Build a dataset manifest (and failures list) from its official files.",
@@ -26,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "cma-train": "CMA: one iteration of alternating branch training.",
     "cma-tables": "Write CMA Table 1 and Table 2 for one dataset.",
     "cma-figures": "Draw the CMA fusion-weight sweep and attention maps.",
+    "training-curves": "Draw loss, training accuracy and learning rate per epoch of trained checkpoints.",
     "weights": "Download ImageNet weights into the torchvision cache (TORCH_HOME) for offline nodes.",
 }
 
@@ -49,7 +52,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
-    return int(_module(args.command).run(args) or 0)
+    try:
+        return int(_module(args.command).run(args) or 0)
+    except WriteError as e:  # disk full, read-only folder: one line naming the folder, no traceback
+        print(f"twostream {args.command}: error: {e.strerror}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ class ExtractSpec:
 
     backend: str
     device: str
+    variant: str  # torch backend: the OpenCV class it follows (cpu, cuda)
+    batch_pairs: int  # frame pairs per flow batch, across videos (0: from GPU memory, or 8 on CPU)
     bound: float
     chunk_size: int
     jpeg_quality: int  # of frames and quantised flow
@@ -34,7 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--manifest", required=True)
     p.add_argument("--chunk", type=int, required=True, help="chunk number (0-based)")
     p.add_argument("--shards", required=True, help="folder for the per-video shards")
-    p.add_argument("--threads", type=int, required=True, help="OpenCV / torch CPU threads")
+    p.add_argument("--threads", type=int, required=True,
+                   help="the job's CPU threads: torch's flow threads and as many decoding processes")
     p.add_argument("--out", required=True, help="chunk index CSV")
 
 
@@ -44,8 +47,9 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     manifest = read_manifest(args.manifest)
     rows = chunk_rows(manifest, args.chunk, spec.chunk_size)
-    backend = get_backend(spec.backend, spec.device)
+    backend = get_backend(spec.backend, spec.device, spec.variant)
     index = extract_chunk(rows, backend, args.shards, size=spec.size, bound=spec.bound, quality=spec.jpeg_quality,
-                          length=spec.length, code=command_version("extract"))
+                          length=spec.length, code=command_version("extract"), workers=args.threads,
+                          pairs_per_batch=spec.batch_pairs)
     write_csv(index, args.out)
     return 0

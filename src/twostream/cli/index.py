@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import pandas as pd
 
-from twostream.data.extract import merge_index
+from twostream.data.index import merge_index
 from twostream.data.ingest import read_manifest
 from twostream.files import write_csv
 
@@ -26,4 +28,9 @@ def run(args: argparse.Namespace) -> int:
     write_csv(index, args.out)
     write_csv(failures, args.failures)
     print(f"{len(index)} videos in shards, {len(failures)} failures")
+    removed = [c for c in args.chunks if not Path(c).exists()]  # had a corrupted shard (data.index)
+    if removed:  # fail, so that Snakemake drops these outputs and the next run re-extracts the chunks
+        print(f"twostream index: error: corrupted shards removed with {', '.join(removed)}; run again to rebuild them",
+              file=sys.stderr)
+        return 1
     return 0

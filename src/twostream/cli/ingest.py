@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from twostream.data.ingest import KINDS, IngestError, ingest
 from twostream.files import write_csv
@@ -35,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             test_fraction=args.test_fraction,
             workers=args.workers,
+            aliases=Path(args.out).parent / "aliases",  # safe-named links to names OpenCV cannot take
         )
     except IngestError as e:
         print(f"twostream ingest: error: {e}", file=sys.stderr)

@@ -22,14 +22,17 @@ from twostream.files import write_csv
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="*", metavar="INPUT",
-                   help="video files, folders of videos (recursive), .txt lists of video paths (with --dataset-kind: the video root)")
+                   help="video files, folders of videos (recursive), .txt lists of video paths "
+                        "(with --dataset-kind: the video root)")
     p.add_argument("--out", required=True, help="output folder: one sub-folder per video")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--manifest", help="a manifest CSV written by `twostream ingest` (labels and splits)")
     src.add_argument("--dataset-kind", choices=KINDS, help="read the official split files of this dataset kind")
-    src.add_argument("--from-shards", metavar="INDEX", help="shard index CSV: copy the shards' JPEGs, no flow recomputed")
+    src.add_argument("--from-shards", metavar="INDEX",
+                     help="shard index CSV: copy the shards' JPEGs, no flow recomputed")
     p.add_argument("--splits-dir", help="official split folder (--dataset-kind ucf101 or hmdb51)")
-    p.add_argument("--annotations", nargs="+", metavar="CSV", help="official annotation CSVs (--dataset-kind kinetics400)")
+    p.add_argument("--annotations", nargs="+", metavar="CSV",
+                   help="official annotation CSVs (--dataset-kind kinetics400)")
     p.add_argument("--seed", type=int, help="seed of the train/test draw (--dataset-kind folder; ingest's default)")
     p.add_argument("--test-fraction", type=float, help="test share per class (--dataset-kind folder; ingest's default)")
     p.add_argument("--lists", help="folder for the file lists and failures (default: --out)")
@@ -76,7 +79,8 @@ def _sources(args: argparse.Namespace) -> tuple[list[rawframes.Video], pd.DataFr
     if args.from_shards:
         if args.inputs:
             raise IngestError("--from-shards takes no INPUT")
-        table, earlier, source = pd.read_csv(args.from_shards, keep_default_na=False), rawframes.failures_table(), "shard"
+        table, source = pd.read_csv(args.from_shards, keep_default_na=False), "shard"
+        earlier = rawframes.failures_table()
     else:
         (table, earlier), source = _dataset(args), "path"
     splits = table.set_index("video_id")[[c for c in table.columns if c.startswith("split")]]
@@ -105,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
     except rawframes.RawframesError as e:
         return _error(str(e))
     lists = Path(args.lists or args.out)
-    written = rawframes.write_lists(lists, name, done, splits, classes, with_flow=settings is None or settings.step != 0)
+    with_flow = settings is None or settings.step != 0
+    written = rawframes.write_lists(lists, name, done, splits, classes, with_flow=with_flow)
     failures = rawframes.failures_table(earlier, failures)
     write_csv(failures, lists / f"{name}_failures.csv")
     print(f"{len(done)} videos -> {args.out}; {len(written)} lists -> {lists}; "

@@ -1,11 +1,20 @@
-"""Flow + pack for a chunk of videos: decode, resize, TV-L1, clip and quantise, write shards."""
+"""Flow + pack for a chunk of videos: decode, resize, TV-L1, clip and quantise, write shards.
+
+Pipelined (``extract_chunk``): worker processes decode ahead, flow runs in batches that
+cross video boundaries, and a writer thread quantises, encodes and writes behind.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -13,12 +22,18 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from twostream.data.shards import Shard, ShardError, quantize_flow, remove_stale, verify, write_shard
-from twostream.data.video import VideoError, read_frames
+from twostream.data.decoding import Decoded, DecoderPool, decode
+from twostream.data.shards import Shard, ShardError, quantize_flow, remove_stale, shard_name, verify, write_shard
+from twostream.data.video import VideoError
 from twostream.flow import FlowBackend, normalize
+from twostream.flow.tvl1 import CPU_BATCH
 
 INDEX_COLUMNS = ["video_id", "shard", "frames", "bytes", "status", "reason"]
 TRUNCATED = 0.9  # fewer decodable frames than this share of the container's count: reported as truncated
+# GPU batches from free memory: torch TV-L1 holds ~60 float32 planes per pair at the finest level
+# (the pyramid and the median filter's 25 neighbours add to it): ~240 bytes per pixel of a pair.
+BYTES_PER_PIXEL_PAIR = 240
+MAX_GPU_BATCH = 1024
 
 
 def chunk_rows(manifest: pd.DataFrame, chunk: int, chunk_size: int) -> pd.DataFrame:
@@ -27,15 +42,15 @@ def chunk_rows(manifest: pd.DataFrame, chunk: int, chunk_size: int) -> pd.DataFr
 
 
 def shard_path(shards_dir: str | os.PathLike, video_id: str) -> Path:
-    return Path(shards_dir) / f"{video_id.replace(os.sep, '_')}.h5"
+    return Path(shards_dir) / shard_name(video_id)
 
 
 def recipe(row: pd.Series, backend: FlowBackend, *, size: tuple[int, int], bound: float, quality: int,
            code: str) -> str:
     """Everything a shard's content depends on: the video (id, file size and mtime), settings, code, libraries.
 
-    (The backend's parameters follow from its name, the frame size and the code. The file's folder is
-    left out, so a dataset moved with its mtimes kept, e.g. by ``cp -a``, keeps its shards.)
+    (The backend's parameters include the torch variant. The file's folder is left out, so a dataset
+    moved with its mtimes kept, e.g. by ``cp -a``, keeps its shards.)
     """
     try:
         stat = os.stat(row["path"])
@@ -46,7 +61,8 @@ def recipe(row: pd.Series, backend: FlowBackend, *, size: tuple[int, int], bound
     return json.dumps({
         "video_id": row["video_id"], "source_bytes": stat.st_size, "source_mtime_ns": stat.st_mtime_ns,
         "label": int(row["label"]), "class_name": row["class_name"], "size": list(size),
-        "flow_backend": backend.name, "flow_bound": float(bound), "jpeg_quality": quality, "code": code,
+        "flow_backend": backend.name, "flow_params": backend.params(), "flow_bound": float(bound),
+        "jpeg_quality": quality, "code": code,
         "opencv": cv2.__version__, "torch": torch.__version__,
     }, sort_keys=True)
 
@@ -62,35 +78,179 @@ def reusable(out: Path, key: str) -> int | None:
         return None
 
 
+@dataclass
+class Job:
+    """One video of a chunk: its manifest row, shard path and recipe."""
+
+    row: pd.Series
+    out: Path
+    key: str
+
+
+def _write(job: Job, frames: np.ndarray, flow: np.ndarray, backend: FlowBackend, *, bound: float,
+           quality: int) -> int:
+    """Quantise the flow and write the video's shard (temp name + rename), verified; returns its bytes."""
+    row = job.row
+    attrs = {
+        "video_id": row["video_id"], "label": int(row["label"]), "class_name": row["class_name"],
+        "fps": float(row["fps"]), "source": str(row["path"]), "flow_backend": backend.name,
+        "flow_params": backend.params(), "flow_bound": float(bound), "recipe": job.key,
+    }
+    remove_stale(job.out)
+    nbytes = write_shard(job.out, frames, quantize_flow(normalize(flow, bound)), attrs, quality)
+    try:
+        verify(job.out)
+    except ShardError:
+        job.out.unlink(missing_ok=True)
+        raise
+    return nbytes
+
+
 def extract_video(row: pd.Series, backend: FlowBackend, out: Path, *, size: tuple[int, int], bound: float,
                   quality: int, length: int = 5, code: str = "") -> tuple[int, int, str]:
-    """Write one video's shard; returns (decoded frames, shard bytes, warning or '').
+    """One video's shard, serially in this process (the reference the pipeline matches): (frames, bytes, warning).
 
-    A shard already made by the same recipe (e.g. by a run that a split-file edit re-runs) is kept.
-    Raises VideoError for videos that cannot be used (nothing decodes, a single frame).
+    A shard already made by the same recipe is kept. Raises VideoError for videos that cannot be used.
     """
     key = recipe(row, backend, size=size, bound=bound, quality=quality, code=code)
     done = reusable(out, key)
     if done is not None:
         return done, out.stat().st_size, _warning(done, int(row["frames"]), length)
-    frames = read_frames(row["path"], size)
+    frames, grey = decode(row["path"], size)
     if len(frames) < 2:
         raise VideoError(f"only {len(frames)} decodable frame: no flow can be computed")
-    grey = np.stack([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames])
-    flow = backend.compute(grey[:-1], grey[1:])
-    attrs = {
-        "video_id": row["video_id"], "label": int(row["label"]), "class_name": row["class_name"],
-        "fps": float(row["fps"]), "source": str(row["path"]), "flow_backend": backend.name,
-        "flow_params": backend.params(), "flow_bound": float(bound), "recipe": key,
-    }
-    remove_stale(out)
-    nbytes = write_shard(out, frames, quantize_flow(normalize(flow, bound)), attrs, quality)
-    try:
-        verify(out)
-    except ShardError:
-        out.unlink(missing_ok=True)
-        raise
+    nbytes = _write(Job(row, Path(out), key), frames, backend.compute(grey[:-1], grey[1:]), backend, bound=bound,
+                    quality=quality)
     return len(frames), nbytes, _warning(len(frames), int(row["frames"]), length)
+
+
+def flow_videos(jobs: Iterable[Any], backend: FlowBackend, *, path: Callable[[Any], str], size: tuple[int, int],
+                batch_pairs: int, workers: int, decoder: Callable = decode
+                ) -> Iterator[tuple[Any, Decoded | None, np.ndarray | VideoError]]:
+    """Frames and raw flow of each video, in order: yields (job, (frames, grey), flow) or (job, None, VideoError).
+
+    The pipeline's core, shared by every command that turns videos into flow: ``workers``
+    processes decode, resize and greyscale the next videos (``DecoderPool``: a native
+    crash costs one video, reported "decoder crashed (signal N)") while the flow of
+    batches of ``batch_pairs`` frame pairs runs here, the pairs of several videos in one
+    batch and a long video's pairs over several batches. ``path(job)`` names a job's video.
+    """
+    waiting: deque[tuple[Any, Decoded, list[np.ndarray]]] = deque()  # decoded, flow not yet complete
+    queued: list[tuple[Decoded, int, int, list[np.ndarray]]] = []  # (video, first pair, end pair, its flow parts)
+    pairs = 0
+
+    def run_batch() -> None:
+        nonlocal pairs
+        prev = np.concatenate([grey[a:b] for (_, grey), a, b, _ in queued])
+        nxt = np.concatenate([grey[a + 1:b + 1] for (_, grey), a, b, _ in queued])
+        flow = backend.compute(prev, nxt)
+        at = 0
+        for _, a, b, parts in queued:
+            parts.append(flow[at:at + b - a])
+            at += b - a
+        queued.clear()
+        pairs = 0
+
+    def finished() -> Iterator[tuple[Any, Decoded, np.ndarray]]:
+        while waiting and sum(len(p) for p in waiting[0][2]) == len(waiting[0][1][1]) - 1:
+            job, video, parts = waiting.popleft()
+            yield job, video, np.concatenate(parts)
+
+    with DecoderPool(workers, decoder) as pool:
+        for job, video in pool.map(jobs, lambda j: (path(j), size)):
+            if isinstance(video, VideoError):
+                yield job, None, video
+                continue
+            if len(video[1]) < 2:
+                yield job, None, VideoError(f"only {len(video[1])} decodable frame: no flow can be computed")
+                continue
+            parts: list[np.ndarray] = []
+            waiting.append((job, video, parts))
+            start, total = 0, len(video[1]) - 1
+            while start < total:
+                end = min(total, start + batch_pairs - pairs)
+                queued.append((video, start, end, parts))
+                pairs += end - start
+                start = end
+                if pairs >= batch_pairs:
+                    run_batch()
+                    yield from finished()
+        if queued:
+            run_batch()
+        yield from finished()
+
+
+def batch_pairs(configured: int, backend: FlowBackend, size: tuple[int, int]) -> int:
+    """Frame pairs per flow batch: ``configured``, or (0) what the GPU's free memory holds, or CPU_BATCH."""
+    if configured:
+        return configured
+    device = getattr(backend, "device", None)
+    if device is None or device.type != "cuda":
+        return CPU_BATCH
+    free, _ = torch.cuda.mem_get_info(device)
+    return max(1, min(MAX_GPU_BATCH, int(0.7 * free) // (BYTES_PER_PIXEL_PAIR * size[0] * size[1])))
+
+
+def extract_chunk(rows: pd.DataFrame, backend: FlowBackend, shards_dir: str | os.PathLike, *,
+                  size: tuple[int, int], bound: float, quality: int, length: int = 5, code: str = "",
+                  workers: int = 1, pairs_per_batch: int = 0, decoder: Callable = decode) -> pd.DataFrame:
+    """Extract every video of ``rows``; a bad video is reported on one line and listed, the rest go on.
+
+    A shard already made by the same recipe (e.g. by a run that a split-file edit re-runs)
+    is kept. The others go through ``flow_videos`` (decoding ahead in ``workers``
+    processes, flow batched across videos) and are quantised, encoded and written behind
+    it, in a writer thread.
+    """
+    records: dict[int, tuple] = {}
+    jobs = []
+    for i, (_, row) in enumerate(rows.iterrows()):
+        out = shard_path(shards_dir, row["video_id"])
+        try:
+            key = recipe(row, backend, size=size, bound=bound, quality=quality, code=code)
+        except VideoError as e:
+            records[i] = _failed(row, e)
+            continue
+        done = reusable(out, key)
+        if done is not None:
+            records[i] = _ok(row, out, done, out.stat().st_size, length)
+        else:
+            jobs.append((i, Job(row, out, key)))
+    bar = tqdm(total=len(rows), initial=len(records), desc="flow+pack", unit="video", file=sys.stderr)
+    pairs = batch_pairs(pairs_per_batch, backend, size)
+
+    def write(i: int, job: Job, frames: np.ndarray, flow: np.ndarray) -> None:
+        try:
+            records[i] = _ok(job.row, job.out, len(frames), _write(job, frames, flow, backend, bound=bound,
+                                                                     quality=quality), length)
+        except ShardError as e:
+            records[i] = _failed(job.row, e)
+        bar.update()
+
+    with ThreadPoolExecutor(1) as writer:
+        written = []
+        for (i, job), video, flow in flow_videos(jobs, backend, path=lambda j: j[1].row["path"], size=size,
+                                                 batch_pairs=pairs, workers=workers, decoder=decoder):
+            if video is None:
+                records[i] = _failed(job.row, flow)
+                bar.update()
+            else:
+                written.append(writer.submit(write, i, job, video[0], flow))
+        for future in written:
+            future.result()  # an error no single video explains (a full disk) stops the chunk here
+    bar.close()
+    return pd.DataFrame([records[i] for i in sorted(records)], columns=INDEX_COLUMNS)
+
+
+def _ok(row: pd.Series, out: Path, frames: int, nbytes: int, length: int) -> tuple:
+    warning = _warning(frames, int(row["frames"]), length)
+    if warning:
+        print(f"{row['path']}: {warning}", file=sys.stderr)
+    return (row["video_id"], str(out), frames, nbytes, "ok", warning)
+
+
+def _failed(row: pd.Series, error: Exception) -> tuple:
+    print(f"{row['path']}: {error}", file=sys.stderr)
+    return (row["video_id"], "", 0, 0, "failed", str(error))
 
 
 def _warning(decoded: int, listed: int, length: int) -> str:
@@ -101,53 +261,3 @@ def _warning(decoded: int, listed: int, length: int) -> str:
     if decoded < length + 1:
         notes.append(f"short: {decoded} frames, fewer than one flow stack of {length} (kept: the last flow field repeats)")
     return "; ".join(notes)
-
-
-def extract_chunk(rows: pd.DataFrame, backend: FlowBackend, shards_dir: str | os.PathLike, *,
-                  size: tuple[int, int], bound: float, quality: int, length: int = 5, code: str = "") -> pd.DataFrame:
-    """Extract every video of ``rows``; a bad video is reported on one line and listed, the rest go on."""
-    records = []
-    for _, row in tqdm(rows.iterrows(), total=len(rows), desc="flow+pack", unit="video", file=sys.stderr):
-        out = shard_path(shards_dir, row["video_id"])
-        try:
-            frames, nbytes, warning = extract_video(row, backend, out, size=size, bound=bound, quality=quality,
-                                                    length=length, code=code)
-            if warning:
-                print(f"{row['path']}: {warning}", file=sys.stderr)
-            records.append((row["video_id"], str(out), frames, nbytes, "ok", warning))
-        except (VideoError, ShardError) as e:
-            print(f"{row['path']}: {e}", file=sys.stderr)
-            records.append((row["video_id"], "", 0, 0, "failed", str(e)))
-    return pd.DataFrame(records, columns=INDEX_COLUMNS)
-
-
-def verify_shards(done: pd.DataFrame) -> pd.DataFrame:
-    """Read back every shard of the chunk indexes; a corrupted or missing one becomes a failure."""
-    done = done.copy()
-    for i in tqdm(done.index[done["status"] == "ok"], desc="verify shards", unit="shard", file=sys.stderr):
-        try:
-            verify(done.at[i, "shard"])
-        except ShardError as e:
-            print(f"{done.at[i, 'video_id']}: {e}", file=sys.stderr)
-            reason = f"{e}; also delete {done.at[i, 'chunk']} so that the re-run rebuilds it"
-            done.loc[i, ["status", "reason"]] = ["failed", reason]
-    return done
-
-
-def merge_index(manifest: pd.DataFrame, chunks: dict[str, pd.DataFrame], ingest_failures: pd.DataFrame
-                ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(shard index, failures) from the manifest and the chunk indexes (by file name), shards verified.
-
-    The failures table lists, by stage, videos left out and videos kept with a warning.
-    """
-    frames = [df.assign(chunk=name) for name, df in chunks.items()]
-    done = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=INDEX_COLUMNS + ["chunk"])
-    done = verify_shards(done)
-    ok = done[done["status"] == "ok"][["video_id", "shard", "frames", "bytes"]]
-    index = manifest.drop(columns=["frames"]).merge(ok, on="video_id", how="inner")
-    noted = done[(done["status"] == "failed") | (done["reason"] != "")]
-    failures = pd.concat([
-        ingest_failures,
-        pd.DataFrame({"video": noted["video_id"], "stage": "flow+pack", "reason": noted["reason"]}),
-    ], ignore_index=True)
-    return index, failures

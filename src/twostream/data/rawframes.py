@@ -328,36 +328,41 @@ def export(videos: Iterable[Video], out: str | os.PathLike, *, backend: FlowBack
 def _export(videos: list[Video], out: Path, backend: FlowBackend | None, settings: Settings | None
             ) -> tuple[pd.DataFrame, list[tuple[str, str, str]]]:
     rows, failures = [], []
-    start, frames_done, flows_done = time.perf_counter(), 0, 0
+    start = time.perf_counter()
     bar = tqdm(videos, desc=STAGE, unit="video", file=sys.stderr)
     for video in bar:
         def progress(frames: int, flows: int, video_id: str = video.video_id) -> None:
             bar.set_postfix_str(f"{video_id}: {frames} frames, {flows} flow fields")
 
         progress(0, 0)
-        if any(ch.isspace() for ch in video.video_id) or video.video_id.startswith("."):
-            _fail(failures, video.source, f"video id {video.video_id!r} cannot be an mmaction2 list entry "
-                                          "(whitespace or a leading dot)")
-            continue
-        folder = out / video.video_id
         try:
-            recipe = shard_recipe(video) if settings is None else video_recipe(video, backend, settings)
-            done, status = finished(folder, recipe), "kept"
-            if done is None:
-                writer = copy_shard(video) if settings is None else compute(video, backend, settings)
-                done, status = build(folder, recipe, writer, progress), "done"
-                frames_done, flows_done = frames_done + done["frames"], flows_done + done["flows"]
+            done, status = export_video(video, out, backend, settings, progress)
         except (VideoError, ShardError, cv2.error, OSError) as e:
             _fail(failures, video.source, str(e).strip())
             continue
         rows.append((video.video_id, video.label, video.class_name, done["frames"], done["flows"], status))
     bar.close()
-    seconds = time.perf_counter() - start
-    tqdm.write(f"{STAGE}: {len(rows)} videos ({sum(r[-1] == 'kept' for r in rows)} already done), "
-               f"{frames_done} frames and {flows_done} flow fields written in {seconds:.1f} s "
-               f"({frames_done / max(seconds, 1e-9):.2f} frames/s)", file=sys.stderr)
     table = pd.DataFrame(rows, columns=["video_id", "label", "class_name", "frames", "flows", "status"])
+    written = table[table["status"] == "done"]
+    seconds = time.perf_counter() - start
+    tqdm.write(f"{STAGE}: {len(table)} videos ({len(table) - len(written)} already done), "
+               f"{written['frames'].sum()} frames and {written['flows'].sum()} flow fields written in "
+               f"{seconds:.1f} s ({written['frames'].sum() / max(seconds, 1e-9):.2f} frames/s)", file=sys.stderr)
     return table, failures
+
+
+def export_video(video: Video, out: Path, backend: FlowBackend | None, settings: Settings | None,
+                 progress: Callable[[int, int], None]) -> tuple[dict, str]:
+    """(the ``.done`` record, 'kept' or 'done') of one video's folder under ``out``; VideoError if unusable."""
+    if any(ch.isspace() for ch in video.video_id) or video.video_id.startswith("."):
+        raise VideoError(f"video id {video.video_id!r} cannot be an mmaction2 list entry (whitespace or a leading dot)")
+    folder = out / video.video_id
+    recipe = shard_recipe(video) if settings is None else video_recipe(video, backend, settings)
+    done = finished(folder, recipe)
+    if done is not None:
+        return done, "kept"
+    writer = copy_shard(video) if settings is None else compute(video, backend, settings)
+    return build(folder, recipe, writer, progress), "done"
 
 
 # ----------------------------------------------------------------------------- file lists
@@ -379,7 +384,8 @@ def list_names(name: str, n_splits: int) -> list[tuple[str, int, str]]:
     names = [(f"{name}_rawframes", 0, "")]
     for k in range(1, n_splits + 1):
         middle = f"split_{k}" if n_splits > 1 else "list"
-        names += [(f"{name}_{subset}_{middle}_rawframes", k, role) for subset, role in (("train", "train"), ("val", "test"))]
+        for subset, role in (("train", "train"), ("val", "test")):
+            names.append((f"{name}_{subset}_{middle}_rawframes", k, role))
     return names
 
 

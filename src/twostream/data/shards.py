@@ -16,6 +16,8 @@ under a temporary name and renamed only when complete.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 from collections import OrderedDict
@@ -35,6 +37,74 @@ IMREAD_COLOR_RGB = getattr(cv2, "IMREAD_COLOR_RGB", None)  # OpenCV >= 4.10 deco
 
 class ShardError(Exception):
     """A shard that is missing, truncated or corrupted."""
+
+
+# --- shard file names: unique, safe on every file system, reversible to the video id ---
+# ASCII letters, digits, '-', '_' and (not first) '.' stay; every other byte of the id's UTF-8 form
+# (non-UTF-8 bytes kept through surrogateescape) is written %hh in lowercase hex. When the id has
+# upper-case letters, "~<mask>" (which of its letters are upper case, base 36) follows, so two ids that
+# differ only in case never share a name on a case-insensitive file system. '~' itself is always escaped.
+SUFFIX = ".h5"
+_LITERAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+_RESERVED = frozenset({"con", "prn", "aux", "nul", *(f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10))})
+_MAX_NAME = 240  # bytes; file systems allow 255
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _case_mask(text: str) -> int:
+    letters = [c for c in text if c.isascii() and c.isalpha()]
+    return sum(1 << k for k, c in enumerate(letters) if c.isupper())
+
+
+def _base36(n: int) -> str:
+    out = ""
+    while n:
+        n, r = divmod(n, 36)
+        out = _DIGITS[r] + out
+    return out or "0"
+
+
+def shard_name(video_id: str) -> str:
+    """The shard file name of a video id (see ``video_id_of`` for the way back).
+
+    Ids too long for a file name are cut and end in ``~~<hash>``; their id is only in the shard's attributes.
+    """
+    if not video_id:
+        raise ValueError("empty video id")
+    out = []
+    for i, byte in enumerate(video_id.encode("utf-8", "surrogateescape")):
+        char = chr(byte)
+        out.append(char if char in _LITERAL and not (i == 0 and char == ".") else f"%{byte:02x}")
+    name = "".join(out)
+    if name.split(".", 1)[0].lower() in _RESERVED:  # Windows device names, even with an extension
+        name = f"%{ord(name[0]):02x}{name[1:]}"
+    mask = _case_mask(video_id)
+    if mask:
+        name += "~" + _base36(mask)
+    if len(name) + len(SUFFIX) > _MAX_NAME:
+        digest = hashlib.sha256(video_id.encode("utf-8", "surrogateescape")).hexdigest()[:20]
+        name = f"{name[:_MAX_NAME - len(SUFFIX) - 22]}~~{digest}"
+    return name + SUFFIX
+
+
+def video_id_of(name: str) -> str:
+    """The video id a shard file name was made from; ValueError for a name ``shard_name`` does not make."""
+    if not name.endswith(SUFFIX) or "~~" in name:
+        raise ValueError(f"{name!r} is not a reversible shard name")
+    body, _, mask = name[:-len(SUFFIX)].partition("~")
+    raw = bytearray()
+    i = 0
+    while i < len(body):
+        if body[i] == "%":
+            raw.append(int(body[i + 1:i + 3], 16))
+            i += 3
+        else:
+            raw.append(ord(body[i]))
+            i += 1
+    video_id = raw.decode("utf-8", "surrogateescape")
+    if shard_name(video_id) != name:
+        raise ValueError(f"{name!r} is not a shard name this code makes")
+    return video_id
 
 
 def quantize_flow(flow: np.ndarray) -> np.ndarray:
@@ -78,17 +148,22 @@ def write_shard(path: str | os.PathLike, rgb: np.ndarray, flow_q: np.ndarray, at
     rgb_data, rgb_off = _encode(list(rgb), quality)
     fields = [flow_q[i, :, :, c] for i in range(t - 1) for c in range(2)]
     flow_data, flow_off = _encode(fields, quality)
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            _store(f.create_group("rgb"), rgb_data, rgb_off)
-            _store(f.create_group("flow"), flow_data, flow_off)
-            meta = dict(attrs, frames=t, height=rgb.shape[1], width=rgb.shape[2], jpeg_quality=quality,
-                        format_version=FORMAT_VERSION)
-            for key, value in meta.items():
-                f.attrs[key] = json.dumps(value) if isinstance(value, dict) else value
-            f.attrs["complete"] = True
-        size = tmp.stat().st_size
-    return size
+    image = io.BytesIO()  # built in memory: HDF5 writing straight to a full disk can crash the process
+    with h5py.File(image, "w") as f:
+        _store(f.create_group("rgb"), rgb_data, rgb_off)
+        _store(f.create_group("flow"), flow_data, flow_off)
+        meta = dict(attrs, frames=t, height=rgb.shape[1], width=rgb.shape[2], jpeg_quality=quality,
+                    format_version=FORMAT_VERSION)
+        for key, value in meta.items():
+            f.attrs[key] = json.dumps(value) if isinstance(value, dict) else value
+        f.attrs["complete"] = True
+    data = image.getbuffer()
+    with atomic_path(path) as tmp:  # a failed write (disk full, read-only) raises OSError and leaves nothing
+        with open(tmp, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+    return len(data)
 
 
 class Shard:

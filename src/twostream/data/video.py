@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,13 +17,31 @@ class VideoError(Exception):
 
 @dataclass(frozen=True)
 class VideoInfo:
-    frames: int  # as reported by the container (may differ from what decodes)
-    fps: float
+    frames: int  # as reported by the container (may differ from what decodes); 0: unknown
+    fps: float  # 0.0: unknown
     width: int
     height: int
 
 
+MAX_FRAMES = 10**8  # more than a year at 30 fps: no real container count
+MAX_FPS = 10_000.0
+
+
+def plausible_frames(count: float) -> int:
+    """A container's frame count, or 0 (unknown) for impossible ones (negative, NaN, -2**63, huge)."""
+    return int(count) if math.isfinite(count) and 0 < count <= MAX_FRAMES else 0
+
+
+def plausible_fps(fps: float) -> float:
+    """A container's frame rate, or 0.0 (unknown) for impossible ones."""
+    return float(fps) if math.isfinite(fps) and 0 < fps <= MAX_FPS else 0.0
+
+
 def _open(path: str | os.PathLike) -> cv2.VideoCapture:
+    if os.path.islink(path) and not os.path.exists(path):
+        raise VideoError(f"broken symbolic link (target {os.readlink(path)!r} is missing)")
+    if os.path.isdir(path):
+        raise VideoError("a directory, not a video file")
     if not os.path.isfile(path):
         raise VideoError("file not found")
     if os.path.getsize(path) == 0:
@@ -41,8 +60,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         if not ok or frame is None:
             raise VideoError("no decodable frame")
         info = VideoInfo(
-            frames=int(cap.get(cv2.CAP_PROP_FRAME_COUNT)),
-            fps=float(cap.get(cv2.CAP_PROP_FPS)),
+            frames=plausible_frames(cap.get(cv2.CAP_PROP_FRAME_COUNT)),
+            fps=plausible_fps(cap.get(cv2.CAP_PROP_FPS)),
             width=frame.shape[1],
             height=frame.shape[0],
         )

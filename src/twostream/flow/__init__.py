@@ -2,7 +2,8 @@
 
 Backends (``get_backend(name, device)``):
 
-* ``torch``: dual TV-L1 in PyTorch, batched, on CPU or CUDA (``twostream.flow.tvl1``);
+* ``torch``: dual TV-L1 in PyTorch, batched, on CPU or CUDA, following either OpenCV class
+  (``variant``: ``cpu`` or ``cuda``; ``twostream.flow.tvl1``);
 * ``opencv-cuda``: ``cv2.cuda.OpticalFlowDual_TVL1`` (needs an OpenCV built with CUDA);
 * ``opencv-cpu``: ``cv2.optflow.DualTVL1OpticalFlow`` (opencv-contrib);
 * ``auto``: ``torch`` on CUDA when torch sees a GPU; on CPU, ``torch`` where its iteration
@@ -34,8 +35,9 @@ from twostream.gpus import resolve_device
 BACKENDS = ("auto", "torch", "opencv-cuda", "opencv-cpu")
 
 
-def get_backend(name: str = "auto", device: str | None = "auto") -> FlowBackend:
-    """Instantiate a flow backend by name (see the module docstring) on a device (auto, cpu, cuda, cuda:N)."""
+def get_backend(name: str = "auto", device: str | None = "auto", variant: str = "cpu") -> FlowBackend:
+    """Instantiate a flow backend by name (see the module docstring) on a device (auto, cpu, cuda, cuda:N);
+    ``variant`` (cpu, cuda): the OpenCV class the torch backend follows (``twostream.flow.tvl1``)."""
     if name not in BACKENDS:
         raise ValueError(f"unknown flow backend {name!r}; choose from {', '.join(BACKENDS)}")
     device = _check_device(device)
@@ -55,7 +57,7 @@ def get_backend(name: str = "auto", device: str | None = "auto") -> FlowBackend:
         return OpenCVCUDA(int(device.partition(":")[2] or 0))
     from twostream.flow.tvl1 import TorchTVL1
 
-    return TorchTVL1(resolve_device(device))
+    return TorchTVL1(resolve_device(device), variant=variant)
 
 
 def _fastest_cpu_backend() -> str:

@@ -17,6 +17,9 @@ class OpenCVCPU(FlowBackend):
 
     def __init__(self) -> None:
         self._tvl1 = cv2.optflow.DualTVL1OpticalFlow_create()
+        # calc() lowers the object's scale count for good after a small image (its pyramid stops at
+        # 16 px); every pair starts again from the configured count.
+        self._nscales = self._tvl1.getScalesNumber()
 
     def params(self) -> dict[str, Any]:
         t = self._tvl1
@@ -24,7 +27,7 @@ class OpenCVCPU(FlowBackend):
             "tau": t.getTau(),
             "lambda": t.getLambda(),
             "theta": t.getTheta(),
-            "nscales": t.getScalesNumber(),
+            "nscales": self._nscales,
             "warps": t.getWarpingsNumber(),
             "epsilon": t.getEpsilon(),
             "inner_iterations": t.getInnerIterations(),
@@ -39,6 +42,7 @@ class OpenCVCPU(FlowBackend):
         check_pairs(prev, nxt)
         out = np.empty(prev.shape + (2,), np.float32)
         for i in range(prev.shape[0]):
+            self._tvl1.setScalesNumber(self._nscales)
             out[i] = self._tvl1.calc(prev[i], nxt[i], None)
         return out
 

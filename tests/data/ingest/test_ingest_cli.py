@@ -47,7 +47,7 @@ def test_failures_file_lists_failures(tmp_path, root):
         == 0
     )
     table = pd.read_csv(failures)
-    assert table.values.tolist() == [["1_0", "ingest", "empty file (0 bytes)"]]
+    assert table.values.tolist() == [["1/1_0", "ingest", "empty file (0 bytes)"]]
     assert len(read_manifest(out)) == 7
 
 

@@ -16,13 +16,13 @@ def root(tmp_path, put_video):
     for class_name, n in SIZES.items():
         for i in range(n):
             put_video(root / class_name / f"{class_name}_{i:02d}.avi")
-    (root / "walk" / "notes.txt").write_text("not a video extension: ignored\n")
+    (root / "walk" / "notes.txt").write_text("not a video extension: listed as skipped\n")
     return root
 
 
 def test_labels_are_sorted_folder_names(root):
     manifest, failures = ingest("folder", root)
-    assert failures.empty
+    assert failures.values.tolist() == [["walk/notes.txt", "ingest", "skipped: not a video file extension (.txt)"]]
     assert len(manifest) == sum(SIZES.values())
     assert dict(zip(manifest.class_name, manifest.label)) == {"jump": 0, "sit": 1, "walk": 2}
 

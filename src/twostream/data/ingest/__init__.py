@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 
@@ -37,11 +38,13 @@ def ingest(
     seed: int = 0,
     test_fraction: float = 0.3,
     workers: int = 1,
+    aliases: str | os.PathLike | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(manifest, failures) of one dataset; IngestError for bad arguments, never for one bad video.
 
     ``splits_dir`` is needed by ``ucf101`` and ``hmdb51``, ``annotations`` (CSV paths) by
-    ``kinetics400``; ``seed`` and ``test_fraction`` only apply to ``folder``.
+    ``kinetics400``; ``seed`` and ``test_fraction`` only apply to ``folder``. Videos whose path OpenCV
+    cannot take are opened through symbolic links made in ``aliases`` (without it they are failures).
     """
     if kind not in KINDS:
         raise IngestError(f"unknown dataset kind {kind!r} (one of {', '.join(KINDS)})")
@@ -59,4 +62,5 @@ def ingest(
         catalog = kinetics.read(root, annotations, failures)
     else:
         catalog = folder.read(root, seed, test_fraction, failures)
-    return build_manifest(catalog, workers), failures.frame()
+    aliases = None if aliases is None else Path(os.path.abspath(aliases))
+    return build_manifest(catalog, workers, aliases), failures.frame()

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import pandas as pd
 from tqdm import tqdm
 
-from twostream.data.video import VideoError, VideoInfo, probe
+from twostream.data.ingest.probe import alias, opencv_safe, probe_all
 
 STAGE = "ingest"
 FAILURE_COLUMNS = ["video", "stage", "reason"]
@@ -54,6 +52,7 @@ class Listing:
     class_name: str
     dirs: tuple[Path, ...]
     splits: list[str]
+    files: list[Path] = field(default_factory=list)  # the video's file(s), where the adapter found them itself
 
 
 @dataclass
@@ -66,13 +65,25 @@ class Catalog:
     listings: dict[tuple[str, str], Listing] = field(default_factory=dict)
 
     def assign(
-        self, video_id: str, class_name: str, dirs: tuple[Path, ...], split: int, role: str, where: str
+        self,
+        video_id: str,
+        class_name: str,
+        dirs: tuple[Path, ...],
+        split: int,
+        role: str,
+        where: str,
+        file: Path | None = None,
     ) -> None:
-        """Record ``role`` (train/test) of a video in split ``split`` (0-based); a conflict is a failure."""
+        """Record ``role`` (train/test) of a video in split ``split`` (0-based); a conflict is a failure.
+
+        ``file`` is the video's file where the adapter found it (else it is looked up by id in ``dirs``).
+        """
         key = (class_name, video_id)
         listing = self.listings.get(key)
         if listing is None:
             listing = self.listings[key] = Listing(video_id, class_name, dirs, [UNUSED] * self.n_splits)
+        if file is not None and file not in listing.files:
+            listing.files.append(file)
         if listing.splits[split] not in (UNUSED, role):
             self.failures.add(
                 where,
@@ -106,6 +117,11 @@ def read_lines(path: Path) -> Iterable[tuple[int, str]]:
                 yield number, line.strip()
 
 
+def printable(name: str) -> str:
+    """A file name as valid text: bytes that are not UTF-8 (surrogate-escaped by os) written as \\xHH."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def is_video(name: str) -> bool:
     return not name.startswith(".") and os.path.splitext(name)[1].lower() in VIDEO_EXTENSIONS
 
@@ -132,10 +148,11 @@ def locate(catalog: Catalog) -> list[tuple[Listing, Path]]:
     folders: dict[Path, dict[str, list[Path]]] = {}  # each folder is listed once
     by_id: dict[str, list[tuple[Path, Listing]]] = {}
     for listing in catalog.listings.values():
-        for folder in listing.dirs:
+        for folder in () if listing.files else listing.dirs:
             if folder not in folders:
                 folders[folder] = videos_in(folder)
-        paths = sorted({p for folder in listing.dirs for p in folders[folder].get(listing.video_id, [])})
+        found = listing.files or [p for folder in listing.dirs for p in folders[folder].get(listing.video_id, [])]
+        paths = sorted(set(found))
         if not paths:
             catalog.failures.add(listing.video_id, "missing file")
         for path in paths:
@@ -144,32 +161,9 @@ def locate(catalog: Catalog) -> list[tuple[Listing, Path]]:
     for video_id in sorted(by_id):
         (kept, listing), *others = sorted(by_id[video_id], key=lambda pair: pair[0])
         for other, _ in others:
-            catalog.failures.add(str(other), f"duplicate video id {video_id} (kept {kept})")
+            catalog.failures.add(printable(str(other)), f"duplicate video id {video_id} (kept {printable(str(kept))})")
         located.append((listing, kept))
     return located
-
-
-def _probe(path: Path) -> VideoInfo | str:
-    """VideoInfo, or the reason the video cannot be read."""
-    try:
-        return probe(path)
-    except (VideoError, cv2.error) as e:
-        return str(e)
-
-
-def probe_all(paths: Sequence[Path], workers: int = 1) -> list[VideoInfo | str]:
-    """Probe videos in order, in ``workers`` processes, with a progress bar on stderr."""
-    with tqdm(total=len(paths), desc="probe", unit="video", file=sys.stderr) as bar:
-        if workers <= 1:
-            return [_tick(bar, _probe(p)) for p in paths]
-        with ProcessPoolExecutor(workers) as pool:
-            chunk = max(1, min(32, len(paths) // (4 * workers)))
-            return [_tick(bar, r) for r in pool.map(_probe, paths, chunksize=chunk)]
-
-
-def _tick(bar: tqdm, result: VideoInfo | str) -> VideoInfo | str:
-    bar.update()
-    return result
 
 
 def split_columns(n_splits: int) -> list[str]:
@@ -180,9 +174,22 @@ def manifest_columns(n_splits: int) -> list[str]:
     return ["video_id", "path", "label", "class_name", *split_columns(n_splits), *INFO_COLUMNS]
 
 
-def build_manifest(catalog: Catalog, workers: int = 1) -> pd.DataFrame:
-    """Locate and probe the catalog's videos; the manifest of those that decode, sorted by id."""
-    located = locate(catalog)
+def build_manifest(catalog: Catalog, workers: int = 1, aliases: Path | None = None) -> pd.DataFrame:
+    """Locate and probe the catalog's videos; the manifest of those that decode, sorted by id.
+
+    A path OpenCV cannot take is replaced by a safe symbolic link to it in ``aliases`` (given), or
+    left out as a failure (``aliases`` None).
+    """
+    located = []
+    for listing, path in locate(catalog):
+        if not opencv_safe(path):
+            if aliases is None:
+                catalog.failures.add(listing.video_id, "file name OpenCV cannot open (not UTF-8 or has '%')")
+                continue
+            link = alias(path, aliases)
+            tqdm.write(f"{listing.video_id}: opened through {link} (a name OpenCV cannot take)", file=sys.stderr)
+            path = link
+        located.append((listing, path))
     infos = probe_all([path for _, path in located], workers)
     label = {name: i for i, name in enumerate(catalog.classes)}
     rows = []

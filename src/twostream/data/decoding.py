@@ -1,0 +1,143 @@
+"""Decode videos in worker processes, so that a native crash of the decoder loses one video, not the run.
+
+OpenCV's decoders can die inside C code (a segfault on a malformed file or an odd name);
+that kills the process that called them. ``DecoderPool`` decodes each video in one of a
+few long-lived worker processes (``forkserver``: started from a clean process, not a fork
+of one with running threads) and hands back frames in submission order. A worker that
+dies is replaced; its video comes back as a ``VideoError`` "decoder crashed (signal N)".
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+import cv2
+import numpy as np
+
+from twostream.data.video import VideoError, read_frames
+
+Decoded = tuple[np.ndarray, np.ndarray]  # (T, H, W, 3) BGR frames, (T, H, W) greyscale
+
+
+def decode(path: str, size: tuple[int, int]) -> Decoded:
+    """A video's frames at ``size`` and their greyscale (what flow is computed from)."""
+    frames = read_frames(path, size)
+    return frames, np.stack([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames])
+
+
+def _serve(conn: Connection, decoder: Callable[[str, tuple[int, int]], Any]) -> None:
+    """A worker: decode each (path, size) received, send back ("ok", result) or ("error", message)."""
+    cv2.setNumThreads(1)
+    while True:
+        task = conn.recv()
+        if task is None:
+            return
+        try:
+            conn.send(("ok", decoder(*task)))
+        except VideoError as e:
+            conn.send(("error", str(e)))
+        except Exception as e:  # any other failure of one file is that file's, reported with it
+            conn.send(("error", f"cannot decode ({type(e).__name__}: {e})"))
+
+
+def crash_reason(exitcode: int | None) -> str:
+    """The failure reason of a worker that ended while holding a video."""
+    if exitcode is not None and exitcode < 0:
+        return f"decoder crashed (signal {-exitcode}, {signal.Signals(-exitcode).name})"
+    return f"decoder crashed (exit status {exitcode})"
+
+
+class _Worker:
+    def __init__(self, ctx: mp.context.BaseContext, decoder: Callable) -> None:
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(child, decoder), daemon=True)
+        self.proc.start()
+        child.close()
+
+    def result(self) -> tuple[str, Any]:
+        """("ok", decoded) or ("error", reason): waits for the answer or for the worker's death."""
+        wait([self.conn, self.proc.sentinel])
+        if self.conn.poll():
+            try:
+                return self.conn.recv()
+            except EOFError:
+                pass
+        self.proc.join()
+        return "crashed", crash_reason(self.proc.exitcode)
+
+    def close(self) -> None:
+        if self.proc.is_alive():
+            try:
+                self.conn.send(None)
+            except OSError:
+                pass
+            self.proc.join(timeout=5)
+            if self.proc.is_alive():
+                self.proc.kill()
+                self.proc.join()
+        self.conn.close()
+
+
+class DecoderPool:
+    """``workers`` decoding processes; ``map`` yields (item, decoded or VideoError) in input order.
+
+    ``decoder`` (a module-level function, so the workers can import it) takes (path, size).
+    ``workers`` 0 decodes in this process (no crash isolation; for debugging).
+    """
+
+    def __init__(self, workers: int, decoder: Callable[[str, tuple[int, int]], Any] = decode) -> None:
+        self.workers, self.decoder = workers, decoder
+        self._ctx = mp.get_context("forkserver") if workers else None
+        self._idle: list[_Worker] = []
+
+    def map(self, items: Iterable[Any], task: Callable[[Any], tuple[str, tuple[int, int]]]
+            ) -> Iterator[tuple[Any, Any]]:
+        """Decode ``task(item)`` = (path, size) for each item, up to ``workers`` at once, ahead of the consumer."""
+        if not self.workers:
+            for item in items:
+                try:
+                    yield item, self.decoder(*task(item))
+                except VideoError as e:
+                    yield item, e
+            return
+        pending: deque[tuple[Any, _Worker]] = deque()
+        try:
+            for item in items:
+                pending.append((item, self._send(task(item))))
+                if len(pending) >= self.workers:
+                    yield self._collect(*pending.popleft())
+            while pending:
+                yield self._collect(*pending.popleft())
+        finally:  # a consumer that stops early: the workers still busy are not reused
+            for _, worker in pending:
+                worker.close()
+
+    def _send(self, task: tuple[str, tuple[int, int]]) -> _Worker:
+        worker = self._idle.pop() if self._idle else _Worker(self._ctx, self.decoder)
+        worker.conn.send((os.fspath(task[0]), tuple(task[1])))
+        return worker
+
+    def _collect(self, item: Any, worker: _Worker) -> tuple[Any, Any]:
+        status, value = worker.result()
+        if status == "crashed":
+            worker.close()  # a new worker takes its place on the next video
+            return item, VideoError(value)
+        self._idle.append(worker)
+        return item, (value if status == "ok" else VideoError(value))
+
+    def close(self) -> None:
+        for worker in self._idle:
+            worker.close()
+        self._idle.clear()
+
+    def __enter__(self) -> DecoderPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,89 @@
+"""Training curves: loss, training accuracy and learning rate per epoch, from checkpoints' histories.
+
+Every trainer (``train.engine.Trainer``) records one history row per epoch (``epoch``, ``loss``,
+``lr``, ``acc`` and the step's other means) and the checkpoint keeps it. The figure has one
+column per model kind present (streams, CMMP stage 2, CMA iterations) and one row per quantity,
+one line per run; the plotted numbers are the table ``curves`` returns (written as CSV beside
+the PNG), and optionally TensorBoard event files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure  # the object API: no pyplot state, no GUI backend
+
+from twostream.files import atomic_path
+
+QUANTITIES = {"loss": "training loss", "acc": "training accuracy", "lr": "learning rate"}
+KINDS = {"stream": "streams (stage 1)", "cmmp": "CMMP stage 2", "cma": "CMA iterations"}
+Run = tuple[str, list[dict[str, float]]]  # (model kind, epoch history)
+
+
+def curves(runs: dict[str, Run]) -> pd.DataFrame:
+    """One row per run and epoch: run, kind, epoch, loss, acc, lr (runs in the order given)."""
+    rows = []
+    for name, (kind, history) in runs.items():
+        if kind not in KINDS:
+            raise ValueError(f"{name}: unknown model kind {kind!r}")
+        for h in history:
+            missing = [q for q in ("epoch", *QUANTITIES) if q not in h]
+            if missing:
+                raise ValueError(f"{name}: history lacks {', '.join(missing)}")
+            rows.append({"run": name, "kind": kind, "epoch": int(h["epoch"]), **{q: float(h[q]) for q in QUANTITIES}})
+    return pd.DataFrame(rows, columns=["run", "kind", "epoch", *QUANTITIES])
+
+
+def draw(table: pd.DataFrame, title: str) -> Figure:
+    """Rows: loss, training accuracy, learning rate; columns: the model kinds present; one line per run."""
+    kinds = [k for k in KINDS if k in set(table["kind"])]
+    if not kinds:
+        raise ValueError("no training history to draw")
+    fig = Figure(figsize=(4.5 * len(kinds), 8), layout="constrained")
+    axes = fig.subplots(len(QUANTITIES), len(kinds), squeeze=False, sharex="col")
+    for col, kind in enumerate(kinds):
+        for run, rows in table[table["kind"] == kind].groupby("run", sort=False):
+            for row, q in enumerate(QUANTITIES):
+                axes[row, col].plot(rows["epoch"], rows[q], marker=".", label=run)
+        axes[0, col].set_title(KINDS[kind])
+        axes[0, col].legend(fontsize="small")
+        axes[-1, col].set_xlabel("epoch")
+        axes[-1, col].set_yscale("log")  # the last row: the learning rate, divided by 10 at steps
+        for row, label in enumerate(QUANTITIES.values()):
+            axes[row, col].set_ylabel(label)
+            axes[row, col].grid(alpha=0.3)
+    fig.suptitle(title)
+    return fig
+
+
+def save_png(fig: Figure, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+
+
+def write_tensorboard(table: pd.DataFrame, logdir: str | os.PathLike) -> bool:
+    """Event files under ``logdir/<run>`` (scalars loss, acc, lr per epoch); False where tensorboard is missing.
+
+    The folder is written under a temporary name and then replaces the old one.
+    """
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # torch's writer needs the tensorboard package
+        return False
+    logdir = Path(logdir)
+    tmp = logdir.with_name(f".{logdir.name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        for run, rows in table.groupby("run", sort=False):
+            with SummaryWriter(str(tmp / run)) as writer:
+                for r in rows.itertuples():
+                    for q in QUANTITIES:
+                        writer.add_scalar(q, getattr(r, q), r.epoch)
+        shutil.rmtree(logdir, ignore_errors=True)
+        os.replace(tmp, logdir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return True

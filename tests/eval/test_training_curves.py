@@ -1,0 +1,103 @@
+"""Training curves: the figure, the numbers it plots and the TensorBoard files, from tiny fake histories."""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from twostream.cli import main
+from twostream.eval import training_curves
+from twostream.models import checkpoint
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def history(epochs: int, loss0: float, lr: float, step: int | None = None) -> list[dict[str, float]]:
+    """A trainer-like history: falling loss, rising accuracy, lr / 10 from epoch ``step`` (plus extra keys)."""
+    return [{"epoch": e, "loss": loss0 / (e + 1), "acc": e / epochs, "lr": lr / 10 if step and e >= step else lr,
+             "seconds": 1.5, "loss_a": 0.1} for e in range(epochs)]
+
+
+RUNS = {
+    "split1/rgb": ("stream", history(4, 2.0, 0.01, step=2)),
+    "split1/flow": ("stream", history(4, 3.0, 0.01)),
+    "split1/cmmp-sum": ("cmmp", history(3, 1.0, 0.001)),
+    "split1/cma/iter1": ("cma", history(2, 1.5, 0.01)),
+    "split1/cma/iter2": ("cma", history(2, 1.2, 0.01)),
+}
+
+
+def fake_checkpoints(folder) -> list[str]:
+    paths = []
+    for name, (kind, hist) in RUNS.items():
+        path = folder / f"{name}.pt"
+        checkpoint.save(path, torch.nn.Linear(2, 2), kind, {}, hist)
+        paths.append(str(path))
+    return paths
+
+
+def test_curves_table_holds_every_epoch_of_every_run():
+    table = training_curves.curves(RUNS)
+    assert list(table["run"].unique()) == list(RUNS)
+    rgb = table[table["run"] == "split1/rgb"]
+    assert rgb["loss"].tolist() == [2.0, 1.0, 2.0 / 3, 0.5]
+    assert rgb["lr"].tolist() == [0.01, 0.01, 0.001, 0.001]
+    assert rgb["acc"].tolist() == [0.0, 0.25, 0.5, 0.75]
+    assert set(table["kind"]) == {"stream", "cmmp", "cma"}
+
+
+def test_figure_plots_the_table_one_column_per_kind():
+    table = training_curves.curves(RUNS)
+    fig = training_curves.draw(table, "t")
+    axes = np.array(fig.axes).reshape(3, 3)  # rows: loss, acc, lr; columns: streams, CMMP, CMA
+    assert [ax.get_title() for ax in axes[0]] == list(training_curves.KINDS.values())
+    lines = {(cell, line.get_label()): line for cell, ax in enumerate(axes.flat) for line in ax.get_lines()}
+    for (cell, run), line in lines.items():
+        quantity = list(training_curves.QUANTITIES)[cell // 3]
+        rows = table[table["run"] == run]
+        np.testing.assert_allclose(line.get_xdata(), rows["epoch"])
+        np.testing.assert_allclose(line.get_ydata(), rows[quantity])
+        assert RUNS[run][0] == list(training_curves.KINDS)[cell % 3]
+    assert len(lines) == 3 * len(RUNS)
+
+
+def test_a_history_without_accuracy_is_named():
+    with pytest.raises(ValueError, match="split1/x: history lacks acc"):
+        training_curves.curves({"split1/x": ("stream", [{"epoch": 0, "loss": 1.0, "lr": 0.1}])})
+
+
+def test_command_writes_png_and_csv_from_checkpoints(tmp_path, monkeypatch):
+    real_import = builtins.__import__
+
+    def no_tensorboard(name, *args, **kwargs):
+        if name == "torch.utils.tensorboard":
+            raise ImportError("No module named 'tensorboard'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tensorboard)
+    out = tmp_path / "results/training_curves.png"
+    assert main(["training-curves", "--dataset", "d", "--checkpoints", *fake_checkpoints(tmp_path / "models"),
+                 "--root", str(tmp_path / "models"), "--out", str(out), "--tensorboard", str(tmp_path / "tb")]) == 0
+    assert out.read_bytes().startswith(PNG)
+    numbers = pd.read_csv(out.with_suffix(".csv"))
+    assert list(numbers["run"].unique()) == list(RUNS)  # named by their paths below models/
+    pd.testing.assert_frame_equal(numbers, training_curves.curves(RUNS), check_dtype=False)
+    assert not (tmp_path / "tb").exists()  # no tensorboard: silently no event files
+    assert not list(out.parent.glob(".*tmp*"))
+
+
+def test_tensorboard_event_files_hold_the_plotted_numbers(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    table = training_curves.curves(RUNS)
+    (tmp_path / "tb/old").mkdir(parents=True)
+    assert training_curves.write_tensorboard(table, tmp_path / "tb")
+    assert not (tmp_path / "tb/old").exists()  # replaced, not mixed with an earlier run's files
+    events = EventAccumulator(str(tmp_path / "tb/split1/rgb")).Reload()
+    assert [e.value for e in events.Scalars("lr")] == pytest.approx([0.01, 0.01, 0.001, 0.001])
+    assert [e.step for e in events.Scalars("loss")] == [0, 1, 2, 3]

@@ -1,0 +1,25 @@
+# Training curves: loss, training accuracy and learning rate per epoch of every trained checkpoint.
+
+
+rule training_curves:
+    input:
+        trained_checkpoints,
+    output:
+        figure=report(
+            "results/{dataset}/training_curves.png",
+            caption="../report/training_curves.rst",
+            category="Training",
+            subcategory="{dataset}",
+        ),
+        numbers="results/{dataset}/training_curves.csv",
+    log:
+        "logs/training_curves/{dataset}.log",
+    conda:
+        "../../envs/twostream.yaml"
+    params:
+        root="models/{dataset}",
+        tensorboard="results/{dataset}/tensorboard",
+        code=code("training-curves"),
+    shell:
+        "python -m twostream training-curves --dataset {wildcards.dataset} --checkpoints {input}"
+        " --root {params.root} --tensorboard {params.tensorboard} --out {output.figure} > {log} 2>&1"
