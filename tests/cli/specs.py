@@ -29,3 +29,9 @@ def schedule(**given):
     return Schedule(**{"milestones": [], "plateau_patience": 0, "momentum": 0.9, "weight_decay": 5e-4,
                        "clip_grad": 0.0, "workers": 0, "checkpoint_every": 0, "precision": "fp32", "compile": False,
                        "prefetch": 2, **given})
+
+
+def extraction(chunk_size: int, size: tuple[int, int], **values) -> str:
+    """``twostream extract``'s spec: the flow section's defaults on the CPU (opencv-cpu), overridable by keyword."""
+    return json.dumps({"backend": "opencv-cpu", "device": "auto", "variant": "cpu", "batch_pairs": 0, "bound": 20,
+                       "chunk_size": chunk_size, "jpeg_quality": 90, "size": list(size), "length": 5, **values})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -14,6 +13,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from specs import extraction
 
 from twostream.data.ingest import manifest_columns
 from twostream.data.shards import Shard, verify
@@ -41,9 +41,7 @@ def manifest(tmp_path_factory):
 
 
 def extract(manifest, out):
-    spec = json.dumps({"backend": "opencv-cpu", "device": "auto", "bound": 20, "chunk_size": VIDEOS,
-                       "jpeg_quality": 90, "size": [60, 80], "length": 5})
-    cmd = [sys.executable, "-m", "twostream", "extract", "--spec", spec, "--manifest", str(manifest), "--chunk", "0",
+    cmd = [sys.executable, "-m", "twostream", "extract", "--spec", extraction(VIDEOS, (60, 80)), "--manifest", str(manifest), "--chunk", "0",
            "--shards", str(out / "shards"), "--threads", "1", "--out", str(out / "chunk.csv")]
     # This checkout's package (python -m twostream would otherwise find whichever one is installed).
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "src"))
