@@ -2,7 +2,9 @@
 
 Runs the workflow once per seed (the top-level `seed`: sampling, augmentation, initialisation,
 batch order; the embedded data keep their own generator seed, so every run sees the same videos),
-each in its own scratch folder, then gives the mean and standard deviation over the seeds of every
+one seed after another in one scratch folder: no data or flow rule takes the seed, so later seeds
+re-use the first one's videos, flow and shards and re-run only training, evaluation and tables.
+After each run it reads the cells, then gives the mean and standard deviation over the seeds of every
 measured accuracy in every final table (intervals, quoted paper columns and counts left out).
 Prints the cells and writes them as JSON (and Markdown beside it).
 
@@ -45,7 +47,7 @@ SMOKE = {
 def run_seed(config: dict, seed: int, work: Path, cores: int) -> float:
     """Run the workflow for one seed in ``work``; returns its wall time in seconds."""
     work.mkdir(parents=True, exist_ok=True)
-    path = work / "config.seed.yaml"
+    path = work / f"config.seed{seed}.yaml"
     path.write_text(yaml.safe_dump({**config, "seed": seed}))
     start = time.time()
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
@@ -97,8 +99,8 @@ def main() -> int:
         work = Path(args.work or tmp)
         runs, seconds = [], []
         for seed in seeds:
-            seconds.append(run_seed(config, seed, work / f"seed{seed}", args.cores))
-            runs.append(cells(work / f"seed{seed}" / "results"))
+            seconds.append(run_seed(config, seed, work, args.cores))  # the first seed's data are re-used
+            runs.append(cells(work / "results"))
             print(f"seed {seed}: {len(runs[-1])} cells, {seconds[-1]:.0f} s", flush=True)
     rows = spread(runs)
     report = {"seeds": seeds, "smoke": args.smoke, "config": args.config if not args.smoke else "smoke",
