@@ -6,9 +6,10 @@
 Per backend: pairs/s, the first call's time (torch compiles its iteration then), peak
 memory (the process's peak RSS on CPU; ``torch.cuda.max_memory_allocated`` on a GPU) and
 the EPE against ``opencv-cpu`` on the same pairs. Each backend runs in a fresh process so
-that peak RSS is its own. For torch it also times the inner iteration alone and reports
-the memory bandwidth it reaches, against a measured copy bandwidth and, on a GPU, the
-datasheet peak. On a GPU, torch runs batch sizes 1, 2, 4, ..., 256.
+that peak RSS is its own. For torch it also reports the memory bandwidth its iteration
+reaches, against a measured copy bandwidth and, on a GPU, the datasheet peak: the iteration
+timed alone (torch), or on a CPU the C++ flow timed whole with its iterations counted
+(``twostream.flow.native``; a lower bound). On a GPU, torch runs batch sizes 1, 2, 4, ..., 256.
 Prints a summary, the torch/opencv-cpu speed ratio of this run (both measured in it, one after
 the other, so under the same load), and writes everything as JSON to ``--out``. Without
 opencv-contrib (no ``cv2.optflow``) the OpenCV reference is skipped, with a note. ``--smoke``:
@@ -35,7 +36,7 @@ import torch
 
 from twostream.data.video import iter_frames
 from twostream.files import write_text
-from twostream.flow import get_backend, resolve_device
+from twostream.flow import get_backend, native, resolve_device
 from twostream.flow.metrics import epe
 from twostream.flow.opencv import opencv_cuda_unavailable
 from twostream.flow.tvl1 import CPU_BATCH, TorchTVL1
@@ -165,6 +166,7 @@ def run_backend(name: str, device: str, pairs: int, clips: Path, batch: int | No
         result.update(
             device=str(backend.device),
             compiled=backend._step.compiled,
+            fused=backend.fused,
             batch_size=backend.batch_size or default_batch,
         )
         if on_gpu:
@@ -186,11 +188,35 @@ def in_subprocess(args: argparse.Namespace, name: str, device: str, batch: int |
     return json.loads(done.stdout.splitlines()[-1])
 
 
-def bandwidth_report(device: str) -> dict:
+def fused_bandwidth(backend: TorchTVL1, clips: Path, batch: int) -> dict:
+    """Time the C++ flow of a batch of pairs; bytes/s its iterations move (a lower bound: the time
+    includes the warps, medians and pyramid)."""
+    prev, nxt, _ = load_pairs(batch, clips)
+    start = time.perf_counter()
+    _, pixel_iterations = native.flow_arrays(prev, nxt, backend)
+    seconds = time.perf_counter() - start
+    bytes_moved = STEP_BYTES_PER_PIXEL * sum(pixel_iterations)
+    return {
+        "batch": batch,
+        "fused_cpp": True,
+        "pixel_iterations": sum(pixel_iterations),
+        "step_ms": 1e3 * seconds * SIZE[0] * SIZE[1] / sum(pixel_iterations) * batch,
+        "bytes_per_step": STEP_BYTES_PER_PIXEL * batch * SIZE[0] * SIZE[1],
+        "bytes_per_s": bytes_moved / seconds,
+    }
+
+
+def bandwidth_report(device: str, clips: Path) -> dict:
     """How close the torch iteration comes to the memory bandwidth of the device."""
     backend = TorchTVL1(device)
     copy = copy_bandwidth(device)
     report = {"copy_bytes_per_s": copy, "steps": []}
+    if backend.fused:  # the C++ loop: iterations counted in the flow itself
+        for batch in (1, 2 * torch.get_num_threads()):
+            step = fused_bandwidth(backend, clips, batch)
+            step["fraction_of_copy"] = step["bytes_per_s"] / copy
+            report["steps"].append(step)
+        return report
     batches = GPU_BATCHES if device.startswith("cuda") else [1, 8]
     for batch in batches:
         step = step_bandwidth(backend, batch)
@@ -282,7 +308,7 @@ def main() -> None:
             report["torch_over_opencv_cpu"] = speed["torch"] / speed["opencv-cpu"]
             print(f"torch ({args.variant} variant) / opencv-cpu speed in this run: {report['torch_over_opencv_cpu']:.2f}x")
         if "torch" in backends and not args.smoke:
-            report["torch_iteration"] = bandwidth_report(device)
+            report["torch_iteration"] = bandwidth_report(device, args.clips)
             print_bandwidth(report["torch_iteration"])
     report["load_average_after"] = os.getloadavg()
     write_text(json.dumps(report, indent=2) + "\n", args.out)
@@ -311,8 +337,9 @@ def print_bandwidth(report: dict) -> None:
             if s.get("fraction_of_datasheet")
             else ""
         )
+        what = "C++ flow (iteration time incl. warps, medians), frame-iteration" if s.get("fused_cpp") else "iteration"
         print(
-            f"torch iteration, batch {s['batch']}: {s['step_ms']:.3f} ms, {s['bytes_per_s'] / 1e9:.1f} GB/s "
+            f"torch {what}, batch {s['batch']}: {s['step_ms']:.3f} ms, {s['bytes_per_s'] / 1e9:.1f} GB/s "
             f"= {100 * s['fraction_of_copy']:.0f}% of copy bandwidth ({report['copy_bytes_per_s'] / 1e9:.1f} GB/s){datasheet}"
         )
     if "gpu" in report:
