@@ -18,35 +18,11 @@ torch runs its iteration eagerly, far slower than opencv-cpu.
 
 from __future__ import annotations
 
-import re
-
 from twostream.flow.base import FlowBackend, normalize
-from twostream.gpus import device_name
+from twostream.gpus import check_device as _check_device
+from twostream.gpus import resolve_device
 
 BACKENDS = ("auto", "torch", "opencv-cuda", "opencv-cpu")
-_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
-
-
-def _check_device(device: str | None) -> str:
-    device = device or "auto"
-    if not _DEVICE.fullmatch(device):
-        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N")
-    return device
-
-
-def resolve_device(device: str | None) -> str:
-    """``cpu`` or ``cuda:N`` for a device name; ``auto`` (or None) and ``cuda`` take a free GPU (``twostream.gpus``)."""
-    import torch
-
-    device = device_name(_check_device(device))
-    if device == "cpu":
-        return device
-    index = int(device.partition(":")[2] or 0)
-    if index >= torch.cuda.device_count():
-        raise ValueError(
-            f"device {device!r} requested but torch sees {torch.cuda.device_count()} CUDA device(s)"
-        )
-    return f"cuda:{index}"
 
 
 def get_backend(name: str = "auto", device: str | None = "auto", variant: str = "cpu") -> FlowBackend:
