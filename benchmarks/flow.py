@@ -2,6 +2,7 @@
 
     python benchmarks/flow.py [--backends torch,opencv-cpu] [--pairs 32] [--device auto] [--threads N]
                               [--variant cpu|cuda] [--out FILE] [--smoke]
+    python benchmarks/flow.py --extract VIDEOS [--threads N]   # extract: serial against pipelined
 
 Per backend: pairs/s, the first call's time (torch compiles its iteration then), peak
 memory (the process's peak RSS on CPU; ``torch.cuda.max_memory_allocated`` on a GPU) and
@@ -32,8 +33,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import torch
 
+from twostream.data.extract import extract_chunk, extract_video, shard_path
 from twostream.data.video import iter_frames
 from twostream.files import write_text
 from twostream.flow import get_backend, native, resolve_device
@@ -231,6 +234,46 @@ def bandwidth_report(device: str, clips: Path) -> dict:
     return report
 
 
+def clip_rows(clips: Path, videos: int) -> pd.DataFrame:
+    """Manifest rows of the first ``videos`` clips (sorted by path) under ``clips``."""
+    paths = sorted(p for p in clips.rglob("*") if p.suffix in (".avi", ".mp4"))[:videos]
+    if not paths:
+        sys.exit(f"benchmarks/flow.py: error: --extract needs video clips under {clips}")
+    rows = []
+    for k, path in enumerate(paths):
+        cap = cv2.VideoCapture(str(path))
+        rows.append({"video_id": f"v{k}_{path.stem}", "path": str(path), "label": 0, "class_name": "C",
+                     "frames": int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), "fps": cap.get(cv2.CAP_PROP_FPS) or 25.0})
+        cap.release()
+    return pd.DataFrame(rows)
+
+
+def extract_report(clips: Path, videos: int, threads: int) -> dict:
+    """``extract`` on the same clips with the same backend: serial (``extract_video`` one video after another)
+    and pipelined (``extract_chunk``: decoding workers, batches across videos, a writer thread); pairs/s of
+    each and whether their shards are byte-identical."""
+    rows = clip_rows(clips, videos)
+    backend = get_backend("torch", "cpu")
+    backend.compute(*load_pairs(1, clips)[:2])  # any build or compile outside the timing
+    settings = dict(size=SIZE, bound=20.0, quality=90)
+    with tempfile.TemporaryDirectory() as tmp:
+        serial_dir, piped_dir = Path(tmp) / "serial", Path(tmp) / "pipelined"
+        serial_dir.mkdir()
+        start = time.perf_counter()
+        decoded = [extract_video(row, backend, shard_path(serial_dir, row["video_id"]), **settings)[0]
+                   for _, row in rows.iterrows()]
+        serial = time.perf_counter() - start
+        start = time.perf_counter()
+        index = extract_chunk(rows, backend, piped_dir, workers=threads, **settings)
+        pipelined = time.perf_counter() - start
+        identical = all(Path(shard).read_bytes() == shard_path(serial_dir, vid).read_bytes()
+                        for vid, shard in zip(index["video_id"], index["shard"]))
+    pairs = sum(n - 1 for n in decoded)
+    return {"videos": list(rows["path"]), "pairs": pairs, "threads": threads, "serial_s": serial,
+            "pipelined_s": pipelined, "serial_pairs_per_s": pairs / serial, "pipelined_pairs_per_s": pairs / pipelined,
+            "shards_byte_identical": identical}
+
+
 def main() -> None:
     global SIZE
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -245,6 +288,8 @@ def main() -> None:
     parser.add_argument("--variant", default="cpu", choices=("cpu", "cuda"), help="torch: the OpenCV class it follows")
     parser.add_argument("--size", type=int, nargs=2, default=list(SIZE), metavar=("H", "W"), help="frame size")
     parser.add_argument("--smoke", action="store_true", help="2 pairs at 48x64, torch eager: a quick check")
+    parser.add_argument("--extract", type=int, metavar="VIDEOS",
+                        help="instead: extract the first VIDEOS clips serially and pipelined (torch, CPU); pairs/s")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--flow-out", help=argparse.SUPPRESS)
@@ -263,6 +308,14 @@ def main() -> None:
         )
         return
 
+    if args.extract:
+        report = extract_report(args.clips, args.extract, args.threads)
+        print(f"extract, {report['pairs']} pairs of {len(report['videos'])} clips, {args.threads} threads: serial "
+              f"{report['serial_pairs_per_s']:.2f} pairs/s, pipelined {report['pipelined_pairs_per_s']:.2f} pairs/s; "
+              f"shards byte-identical: {report['shards_byte_identical']}")
+        write_text(json.dumps(report, indent=2) + "\n", args.out)
+        print(f"-> {args.out}")
+        return
     device = resolve_device(args.device)
     backends = args.backends.split(",") if args.backends else ["torch", "opencv-cpu"]
     if not args.backends and opencv_cuda_unavailable() is None:
