@@ -53,7 +53,7 @@ onstart:
     check_weights(
         config["model"]["depth"],
         config["model"]["pretrained"],
-        config["model"].get("torch_home", ""),
+        config["model"]["torch_home"],
     )
 
 

@@ -2,13 +2,15 @@
 
     python benchmarks/flow.py [--backends torch,opencv-cpu] [--pairs 32] [--device auto] [--threads N]
                               [--variant cpu|cuda] [--out FILE] [--smoke]
+    python benchmarks/flow.py --extract VIDEOS [--threads N]   # extract: serial against pipelined
 
 Per backend: pairs/s, the first call's time (torch compiles its iteration then), peak
 memory (the process's peak RSS on CPU; ``torch.cuda.max_memory_allocated`` on a GPU) and
 the EPE against ``opencv-cpu`` on the same pairs. Each backend runs in a fresh process so
-that peak RSS is its own. For torch it also times the inner iteration alone and reports
-the memory bandwidth it reaches, against a measured copy bandwidth and, on a GPU, the
-datasheet peak. On a GPU, torch runs batch sizes 1, 2, 4, ..., 256.
+that peak RSS is its own. For torch it also reports the memory bandwidth its iteration
+reaches, against a measured copy bandwidth and, on a GPU, the datasheet peak: the iteration
+timed alone (torch), or on a CPU the C++ flow timed whole with its iterations counted
+(``twostream.flow.native``; a lower bound). On a GPU, torch runs batch sizes 1, 2, 4, ..., 256.
 Prints a summary, the torch/opencv-cpu speed ratio of this run (both measured in it, one after
 the other, so under the same load), and writes everything as JSON to ``--out``. Without
 opencv-contrib (no ``cv2.optflow``) the OpenCV reference is skipped, with a note. ``--smoke``:
@@ -31,11 +33,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import torch
 
+from twostream.data.extract import extract_chunk, extract_video, shard_path
 from twostream.data.video import iter_frames
 from twostream.files import write_text
-from twostream.flow import get_backend, resolve_device
+from twostream.flow import get_backend, native, resolve_device
 from twostream.flow.metrics import epe
 from twostream.flow.opencv import opencv_cuda_unavailable
 from twostream.flow.tvl1 import CPU_BATCH, TorchTVL1
@@ -165,6 +169,7 @@ def run_backend(name: str, device: str, pairs: int, clips: Path, batch: int | No
         result.update(
             device=str(backend.device),
             compiled=backend._step.compiled,
+            fused=backend.fused,
             batch_size=backend.batch_size or default_batch,
         )
         if on_gpu:
@@ -186,11 +191,35 @@ def in_subprocess(args: argparse.Namespace, name: str, device: str, batch: int |
     return json.loads(done.stdout.splitlines()[-1])
 
 
-def bandwidth_report(device: str) -> dict:
+def fused_bandwidth(backend: TorchTVL1, clips: Path, batch: int) -> dict:
+    """Time the C++ flow of a batch of pairs; bytes/s its iterations move (a lower bound: the time
+    includes the warps, medians and pyramid)."""
+    prev, nxt, _ = load_pairs(batch, clips)
+    start = time.perf_counter()
+    _, pixel_iterations = native.flow_arrays(prev, nxt, backend)
+    seconds = time.perf_counter() - start
+    bytes_moved = STEP_BYTES_PER_PIXEL * sum(pixel_iterations)
+    return {
+        "batch": batch,
+        "fused_cpp": True,
+        "pixel_iterations": sum(pixel_iterations),
+        "step_ms": 1e3 * seconds * SIZE[0] * SIZE[1] / sum(pixel_iterations) * batch,
+        "bytes_per_step": STEP_BYTES_PER_PIXEL * batch * SIZE[0] * SIZE[1],
+        "bytes_per_s": bytes_moved / seconds,
+    }
+
+
+def bandwidth_report(device: str, clips: Path) -> dict:
     """How close the torch iteration comes to the memory bandwidth of the device."""
     backend = TorchTVL1(device)
     copy = copy_bandwidth(device)
     report = {"copy_bytes_per_s": copy, "steps": []}
+    if backend.fused:  # the C++ loop: iterations counted in the flow itself
+        for batch in (1, 2 * torch.get_num_threads()):
+            step = fused_bandwidth(backend, clips, batch)
+            step["fraction_of_copy"] = step["bytes_per_s"] / copy
+            report["steps"].append(step)
+        return report
     batches = GPU_BATCHES if device.startswith("cuda") else [1, 8]
     for batch in batches:
         step = step_bandwidth(backend, batch)
@@ -203,6 +232,46 @@ def bandwidth_report(device: str) -> dict:
         for step in report["steps"]:
             step["fraction_of_datasheet"] = step["bytes_per_s"] / peak if peak else None
     return report
+
+
+def clip_rows(clips: Path, videos: int) -> pd.DataFrame:
+    """Manifest rows of the first ``videos`` clips (sorted by path) under ``clips``."""
+    paths = sorted(p for p in clips.rglob("*") if p.suffix in (".avi", ".mp4"))[:videos]
+    if not paths:
+        sys.exit(f"benchmarks/flow.py: error: --extract needs video clips under {clips}")
+    rows = []
+    for k, path in enumerate(paths):
+        cap = cv2.VideoCapture(str(path))
+        rows.append({"video_id": f"v{k}_{path.stem}", "path": str(path), "label": 0, "class_name": "C",
+                     "frames": int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), "fps": cap.get(cv2.CAP_PROP_FPS) or 25.0})
+        cap.release()
+    return pd.DataFrame(rows)
+
+
+def extract_report(clips: Path, videos: int, threads: int) -> dict:
+    """``extract`` on the same clips with the same backend: serial (``extract_video`` one video after another)
+    and pipelined (``extract_chunk``: decoding workers, batches across videos, a writer thread); pairs/s of
+    each and whether their shards are byte-identical."""
+    rows = clip_rows(clips, videos)
+    backend = get_backend("torch", "cpu")
+    backend.compute(*load_pairs(1, clips)[:2])  # any build or compile outside the timing
+    settings = dict(size=SIZE, bound=20.0, quality=90)
+    with tempfile.TemporaryDirectory() as tmp:
+        serial_dir, piped_dir = Path(tmp) / "serial", Path(tmp) / "pipelined"
+        serial_dir.mkdir()
+        start = time.perf_counter()
+        decoded = [extract_video(row, backend, shard_path(serial_dir, row["video_id"]), **settings)[0]
+                   for _, row in rows.iterrows()]
+        serial = time.perf_counter() - start
+        start = time.perf_counter()
+        index = extract_chunk(rows, backend, piped_dir, workers=threads, **settings)
+        pipelined = time.perf_counter() - start
+        identical = all(Path(shard).read_bytes() == shard_path(serial_dir, vid).read_bytes()
+                        for vid, shard in zip(index["video_id"], index["shard"]))
+    pairs = sum(n - 1 for n in decoded)
+    return {"videos": list(rows["path"]), "pairs": pairs, "threads": threads, "serial_s": serial,
+            "pipelined_s": pipelined, "serial_pairs_per_s": pairs / serial, "pipelined_pairs_per_s": pairs / pipelined,
+            "shards_byte_identical": identical}
 
 
 def main() -> None:
@@ -219,6 +288,8 @@ def main() -> None:
     parser.add_argument("--variant", default="cpu", choices=("cpu", "cuda"), help="torch: the OpenCV class it follows")
     parser.add_argument("--size", type=int, nargs=2, default=list(SIZE), metavar=("H", "W"), help="frame size")
     parser.add_argument("--smoke", action="store_true", help="2 pairs at 48x64, torch eager: a quick check")
+    parser.add_argument("--extract", type=int, metavar="VIDEOS",
+                        help="instead: extract the first VIDEOS clips serially and pipelined (torch, CPU); pairs/s")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--flow-out", help=argparse.SUPPRESS)
@@ -237,6 +308,14 @@ def main() -> None:
         )
         return
 
+    if args.extract:
+        report = extract_report(args.clips, args.extract, args.threads)
+        print(f"extract, {report['pairs']} pairs of {len(report['videos'])} clips, {args.threads} threads: serial "
+              f"{report['serial_pairs_per_s']:.2f} pairs/s, pipelined {report['pipelined_pairs_per_s']:.2f} pairs/s; "
+              f"shards byte-identical: {report['shards_byte_identical']}")
+        write_text(json.dumps(report, indent=2) + "\n", args.out)
+        print(f"-> {args.out}")
+        return
     device = resolve_device(args.device)
     backends = args.backends.split(",") if args.backends else ["torch", "opencv-cpu"]
     if not args.backends and opencv_cuda_unavailable() is None:
@@ -282,7 +361,7 @@ def main() -> None:
             report["torch_over_opencv_cpu"] = speed["torch"] / speed["opencv-cpu"]
             print(f"torch ({args.variant} variant) / opencv-cpu speed in this run: {report['torch_over_opencv_cpu']:.2f}x")
         if "torch" in backends and not args.smoke:
-            report["torch_iteration"] = bandwidth_report(device)
+            report["torch_iteration"] = bandwidth_report(device, args.clips)
             print_bandwidth(report["torch_iteration"])
     report["load_average_after"] = os.getloadavg()
     write_text(json.dumps(report, indent=2) + "\n", args.out)
@@ -311,8 +390,9 @@ def print_bandwidth(report: dict) -> None:
             if s.get("fraction_of_datasheet")
             else ""
         )
+        what = "C++ flow (iteration time incl. warps, medians), frame-iteration" if s.get("fused_cpp") else "iteration"
         print(
-            f"torch iteration, batch {s['batch']}: {s['step_ms']:.3f} ms, {s['bytes_per_s'] / 1e9:.1f} GB/s "
+            f"torch {what}, batch {s['batch']}: {s['step_ms']:.3f} ms, {s['bytes_per_s'] / 1e9:.1f} GB/s "
             f"= {100 * s['fraction_of_copy']:.0f}% of copy bandwidth ({report['copy_bytes_per_s'] / 1e9:.1f} GB/s){datasheet}"
         )
     if "gpu" in report:

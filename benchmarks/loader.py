@@ -212,13 +212,13 @@ class RawFolders:
 
 def rawframes_cv2(index: pd.DataFrame, crop: int, size: tuple[int, int]) -> TSNDataset:
     """TSNDataset's own decoding, crop, flip and stacking, reading rawframes files instead of shards."""
-    dataset = TSNDataset(index.assign(shard=index["dir"]), segments=SEGMENTS, length=LENGTH, crop=crop)
+    dataset = TSNDataset(index.assign(shard=index["dir"]), segments=SEGMENTS, length=LENGTH, crop=crop, decode="cpu")
     dataset.cache = RawFolders(index, size)
     return dataset
 
 
 def loaders(index: pd.DataFrame, crop: int, size: tuple[int, int]) -> dict[str, Dataset]:
-    return {"shards": TSNDataset(index, segments=SEGMENTS, length=LENGTH, crop=crop),
+    return {"shards": TSNDataset(index, segments=SEGMENTS, length=LENGTH, crop=crop, decode="cpu"),
             "rawframes": RawFramesPIL(index, crop),
             "rawframes-cv2": rawframes_cv2(index, crop, size)}
 

@@ -49,7 +49,7 @@ from twostream.data.dataset import TSNDataset  # noqa: E402
 from twostream.data.shards import quantize_flow, write_shard  # noqa: E402
 from twostream.data.transforms import to_input  # noqa: E402
 from twostream.eval.predict import predict  # noqa: E402
-from twostream.eval.scorers import scorer  # noqa: E402
+from twostream.kinds import checkpoint_scorer  # noqa: E402
 from twostream.models import checkpoint  # noqa: E402
 from twostream.models.streams import tsn_forward  # noqa: E402
 from twostream.train.engine import Schedule, Trainer, accuracy  # noqa: E402
@@ -116,8 +116,9 @@ def trainer(index: pd.DataFrame, modality: str, batch: int, decode: str, args, p
     net = checkpoint.build_stream(config)
     data = TSNDataset(index, (modality,), segments=args.segments, length=5, crop=p["crop"], train=True,
                       seed=0, decode=decode)
-    sched = Schedule(steps=steps, lr=0.01, batch_size=batch, workers=p["workers"], precision=args.precision,
-                     compile=args.compile, prefetch=args.prefetch)
+    sched = Schedule(steps=steps, lr=0.01, batch_size=batch, milestones=[], plateau_patience=0, momentum=0.9,
+                     weight_decay=5e-4, clip_grad=0.0, workers=p["workers"], checkpoint_every=0,
+                     precision=args.precision, compile=args.compile, prefetch=args.prefetch)
     return Trainer(net, list(net.parameters()), data, sched, seed=0, resume=args.scratch / "unused.resume",
                    run_id="benchmark", device=args.dev)
 
@@ -144,8 +145,8 @@ def train_rates(index, modality: str, batch: int, decodes: list[str], args, p: d
 
 def eval_rate(index, modality: str, decode: str, args, p: dict) -> dict:
     config = checkpoint.stream_config(modality, p["depth"], CLASSES, 0.5, 5)
-    ckpt = {"config": config, "state_dict": checkpoint.build_stream(config).state_dict()}
-    modalities, score = scorer(ckpt, args.dev)
+    ckpt = {"kind": "stream", "config": config, "state_dict": checkpoint.build_stream(config).state_dict()}
+    modalities, score = checkpoint_scorer(ckpt, args.dev)
     kw = dict(batch_size=1, workers=p["workers"], precision=args.precision)
 
     def dataset(rows: slice) -> TSNDataset:

@@ -68,7 +68,7 @@ def cma_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for modality, channels in (("rgb", 3), ("flow", 10)):
         torch.manual_seed(len(modality))
         config = checkpoint.stream_config(modality, 10, CMA_CLASSES, 0.5, 5)
-        net = StreamNet(10, channels, CMA_CLASSES)
+        net = StreamNet(10, channels, CMA_CLASSES, dropout=0.5)
         out[modality] = root / f"{modality}.pt"
         checkpoint.save(out[modality], net, "stream", config, [])
     return out

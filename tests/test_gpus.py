@@ -14,11 +14,11 @@ HOLD = "import sys, time; from twostream.gpus import claim; print(claim(3), flus
 # A job on a faked 4-GPU machine: torch reports 4 CUDA devices; the job resolves its device the way the
 # training commands do (cli.common.process) and prints it, then holds it until stdin closes.
 FAKE_4_GPUS = """
-import argparse, sys, torch
+import sys, torch
 torch.cuda.is_available = lambda: True
 torch.cuda.device_count = lambda: 4
 from twostream.cli import common
-ctx, dev = common.process(argparse.Namespace(device=sys.argv[1]))
+ctx, dev = common.process(sys.argv[1])
 print(dev, flush=True)
 sys.stdin.read()
 """

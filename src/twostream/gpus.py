@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import IO
@@ -66,3 +67,33 @@ def device_name(name: str) -> str:
             raise ValueError("device 'cuda' requested but torch sees no CUDA device")
         return device
     return name
+
+
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+def check_device(device: str | None) -> str:
+    """A device name (auto, cpu, cuda, cuda:N; None: auto), or ValueError."""
+    device = device or "auto"
+    if not _DEVICE.fullmatch(device):
+        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N")
+    return device
+
+
+def resolve_device(device: str | None) -> str:
+    """``cpu`` or ``cuda:N`` for a device name; ``auto`` (or None) and ``cuda`` take a free GPU (``device_name``).
+
+    The one device resolver: flow backends, training (``train.distributed.local_device`` outside
+    torchrun) and evaluation all ask it.
+    """
+    import torch
+
+    device = device_name(check_device(device))
+    if device == "cpu":
+        return device
+    index = int(device.partition(":")[2] or 0)
+    if index >= torch.cuda.device_count():
+        raise ValueError(
+            f"device {device!r} requested but torch sees {torch.cuda.device_count()} CUDA device(s)"
+        )
+    return f"cuda:{index}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -44,12 +45,10 @@ def _imports(path: Path, name: str) -> set[str]:
     return {m for m in found if _module_file(m) is not None}
 
 
-@functools.cache
-def code_version(module: str) -> str:
-    """Hash of the source of ``module`` and every package module it imports, transitively.
+def code_modules(module: str) -> dict[str, Path]:
+    """``module`` and every package module it imports, transitively (name -> source file).
 
-    A rule passes this as a param, so editing code it runs re-runs it, and editing
-    code it does not run does not.
+    Only ordinary imports are seen: code reached through importlib strings would be missed.
     """
     seen: dict[str, Path] = {}
     todo = [module]
@@ -61,16 +60,37 @@ def code_version(module: str) -> str:
         seen[name] = path
         # A module's parent packages run on import too.
         todo.extend(_imports(path, name) | {name.rpartition(".")[0]} - {""})
+    return seen
+
+
+@functools.cache
+def code_version(module: str) -> str:
+    """Hash of the source of ``module`` and every package module it imports, transitively.
+
+    A rule passes this as a param, so editing code it runs re-runs it, and editing
+    code it does not run does not.
+    """
     digest = hashlib.sha256()
-    for path in sorted(set(seen.values())):
+    for path in sorted(set(code_modules(module).values())):
         digest.update(path.relative_to(PACKAGE).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
 
+def command_module(command: str) -> str:
+    """The module of ``twostream <command>``."""
+    return f"twostream.cli.{command.replace('-', '_')}"
+
+
 def command_version(command: str) -> str:
     """Code version of ``twostream <command>``."""
-    return code_version(f"twostream.cli.{command.replace('-', '_')}")
+    return code_version(command_module(command))
+
+
+def spec(**values) -> str:
+    """A command's ``--spec``: the config values a rule hands it, as one JSON object (keys sorted, so equal
+    values give an equal param and a config edit re-runs exactly the rules whose spec it changes)."""
+    return json.dumps(values, sort_keys=True, separators=(",", ":"))
 
 
 def gpus_visible() -> int:
@@ -81,7 +101,7 @@ def gpus_visible() -> int:
     return len(list(gpus.iterdir())) if gpus.is_dir() else 0
 
 
-def check_weights(depth: int, pretrained: str, torch_home: str = "") -> None:
+def check_weights(depth: int, pretrained: str, torch_home: str) -> None:
     """Before any job runs: fail now if the pretrained weights the config names are unavailable."""
     from twostream.models.streams import check_pretrained  # imports torch: only when a run starts
 
@@ -90,7 +110,7 @@ def check_weights(depth: int, pretrained: str, torch_home: str = "") -> None:
     check_pretrained(depth, pretrained)
 
 
-def launcher(gpus: int = 1, nodes: int = 1, port: int = 29500) -> str:
+def launcher(gpus: int, nodes: int, port: int = 29500) -> str:
     """The command that starts ``twostream`` for a training job: python, torchrun, or srun + torchrun.
 
     One process per GPU under torchrun (DDP); across nodes, srun starts one torchrun per node of the

@@ -16,6 +16,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+from specs import extraction
 
 from twostream.cli import main
 from twostream.data.shards import Shard
@@ -94,8 +95,8 @@ def run(dataset, tmp_path_factory):
     cli("ingest", "ingest", "--kind", "ucf101", "--root", str(dataset / "videos"), "--splits", str(dataset / "splits"),
         "--out", str(out / "manifest.csv"), "--failures", str(out / "ingest_failures.csv"))
     for chunk in (0, 1):
-        cli(f"extract{chunk}", "extract", "--manifest", str(out / "manifest.csv"), "--chunk", str(chunk),
-            "--chunk-size", "6", "--shards", str(out / "shards"), "--size", "32", "32", "--backend", "opencv-cpu",
+        cli(f"extract{chunk}", "extract", "--spec", extraction(6, (32, 32)), "--manifest", str(out / "manifest.csv"),
+            "--chunk", str(chunk), "--shards", str(out / "shards"), "--threads", "1",
             "--out", str(out / f"chunk{chunk}.csv"))
     good2 = out / "shards/v_good2.h5"
     with h5py.File(good2) as f:

@@ -40,7 +40,7 @@ def assert_close(a: torch.Tensor, b: torch.Tensor) -> None:
 
 
 def test_encoded_items_carry_the_cpu_paths_draws(videos) -> None:
-    cpu, gpu = pair(videos, segments=3, crop=24, train=True, hflip=True, seed=5)
+    cpu, gpu = pair(videos, segments=3, length=5, crop=24, train=True, hflip=True, seed=5)
     for epoch in range(4):
         cpu.set_epoch(epoch)
         gpu.set_epoch(epoch)
@@ -52,7 +52,7 @@ def test_encoded_items_carry_the_cpu_paths_draws(videos) -> None:
 
 @pytest.mark.parametrize("train", [True, False], ids=["train", "test-10-crops"])
 def test_decoded_on_the_device_equals_the_cpu_path(videos, train) -> None:
-    cpu, gpu = pair(videos, segments=3, crop=24, train=train, hflip=True, crops=10, seed=2)
+    cpu, gpu = pair(videos, segments=3, length=5, crop=24, train=train, hflip=True, crops=10, seed=2)
     flips = set()
     for epoch in range(3 if train else 1):
         for data in (cpu, gpu):

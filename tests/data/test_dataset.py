@@ -34,7 +34,7 @@ def test_select(videos) -> None:
 
 
 def test_training_item_is_aligned(videos) -> None:
-    data = TSNDataset(videos, segments=3, crop=24, train=True, hflip=False, seed=1)
+    data = TSNDataset(videos, segments=3, length=5, crop=24, train=True, hflip=False, seed=1, decode="cpu")
     item = data[0]
     assert item["rgb"].shape == (3, 24, 24, 3) and item["flow"].shape == (3, 24, 24, 10)
     frame_t = item["rgb"][:, 0, 0, 0].numpy() / 10  # RGB order: red first
@@ -46,7 +46,7 @@ def test_training_item_is_aligned(videos) -> None:
 
 
 def test_same_crop_and_flip_for_both_modalities(videos) -> None:
-    data = TSNDataset(videos, segments=1, crop=24, train=True, hflip=True, seed=0)
+    data = TSNDataset(videos, segments=1, length=5, crop=24, train=True, hflip=True, seed=0, decode="cpu")
     flips = 0
     for epoch in range(16):
         data.set_epoch(epoch)
@@ -66,15 +66,15 @@ def test_same_crop_and_flip_for_both_modalities(videos) -> None:
 
 
 def test_determinism(videos) -> None:
-    a = TSNDataset(videos, segments=3, crop=24, seed=5)
-    b = TSNDataset(videos, segments=3, crop=24, seed=5)
+    a = TSNDataset(videos, segments=3, length=5, crop=24, seed=5, decode="cpu")
+    b = TSNDataset(videos, segments=3, length=5, crop=24, seed=5, decode="cpu")
     assert all((a[0][m] == b[0][m]).all() for m in ("rgb", "flow"))
     b.set_epoch(1)
     assert any((a[0][m] != b[0][m]).any() for m in ("rgb", "flow"))
 
 
 def test_short_video_repeats_last_field(videos) -> None:
-    data = TSNDataset(videos, segments=2, crop=24, train=False, crops=1)
+    data = TSNDataset(videos, segments=2, length=5, crop=24, train=False, crops=1, decode="cpu")
     item = data[1]  # 4 frames: 3 flow fields, shorter than one stack of 5
     assert item["flow"].shape == (1, 2, 24, 24, 10)
     x = item["flow"][0, 0, 0, 0, 0::2].numpy().astype(int)
@@ -82,7 +82,7 @@ def test_short_video_repeats_last_field(videos) -> None:
 
 
 def test_test_views(videos) -> None:
-    data = TSNDataset(videos, ("rgb",), segments=4, crop=24, train=False, crops=10)
+    data = TSNDataset(videos, ("rgb",), segments=4, length=5, crop=24, train=False, crops=10, decode="cpu")
     item = data[0]
     assert item["rgb"].shape == (10, 4, 24, 24, 3) and "flow" not in item
 
@@ -92,8 +92,8 @@ def test_test_flips_follow_hflip(videos) -> None:
     def x_flow(item) -> np.ndarray:
         return item["flow"][..., 0::2].numpy().astype(int) - 128  # every field's x, per view
 
-    flipped = TSNDataset(videos, segments=2, crop=24, train=False, crops=10, hflip=True)[0]
-    kept = TSNDataset(videos, segments=2, crop=24, train=False, crops=10, hflip=False)[0]
+    flipped = TSNDataset(videos, segments=2, length=5, crop=24, train=False, crops=10, hflip=True, decode="cpu")[0]
+    kept = TSNDataset(videos, segments=2, length=5, crop=24, train=False, crops=10, hflip=False, decode="cpu")[0]
     assert flipped["flow"].shape[0] == 10 and kept["flow"].shape[0] == 5 and kept["rgb"].shape[0] == 5
     assert np.array_equal(kept["flow"].numpy(), flipped["flow"][:5].numpy())
     assert (x_flow(kept) >= 0).all()  # fields move right (x = t / 20 >= 0): no view mirrors them

@@ -7,11 +7,13 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from specs import extraction
 
 from twostream.data.ingest import manifest_columns
 from twostream.data.shards import Shard, verify
@@ -39,10 +41,11 @@ def manifest(tmp_path_factory):
 
 
 def extract(manifest, out):
-    cmd = [sys.executable, "-m", "twostream", "extract", "--manifest", str(manifest), "--chunk", "0",
-           "--chunk-size", str(VIDEOS), "--shards", str(out / "shards"), "--size", "60", "80",
-           "--backend", "opencv-cpu", "--out", str(out / "chunk.csv")]
-    return subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
+    cmd = [sys.executable, "-m", "twostream", "extract", "--spec", extraction(VIDEOS, (60, 80)), "--manifest", str(manifest), "--chunk", "0",
+           "--shards", str(out / "shards"), "--threads", "1", "--out", str(out / "chunk.csv")]
+    # This checkout's package (python -m twostream would otherwise find whichever one is installed).
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "src"))
+    return subprocess.Popen(cmd, stderr=subprocess.DEVNULL, env=env)
 
 
 def accepted(out) -> list[str]:

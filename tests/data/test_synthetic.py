@@ -9,7 +9,15 @@ import pytest
 from twostream.data.synthetic import SyntheticSpec, class_names, generate, grey, hues, isoluminant, render
 from twostream.data.video import read_frames
 
-SPEC = SyntheticSpec(clips_per_group=1, frames=6, height=32, width=32, object_size=(8, 8))
+# config.yaml's synthetic section (the schema's defaults)
+DEFAULT = dict(colours=3, directions=4, groups=3, clips_per_group=8, val_clips=4, frames=12, height=64, width=64, seed=0)
+
+
+def synthetic(**values) -> SyntheticSpec:
+    return SyntheticSpec(**{**DEFAULT, **values})
+
+
+SPEC = synthetic(clips_per_group=1, frames=6, height=32, width=32, object_size=(8, 8))
 
 
 @pytest.mark.parametrize("hue", [0, 120, 240, 60])
@@ -22,7 +30,7 @@ def test_isoluminant_colours_are_exact(hue: int) -> None:
 
 def test_colour_is_invisible_in_grey() -> None:
     """Two classes that differ only in the moving square's colour give identical grey videos."""
-    spec = SyntheticSpec()
+    spec = synthetic()
     a = render(spec, 1, np.random.default_rng(7))  # colour 0, direction 1
     b = render(spec, 1 + spec.directions, np.random.default_rng(7))  # colour 1, direction 1
     assert not np.array_equal(a, b)
@@ -38,7 +46,7 @@ def _shift(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
 
 
 def test_one_square_moves_in_the_class_direction() -> None:
-    spec = SyntheticSpec(speed=(3.0, 3.0))
+    spec = synthetic(speed=(3.0, 3.0))
     for direction, (dy, dx) in enumerate([(0, 3), (3, 0), (0, -3), (-3, 0)]):
         video = render(spec, direction, np.random.default_rng(direction)).astype(float)
         static = np.median(video, axis=0)
@@ -89,7 +97,7 @@ def test_no_single_frame_statistic_tells_which_square_moves() -> None:
     whole (on top) must be the moving one as often as the still one, and the visible areas of
     the two must have the same distribution (the moving square always on top failed this).
     """
-    spec = SyntheticSpec(frames=6, height=32, width=32, object_size=(10, 10))
+    spec = synthetic(frames=6, height=32, width=32, object_size=(10, 10))
     full = 10 * 10
     moving_whole = still_whole = 0
     moving_area, still_area = [], []
@@ -119,7 +127,7 @@ def test_no_single_frame_statistic_tells_which_square_moves() -> None:
 
 
 def test_validation_split_is_disjoint_from_train_and_test(tmp_path) -> None:
-    spec = SyntheticSpec(clips_per_group=1, val_clips=2, frames=4, height=16, width=16, object_size=(4, 4))
+    spec = synthetic(clips_per_group=1, val_clips=2, frames=4, height=16, width=16, object_size=(4, 4))
     generate(spec, tmp_path / "ds")
     folder = tmp_path / "ds/splits"
     val = set((folder / "vallist01.txt").read_text().split())

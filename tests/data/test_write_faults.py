@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from specs import extraction
 
 from twostream.data.ingest import manifest_columns
 from twostream.data.shards import verify
@@ -71,9 +72,8 @@ def manifest(tmp_path_factory) -> Path:
 
 
 def extract(manifest: Path, shards: Path, out: Path) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "twostream", "extract", "--manifest", str(manifest), "--chunk", "0",
-           "--chunk-size", str(VIDEOS), "--shards", str(shards), "--size", "48", "64", "--backend", "opencv-cpu",
-           "--out", str(out)]
+    cmd = [sys.executable, "-m", "twostream", "extract", "--spec", extraction(VIDEOS, (48, 64)), "--manifest",
+           str(manifest), "--chunk", "0", "--shards", str(shards), "--threads", "1", "--out", str(out)]
     return subprocess.run(cmd, env=dict(os.environ, PYTHONPATH=str(REPO / "src")), capture_output=True, text=True)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
 
 import numpy as np
 import pandas as pd
@@ -11,6 +11,7 @@ import torch
 
 from twostream.cli import main
 from twostream.eval import cma_figures
+from twostream.eval.metrics import parse_ratio
 from twostream.eval.predict import save_scores
 from twostream.models import checkpoint
 from twostream.train import cma
@@ -31,7 +32,7 @@ SWEEP = {"0:1": (50.0, 100.0), "1:1": (25.0, 75.0), "5:1": (50.0, 75.0), "1:0": 
 def test_sweep_fuses_at_every_weight_pair():
     models = {"two-stream": {"rgb": RGB, "flow": FLOW, "label": LABELS},
               "swapped": {"rgb": FLOW, "flow": RGB, "label": LABELS}}
-    df = cma_figures.sweep(models, [cma_figures.parse_ratio(w) for w in SWEEP])
+    df = cma_figures.sweep(models, [parse_ratio(w) for w in SWEEP])
     base = df[df["model"] == "two-stream"]
     assert list(base["weights"]) == list(SWEEP)
     assert list(zip(base["top1"], base["top5"])) == list(SWEEP.values())
@@ -48,9 +49,9 @@ def test_fusion_command_writes_the_png_and_the_numbers(tmp_path):
     save_scores(tmp_path / "iter1.npz", IDS, {"rgb": RGB, "flow": FLOW, "label": LABELS})
     save_scores(tmp_path / "iter2.npz", IDS, {"rgb": FLOW, "flow": RGB, "label": LABELS})
     out = tmp_path / "fig" / "fusion.png"
-    assert main(["cma-figures", "fusion", "--dataset", "toy", "--split", "1", "--rgb", str(tmp_path / "rgb.npz"),
-                 "--flow", str(tmp_path / "flow.npz"), "--iterations", str(tmp_path / "iter1.npz"),
-                 str(tmp_path / "iter2.npz"), "--weights", *SWEEP, "--out", str(out)]) == 0
+    assert main(["cma-figures", "fusion", "--spec", json.dumps({"weights": list(SWEEP)}), "--dataset", "toy", "--split", "1",
+                 "--rgb", str(tmp_path / "rgb.npz"), "--flow", str(tmp_path / "flow.npz"), "--iterations",
+                 str(tmp_path / "iter1.npz"), str(tmp_path / "iter2.npz"), "--out", str(out)]) == 0
     assert out.read_bytes().startswith(PNG)
     df = pd.read_csv(out.with_suffix(".csv"))
     assert list(df["model"].unique()) == ["two-stream", "CMA_iter1", "CMA_iter2"]
@@ -94,12 +95,12 @@ def test_attention_command_writes_a_png(cma_data, tmp_path):
     net, config = cma.start(1, cma_data["flow"], pretrained="none", nonlocal_rgb=False, dropout=0.5)
     checkpoint.save(tmp_path / "iter1.pt", net, cma.KIND, config, [])
     out = tmp_path / "attention.png"
-    assert main(["cma-figures", "attention", "--index", str(cma_data["index"]), "--split", "1", "--model",
-                 str(tmp_path / "iter1.pt"), "--crop", "24", "--videos", "2", "--queries", "2", "--device", "cpu",
-                 "--threads", "1", "--out", str(out)]) == 0
+    spec = json.dumps({"crop": 24, "videos": 2, "queries": 2, "device": "cpu"})
+    assert main(["cma-figures", "attention", "--spec", spec, "--index", str(cma_data["index"]), "--split", "1",
+                 "--model", str(tmp_path / "iter1.pt"), "--threads", "1", "--out", str(out)]) == 0
     assert out.read_bytes().startswith(PNG)
 
 
 @pytest.mark.parametrize("text, weights", [("5:1", (5.0, 1.0)), ("0.5:2", (0.5, 2.0))])
 def test_parse_ratio(text, weights):
-    assert cma_figures.parse_ratio(text) == weights
+    assert parse_ratio(text) == weights

@@ -11,9 +11,9 @@ import torch
 
 from twostream.cli import main
 from twostream.eval import cma_tables
-from twostream.eval.predict import save_scores
+from twostream.eval.cma_tables import count_parameters, fusion_weights
+from twostream.eval.predict import load_pair, save_scores
 from twostream.models import checkpoint
-from twostream.models.cma import count_parameters
 from twostream.train import cma
 
 # 4 test videos, 6 classes. Every score row is BASE plus bumps, so no two classes tie; a label
@@ -59,9 +59,9 @@ def score_files(tmp_path: Path) -> dict[str, Path]:
 
 
 def read_all(files: dict[str, Path]) -> list[dict[str, np.ndarray]]:
-    return [cma_tables.read_pair(files["rgb"], files["flow"]),
-            cma_tables.read_pair(files["iter1"], files["iter1"]),
-            cma_tables.read_pair(files["iter2"], files["iter2"])]
+    return [load_pair(files["rgb"], files["flow"]),
+            load_pair(files["iter1"], files["iter1"]),
+            load_pair(files["iter2"], files["iter2"])]
 
 
 def test_table1_accuracies_and_fusion_weights_per_iteration(score_files):
@@ -73,7 +73,7 @@ def test_table1_accuracies_and_fusion_weights_per_iteration(score_files):
 
 
 def test_table1_iterations_past_the_papers_have_no_paper_numbers(score_files):
-    runs = read_all(score_files) + [cma_tables.read_pair(score_files["iter1"], score_files["iter1"])] * 2
+    runs = read_all(score_files) + [load_pair(score_files["iter1"], score_files["iter1"])] * 2
     table = cma_tables.table1(runs, odd=(5, 1), even=(1, 5), baseline=(1, 1))
     assert list(table["paper_rgb_top1"].iloc[3:].isna()) == [False, True]
     assert list(table["weights"]) == ["1:1", "5:1", "1:5", "5:1", "1:5"]
@@ -81,7 +81,7 @@ def test_table1_iterations_past_the_papers_have_no_paper_numbers(score_files):
 
 def test_different_test_videos_are_rejected(score_files, tmp_path):
     save_scores(tmp_path / "other.npz", ["v0", "v1", "v3", "v2"], {"rgb": RGB0, "flow": FLOW0, "label": LABELS})
-    runs = read_all(score_files)[:1] + [cma_tables.read_pair(tmp_path / "other.npz", tmp_path / "other.npz")]
+    runs = read_all(score_files)[:1] + [load_pair(tmp_path / "other.npz", tmp_path / "other.npz")]
     with pytest.raises(ValueError, match="different test videos"):
         cma_tables.table1(runs, odd=(5, 1), even=(1, 5), baseline=(1, 1))
 
@@ -93,7 +93,8 @@ def saved_iteration(cma_data: dict[str, Path], path: Path, iteration: int = 1) -
 
 
 def tables_command(cma_data, files, model: Path, out: Path) -> list[str]:
-    return ["cma-tables", "--dataset", "toy", "--split", "1", "--rgb", str(files["rgb"]), "--flow", str(files["flow"]),
+    fusion = '{"fusion": {"odd": [5, 1], "even": [1, 5], "baseline": [1, 1]}}'
+    return ["cma-tables", "--spec", fusion, "--dataset", "toy", "--split", "1", "--rgb", str(files["rgb"]), "--flow", str(files["flow"]),
             "--iterations", str(files["iter1"]), str(files["iter2"]), "--rgb-model", str(cma_data["rgb"]),
             "--flow-model", str(cma_data["flow"]), "--cma-model", str(model), "--note", "Test: toy.",
             "--table1", str(out / "t1.csv"), "--table2", str(out / "t2.csv")]
@@ -108,7 +109,7 @@ def test_table2_counts_parameters_from_the_models(cma_data, score_files, tmp_pat
     table = pd.read_csv(tmp_path / "t2.csv")
     assert list(table["model"]) == ["ResNet-R", "two-stream", "CMA_iter1-R"]
     assert list(table["params"]) == [n_rgb, n_rgb + n_flow, count_parameters(net, "rgb")]
-    assert list(table["params_ratio"]) == pytest.approx([1.0, (n_rgb + n_flow) / n_rgb, count_parameters(net) / n_rgb])
+    assert list(table["params_ratio"]) == pytest.approx([1.0, (n_rgb + n_flow) / n_rgb, count_parameters(net, "rgb") / n_rgb])
     assert 1.0 < table["params_ratio"].iloc[2] < table["params_ratio"].iloc[1]
     assert list(table["top1"]) == [50.0, 25.0, 75.0] and list(table["top5"]) == [75.0, 75.0, 75.0]
     assert list(table["paper_params_ratio"]) == [1.0, 2.0, 1.8] and list(table["paper_top1"]) == [67.73, 71.21, 72.17]
@@ -123,3 +124,9 @@ def test_table2_needs_the_iteration_1_model(cma_data, score_files, tmp_path):
     saved_iteration(cma_data, tmp_path / "iter2.pt", iteration=2)
     with pytest.raises(SystemExit, match="needs iteration 1"):
         main(tables_command(cma_data, score_files, tmp_path / "iter2.pt", tmp_path))
+
+
+def test_fusion_weights_follow_the_trained_branch():
+    paper = {"odd": (5.0, 1.0), "even": (1.0, 5.0), "baseline": (1.0, 1.0)}  # the schema's cma.fusion defaults
+    assert [fusion_weights(i, **paper) for i in range(5)] == [(1.0, 1.0), (5.0, 1.0), (1.0, 5.0), (5.0, 1.0), (1.0, 5.0)]
+    assert fusion_weights(1, **{**paper, "odd": (2.0, 1.0)}) == (2.0, 1.0)

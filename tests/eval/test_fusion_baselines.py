@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -34,9 +36,10 @@ def test_cli_writes_every_row(tmp_path):
     save_scores(tmp_path / "cf.npz", ids, {"fused": one_hot([0, 1, 2, 3]), "label": labels})
     save_scores(tmp_path / "cma.npz", ids, {"rgb": one_hot([0, 1, 2, 0]), "flow": one_hot([0] * 4), "label": labels})
     out = tmp_path / "fb.csv"
-    assert main(["fusion-baselines", "--dataset", "d", "--split", "1", "--rgb", str(tmp_path / "rgb.npz"),
-                 "--flow", str(tmp_path / "flow.npz"), "--weights", "1", "2", "--conv-fusion", str(tmp_path / "cf.npz"),
-                 "--cma", str(tmp_path / "cma.npz"), "--directions", str(DIRECTIONS), "--out", str(out)]) == 0
+    spec = json.dumps({"fusion_weights": [1, 2], "directions": DIRECTIONS})
+    assert main(["fusion-baselines", "--spec", spec, "--dataset", "d", "--split", "1", "--rgb", str(tmp_path / "rgb.npz"),
+                 "--flow", str(tmp_path / "flow.npz"), "--conv-fusion", str(tmp_path / "cf.npz"),
+                 "--cma", str(tmp_path / "cma.npz"), "--out", str(out)]) == 0
     df = pd.read_csv(out).set_index("model")
     assert list(df.index) == ["RGB stream (stage 1)", "Flow stream (stage 1)", "Late fusion (stage 1)",
                               "Conv fusion [11]", "CMA_iter1-R"]

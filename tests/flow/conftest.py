@@ -13,6 +13,7 @@ from twostream.flow.flo import read_flo
 
 REPO = Path(__file__).resolve().parents[2]
 CHAIRS = REPO.parent / "shared" / "data" / "flow_gt" / "flyingchairs"
+CLIPS = REPO.parent / "shared" / "data" / "clips"
 CHAIRS_PAIRS = 5
 SMALL = (256, 340)  # (H, W) the two-stream papers resize frames to
 
@@ -62,15 +63,13 @@ def _stack(pairs: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
 
 @pytest.fixture(scope="session")
 def chairs() -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """``{"full": ..., "256x340": ...}``: (prev, nxt, gt) stacks of the five FlyingChairs pairs."""
+    """``{"256x340": (prev, nxt, gt)}``: stacks of the five FlyingChairs pairs resized to 256x340."""
     if not CHAIRS.is_dir():
         pytest.skip(f"FlyingChairs test pairs not found at {CHAIRS} (the shared test data)")
-    full, small = [], []
+    small = []
     for k in range(CHAIRS_PAIRS):
         stem = CHAIRS / f"{k:07d}"
         img0 = cv2.imread(f"{stem}-img0.png", cv2.IMREAD_GRAYSCALE)
         img1 = cv2.imread(f"{stem}-img1.png", cv2.IMREAD_GRAYSCALE)
-        gt = read_flo(f"{stem}-gt.flo")
-        full.append((img0, img1, gt))
-        small.append(_resize_pair(img0, img1, gt, SMALL))
-    return {"full": _stack(full), f"{SMALL[0]}x{SMALL[1]}": _stack(small)}
+        small.append(_resize_pair(img0, img1, read_flo(f"{stem}-gt.flo"), SMALL))
+    return {f"{SMALL[0]}x{SMALL[1]}": _stack(small)}

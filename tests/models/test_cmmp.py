@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from twostream.models.cmmp import CMMPNet, fuse_scores
+from twostream.eval.metrics import fuse
+from twostream.models.cmmp import CMMPNet
 from twostream.models.losses import cross_entropy
 from twostream.models.streams import StreamNet, tsn_forward
 
@@ -104,7 +105,7 @@ def test_unknown_fusion_is_rejected():
         CMMPNet(*streams(), fusion="concat")
 
 
-def test_fuse_scores_weights_each_stream():
+def test_fuse_weights_each_stream():
     s_a, s_m = torch.tensor([[1.0, 2.0]]), torch.tensor([[4.0, 0.0]])
-    assert torch.equal(fuse_scores(s_a, s_m), torch.tensor([[5.0, 2.0]]))
-    assert torch.equal(fuse_scores(s_a, s_m, 1.0, 1.5), torch.tensor([[7.0, 2.0]]))
+    assert torch.equal(fuse(s_a, s_m, (1.0, 1.0)), torch.tensor([[5.0, 2.0]]))
+    assert torch.equal(fuse(s_a, s_m, (1.0, 1.5)), torch.tensor([[7.0, 2.0]]))

@@ -13,7 +13,7 @@ CLASSES, LENGTH, CROP = 4, 2, 32
 
 def streams() -> tuple[StreamNet, StreamNet]:
     torch.manual_seed(0)
-    return StreamNet(10, 3, CLASSES), StreamNet(10, 2 * LENGTH, CLASSES)
+    return StreamNet(10, 3, CLASSES, dropout=0.5), StreamNet(10, 2 * LENGTH, CLASSES, dropout=0.5)
 
 
 def test_built_on_the_stage1_streams():

@@ -72,7 +72,7 @@ def test_imagenet_weights_are_never_downloaded(tmp_path, monkeypatch):
 
 
 def test_stream_net_scores_and_tsn_consensus():
-    net = StreamNet(10, 10, num_classes=5).eval()
+    net = StreamNet(10, 10, num_classes=5, dropout=0.5).eval()
     assert net.dim == 512
     clips = torch.randn(2, 3, 10, 40, 40)
     with torch.no_grad():

@@ -24,7 +24,7 @@ def test_weights_command_fills_the_cache_that_training_reads(tmp_path, monkeypat
     assert main(["weights", "--depth", "18", "--torch-home", str(tmp_path / "cache")]) == 0
     assert fetched and imagenet_cache_path(18).is_relative_to(tmp_path / "cache")
     check_pretrained(18, "imagenet")
-    net = StreamNet(18, 10, num_classes=4, pretrained="imagenet")  # read from the cache, no network
+    net = StreamNet(18, 10, num_classes=4, pretrained="imagenet", dropout=0.5)  # read from the cache, no network
     mean = reference["conv1.weight"].mean(dim=1, keepdim=True)
     assert torch.equal(net.backbone.conv1.weight, mean.expand(-1, 10, -1, -1))
     assert torch.equal(net.backbone.layer1[0].conv1.weight, reference["layer1.0.conv1.weight"])

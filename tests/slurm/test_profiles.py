@@ -12,13 +12,20 @@ import yaml
 
 
 def rules(repo: Path) -> dict[str, str]:
-    """Rule name -> its text, for every rule and checkpoint in workflow/rules/."""
-    found = {}
+    """Rule name -> its text, for every rule and checkpoint in workflow/rules/; a rule made by
+    ``use rule A as B with:`` gets A's text followed by its own."""
+    found, derived = {}, []
     for path in sorted((repo / "workflow/rules").glob("*.smk")):
         text = path.read_text()
-        starts = list(re.finditer(r"^(?:rule|checkpoint) (\w+):", text, re.M))
+        starts = list(re.finditer(r"^(?:(?:rule|checkpoint) (\w+)|use rule (\w+) as (\w+) with):", text, re.M))
         for m, nxt in zip(starts, starts[1:] + [None]):
-            found[m.group(1)] = text[m.start():nxt.start() if nxt else len(text)]
+            body = text[m.start():nxt.start() if nxt else len(text)]
+            if m.group(1):
+                found[m.group(1)] = body
+            else:
+                derived.append((m.group(2), m.group(3), body))
+    for parent, name, body in derived:
+        found[name] = found[parent] + body
     return found
 
 

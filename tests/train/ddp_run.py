@@ -28,7 +28,9 @@ def main(out: str) -> None:
     ctx = distributed.setup(torch.device("cpu"))
     torch.manual_seed(0)
     net = StreamNet(10, 3, num_classes=4, dropout=0.0)  # dropout masks are drawn per process
-    sched = Schedule(steps=2, lr=0.01, batch_size=8)
+    sched = Schedule(steps=2, lr=0.01, batch_size=8, milestones=[], plateau_patience=0, momentum=0.9,
+                     weight_decay=5e-4, clip_grad=0.0, workers=0, checkpoint_every=0, precision="fp32", compile=False,
+                     prefetch=2)
     trainer = Trainer(net, list(net.parameters()), Data(), sched, seed=0, resume=out + ".resume", run_id="ddp",
                       device=torch.device("cpu"), ctx=ctx)
     history = trainer.fit(lambda model, b: (F.cross_entropy(model(b["x"]), b["label"]), {}))

@@ -9,29 +9,28 @@ import pandas as pd
 import pytest
 import torch
 
+from specs import evaluation, schedule, training
+
+from twostream import kinds
 from twostream.cli import main
 from twostream.data.dataset import TSNDataset, select
 from twostream.eval.predict import load_scores
 from twostream.models import checkpoint
-from twostream.models.cma import tsn_forward_pair
+from twostream.models.cma import build, tsn_forward_pair
 from twostream.train import cma
 from twostream.train.distributed import GlobalBatchNorm, sync_batchnorm
-from twostream.train.engine import Schedule
+from twostream.train.engine import Trainer
 
-DATA = ["--split", "1", "--segments", "2", "--length", "5", "--crop", "24", "--no-hflip", "--batch-size", "2",
-        "--device", "cpu", "--threads", "1"]
-
+RUN = ["--split", "1", "--threads", "1"]
 
 
-def train(cma_data: dict[str, Path], out: Path, iteration: int, init: Path, *extra: str) -> dict:
-    """Run ``twostream cma-train`` for one iteration; returns the checkpoint."""
-    args = ["cma-train", "--index", str(cma_data["index"]), *DATA, "--iteration", str(iteration),
-            "--init", str(init), "--out", str(out), *extra]
-    if "--lr" not in extra:
-        args += ["--lr", "0.05"]
-    if "--epochs" not in extra:
-        args += ["--iterations", "1"]
-    assert main(args) == 0
+def train(cma_data: dict[str, Path], out: Path, iteration: int, init: Path, nonlocal_rgb: bool = False,
+          **schedule) -> dict:
+    """Run ``twostream cma-train`` for one iteration (lr 0.05, one step unless ``schedule`` says otherwise)."""
+    spec = training({"lr": 0.05, **({} if "epochs" in schedule else {"iterations": 1}), **schedule},
+                    pretrained="none", torch_home="", dropout=0.5, nonlocal_rgb=nonlocal_rgb)
+    assert main(["cma-train", "--spec", spec, "--index", str(cma_data["index"]), *RUN, "--iteration", str(iteration),
+                 "--init", str(init), "--out", str(out)]) == 0
     return checkpoint.load(out)
 
 
@@ -56,7 +55,7 @@ def test_an_iteration_trains_its_branch_with_the_other_frozen(cma_data, tmp_path
     init = cma_data["flow"]
     if iteration == 2:
         init = tmp_path / "iter1.pt"
-        train(cma_data, init, 1, cma_data["flow"], "--nonlocal")
+        train(cma_data, init, 1, cma_data["flow"], nonlocal_rgb=True)
     net, config = cma.start(iteration, init, pretrained="none", nonlocal_rgb=True, dropout=0.5)
     for blocks in (net.rgb_cma, net.flow_cma):  # each output now depends on the other branch, so its loss reaches it
         torch.nn.init.normal_(blocks["layer3_0"].bn.weight)
@@ -64,9 +63,11 @@ def test_an_iteration_trains_its_branch_with_the_other_frozen(cma_data, tmp_path
     assert (trained, frozen) == (("rgb", "flow") if iteration == 1 else ("flow", "rgb"))
     before = {b: branch_state(net, b) for b in cma.MODALITIES}
     data = TSNDataset(select(pd.read_csv(cma_data["index"]), 1, "train"), cma.MODALITIES, segments=2, length=5,
-                      crop=24, hflip=False)
-    history = cma.train_iteration(net, config, data, Schedule(steps=1, lr=0.1, batch_size=2), seed=0,
-                                  resume=tmp_path / "resume", run_id="test", device=torch.device("cpu"))
+                      crop=24, hflip=False, decode="cpu")
+    sched = schedule(steps=1, lr=0.1, batch_size=2)
+    params = [p for p in net.parameters() if p.requires_grad]  # what `twostream cma-train` trains
+    history = Trainer(net, params, data, sched, seed=0, resume=tmp_path / "resume", run_id="test",
+                      device=torch.device("cpu")).fit(cma.step(config, torch.device("cpu")))
     assert len(history) == 1 and np.isfinite(history[0]["loss"])
     assert not changed(before[frozen], branch_state(net, frozen))
     moved = changed(before[trained], branch_state(net, trained))
@@ -89,10 +90,10 @@ def test_iteration_1_starts_from_the_flow_stream_and_a_new_rgb_branch(cma_data):
 
 def test_iteration_n_starts_from_iteration_n_minus_1(cma_data, tmp_path):
     first = train(cma_data, tmp_path / "iter1.pt", 1, cma_data["flow"])
-    second = train(cma_data, tmp_path / "iter2.pt", 2, tmp_path / "iter1.pt", "--lr", "1e-9")
+    second = train(cma_data, tmp_path / "iter2.pt", 2, tmp_path / "iter1.pt", lr=1e-9)
     assert second["config"]["iteration"] == 2 and second["config"]["trained"] == "flow"
     # Parameters (not BN statistics, which move in train mode) of both branches barely move at lr 1e-9.
-    names = {name for name, _ in cma.build(first["config"]).named_parameters()}
+    names = {name for name, _ in build(first["config"]).named_parameters()}
     for name in names:
         torch.testing.assert_close(second["state_dict"][name], first["state_dict"][name], rtol=0, atol=1e-6)
     frozen = {k for k in first["state_dict"] if k.startswith(("rgb.", "rgb_cma."))}
@@ -113,20 +114,19 @@ def test_an_iteration_only_starts_from_its_predecessor(cma_data, tmp_path):
 
 def test_the_learning_rate_is_reset_at_each_iteration(cma_data, tmp_path):
     """Iteration 1 ends at lr / 10 (a step after epoch 1); iteration 2 starts again from --lr."""
-    first = train(cma_data, tmp_path / "iter1.pt", 1, cma_data["flow"], "--lr", "0.02", "--epochs", "2",
-                  "--lr-steps", "1")
+    first = train(cma_data, tmp_path / "iter1.pt", 1, cma_data["flow"], lr=0.02, epochs=2, lr_steps=[1])
     assert [h["lr"] for h in first["history"]] == pytest.approx([0.02, 0.002])
-    second = train(cma_data, tmp_path / "iter2.pt", 2, tmp_path / "iter1.pt", "--lr", "0.02", "--epochs", "1")
+    second = train(cma_data, tmp_path / "iter2.pt", 2, tmp_path / "iter1.pt", lr=0.02, epochs=1)
     assert second["history"][0]["lr"] == pytest.approx(0.02)
 
 
 def test_the_scorer_returns_both_branches_segment_averaged(cma_data, tmp_path):
     ckpt = train(cma_data, tmp_path / "iter1.pt", 1, cma_data["flow"])
-    modalities, score = cma.scorer(ckpt, torch.device("cpu"))
+    modalities, score = kinds.scorer(tmp_path / "iter1.pt", torch.device("cpu"))
     assert modalities == ("rgb", "flow")
     clips = {"rgb": torch.randn(2, 3, 3, 24, 24), "flow": torch.randn(2, 3, 10, 24, 24)}
     out = score(clips)
-    net = cma.build(ckpt["config"])
+    net = build(ckpt["config"])
     net.load_state_dict(ckpt["state_dict"])
     expected = tsn_forward_pair(net.eval(), clips["rgb"], clips["flow"])
     assert set(out) == {"rgb", "flow"}
@@ -138,7 +138,7 @@ def test_the_scorer_returns_both_branches_segment_averaged(cma_data, tmp_path):
 def test_evaluate_stores_both_outputs_and_iteration_1_keeps_the_flow_stream(cma_data, tmp_path):
     """After iteration 1 the flow output is the stage-1 flow stream's (frozen, its CMA blocks still the identity)."""
     train(cma_data, tmp_path / "iter1.pt", 1, cma_data["flow"])
-    test = ["--index", str(cma_data["index"]), *DATA, "--crops", "1"]
+    test = ["--spec", evaluation(), "--index", str(cma_data["index"]), *RUN]
     assert main(["evaluate", *test, "--model", str(tmp_path / "iter1.pt"), "--out", str(tmp_path / "cma.npz")]) == 0
     assert main(["evaluate", *test, "--model", str(cma_data["flow"]), "--out", str(tmp_path / "flow.npz")]) == 0
     scores, flow = load_scores(tmp_path / "cma.npz"), load_scores(tmp_path / "flow.npz")

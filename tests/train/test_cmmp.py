@@ -9,13 +9,16 @@ import pandas as pd
 import pytest
 import torch
 
+from specs import evaluation, training
+
+from twostream import kinds
 from twostream.cli import main
 from twostream.data.dataset import TSNDataset
 from twostream.data.shards import write_shard
 from twostream.data.transforms import to_input
 from twostream.eval.predict import load_scores
-from twostream.eval.scorers import from_checkpoint
 from twostream.models import checkpoint
+from twostream.models.cmmp import build
 from twostream.models.losses import adversarial_loss, plain_loss
 from twostream.train import cmmp
 
@@ -59,7 +62,7 @@ def stage1(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def batch(index: Path) -> dict:
     """The first VIDEOS // 2 training items, collated, as a Trainer step receives them."""
     videos = pd.read_csv(index).query("split1 == 'train'").reset_index(drop=True)
-    data = TSNDataset(videos, ("rgb", "flow"), segments=3, length=LENGTH, crop=CROP, hflip=False)
+    data = TSNDataset(videos, ("rgb", "flow"), segments=3, length=LENGTH, crop=CROP, hflip=False, decode="cpu")
     return torch.utils.data.default_collate([data[i] for i in range(VIDEOS // 2)])
 
 
@@ -69,10 +72,10 @@ def states_equal(a: torch.nn.Module, b: dict[str, torch.Tensor]) -> bool:
 
 @pytest.mark.parametrize("slug", list(cmmp.VARIANTS))
 def test_step_uses_the_variants_objective(slug, index, stage1):
-    net, config = cmmp.from_stage1(*stage1, slug)
+    net, config = cmmp.from_stage1(*stage1, slug, True)
     net.eval()  # no dropout: the step and the reference see the same scores
     b = batch(index)
-    loss, logs = cmmp.make_step(config, torch.device("cpu"))(net, b)
+    loss, logs = cmmp.step(config, torch.device("cpu"))(net, b)
     with torch.no_grad():
         s_a, s_m = net(to_input(b["rgb"], "rgb"), to_input(b["flow"], "flow"))
     al, _ = adversarial_loss(s_a, s_m, b["label"])
@@ -93,7 +96,7 @@ def test_per_sample_flag_reaches_the_adversarial_loss(monkeypatch):
 
 @pytest.mark.parametrize("slug", ["sum", "cmmp"])
 def test_from_stage1_starts_from_the_stage1_weights(slug, stage1):
-    net, config = cmmp.from_stage1(*stage1, slug)
+    net, config = cmmp.from_stage1(*stage1, slug, True)
     for stream, path in zip((net.rgb, net.flow), stage1):
         assert states_equal(stream, checkpoint.load(path)["state_dict"])
     assert net.fusion == cmmp.VARIANTS[slug].fusion == config["fusion"]
@@ -102,15 +105,15 @@ def test_from_stage1_starts_from_the_stage1_weights(slug, stage1):
 
 def test_from_stage1_rejects_swapped_streams(stage1):
     with pytest.raises(ValueError, match="expected an RGB and a flow stream"):
-        cmmp.from_stage1(stage1[1], stage1[0], "cmmp")
+        cmmp.from_stage1(stage1[1], stage1[0], "cmmp", True)
 
 
 def train(index: Path, stage1: tuple[Path, Path], out: Path, lr: float) -> dict:
     """One cmmp-train step of the CMMP variant (no momentum, no weight decay); the checkpoint."""
-    rc = main(["cmmp-train", "--index", str(index), "--split", "1", "--segments", "3", "--length", str(LENGTH),
-               "--crop", str(CROP), "--no-hflip", "--batch-size", "3", "--lr", str(lr), "--iterations", "1",
-               "--momentum", "0", "--weight-decay", "0", "--variant", "cmmp", "--rgb", str(stage1[0]),
-               "--flow", str(stage1[1]), "--out", str(out)])
+    spec = training({"lr": lr, "iterations": 1, "momentum": 0, "weight_decay": 0}, segments=3, length=LENGTH,
+                    crop=CROP, batch_size=3, device="auto", per_sample_al=True)
+    rc = main(["cmmp-train", "--spec", spec, "--index", str(index), "--split", "1", "--threads", "0",
+               "--variant", "cmmp", "--rgb", str(stage1[0]), "--flow", str(stage1[1]), "--out", str(out)])
     assert rc == 0 and not Path(f"{out}.resume").exists()
     return checkpoint.load(out)
 
@@ -144,23 +147,24 @@ def test_cmmp_train_is_deterministic(index, stage1, tmp_path):
 
 def test_cmmp_train_rejects_a_flow_stream_of_another_length(index, stage1, tmp_path):
     with pytest.raises(SystemExit, match="reads 4 channels"):
-        main(["cmmp-train", "--index", str(index), "--lr", "0.1", "--iterations", "1", "--length", "5",
-              "--variant", "sum", "--rgb", str(stage1[0]), "--flow", str(stage1[1]), "--out", str(tmp_path / "x.pt")])
+        main(["cmmp-train", "--spec", training({"lr": 0.1, "iterations": 1}, length=5, per_sample_al=True),
+              "--index", str(index), "--split", "1", "--threads", "0", "--variant", "sum", "--rgb", str(stage1[0]),
+              "--flow", str(stage1[1]), "--out", str(tmp_path / "x.pt")])
 
 
 @pytest.fixture(scope="module")
 def trained(stage1, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A CMMP checkpoint as cmmp-train writes it (stage-1 weights plus fresh LSTMs)."""
-    net, config = cmmp.from_stage1(*stage1, "cmmp")
+    net, config = cmmp.from_stage1(*stage1, "cmmp", True)
     path = tmp_path_factory.mktemp("stage2") / "cmmp.pt"
     checkpoint.save(path, net, "cmmp", config, [])
     return path
 
 
 def test_scorer_returns_each_streams_scores(trained):
-    modalities, score = from_checkpoint(trained, torch.device("cpu"))
+    modalities, score = kinds.scorer(trained, torch.device("cpu"))
     assert modalities == ("rgb", "flow")
-    net = cmmp.build(checkpoint.load(trained)["config"])
+    net = build(checkpoint.load(trained)["config"])
     net.load_state_dict(checkpoint.load(trained)["state_dict"])
     net.eval()
     torch.manual_seed(1)
@@ -176,9 +180,9 @@ def test_scorer_returns_each_streams_scores(trained):
 
 def test_evaluate_writes_both_streams_scores(index, trained, tmp_path):
     out = tmp_path / "scores.npz"
-    assert main(["evaluate", "--index", str(index), "--split", "1", "--model", str(trained), "--segments", "2",
-                 "--crops", "5", "--length", str(LENGTH), "--crop", str(CROP), "--batch-size", "4",
-                 "--out", str(out)]) == 0
+    spec = evaluation(test_segments=2, crops=5, length=LENGTH, crop=CROP, batch_size=4, device="auto")
+    assert main(["evaluate", "--spec", spec, "--index", str(index), "--split", "1", "--threads", "0", "--model",
+                 str(trained), "--out", str(out)]) == 0
     scores = load_scores(out)
     assert scores["rgb"].shape == scores["flow"].shape == (VIDEOS, CLASSES)
     assert list(scores["label"]) == [i % CLASSES for i in range(VIDEOS)]

@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from specs import evaluation, training
 
+from twostream import kinds
 from twostream.cli import main
 from twostream.data.shards import write_shard
 from twostream.eval.predict import load_scores
-from twostream.eval.scorers import from_checkpoint
 from twostream.models import checkpoint
 from twostream.train import conv_fusion
 
@@ -49,9 +50,9 @@ def stage1(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def train(index: Path, stage1: tuple[Path, Path], out: Path, lr: float) -> dict:
-    rc = main(["conv-fusion-train", "--index", str(index), "--split", "1", "--segments", "2", "--length", str(LENGTH),
-               "--crop", str(CROP), "--no-hflip", "--batch-size", "3", "--lr", str(lr), "--iterations", "2",
-               "--stage", "layer2", "--rgb", str(stage1[0]), "--flow", str(stage1[1]), "--out", str(out)])
+    spec = training({"lr": lr, "iterations": 2}, length=LENGTH, crop=CROP, batch_size=3, stage="layer2")
+    rc = main(["conv-fusion-train", "--spec", spec, "--index", str(index), "--split", "1", "--threads", "0",
+               "--rgb", str(stage1[0]), "--flow", str(stage1[1]), "--out", str(out)])
     assert rc == 0 and not Path(f"{out}.resume").exists()
     return checkpoint.load(out)
 
@@ -72,14 +73,15 @@ def test_scorer_and_evaluate_write_the_fused_scores(index, stage1, tmp_path):
     net, config = conv_fusion.from_stage1(*stage1, "layer3")
     path = tmp_path / "cf.pt"
     checkpoint.save(path, net, "conv_fusion", config, [])
-    modalities, score = from_checkpoint(path, torch.device("cpu"))
+    modalities, score = kinds.scorer(path, torch.device("cpu"))
     assert modalities == ("rgb", "flow")
     clips = {"rgb": torch.randn(2, 2, 3, CROP, CROP), "flow": torch.randn(2, 2, 2 * LENGTH, CROP, CROP)}
     with torch.no_grad():
         torch.testing.assert_close(score(clips)["fused"], net.eval()(clips["rgb"], clips["flow"]))
     out = tmp_path / "scores.npz"
-    assert main(["evaluate", "--index", str(index), "--split", "1", "--model", str(path), "--segments", "2",
-                 "--crops", "1", "--length", str(LENGTH), "--crop", str(CROP), "--no-hflip", "--out", str(out)]) == 0
+    spec = evaluation(test_segments=2, crops=1, length=LENGTH, crop=CROP)
+    assert main(["evaluate", "--spec", spec, "--index", str(index), "--split", "1", "--threads", "0", "--model",
+                 str(path), "--out", str(out)]) == 0
     assert load_scores(out)["fused"].shape == (VIDEOS, CLASSES)
 
 

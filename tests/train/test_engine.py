@@ -11,7 +11,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from twostream.train.engine import BatchOrder, Schedule, Trainer
+from specs import schedule
+
+from twostream.train.engine import BatchOrder, Trainer
+
 
 
 class Toy(torch.utils.data.Dataset):
@@ -45,7 +48,7 @@ def step(net, batch):
 
 def trainer(tmp_path, **kw) -> tuple[nn.Module, Trainer]:
     net = model()
-    sched = Schedule(steps=kw.pop("steps", 25), lr=0.1, batch_size=8, milestones=[15], **kw)
+    sched = schedule(steps=kw.pop("steps", 25), lr=0.1, batch_size=8, milestones=[15], **kw)
     return net, Trainer(net, list(net.parameters()), Toy(), sched, seed=3, resume=tmp_path / "m.resume",
                         run_id="toy", device=torch.device("cpu"))
 
@@ -127,7 +130,7 @@ def test_resume_ignores_another_configuration(tmp_path) -> None:
 
 def test_plateau_divides_the_learning_rate(tmp_path) -> None:
     net = model()
-    sched = Schedule(steps=30, lr=1e-9, batch_size=8, plateau_patience=2)  # lr too small to improve
+    sched = schedule(steps=30, lr=1e-9, batch_size=8, plateau_patience=2)  # lr too small to improve
     t = Trainer(net, list(net.parameters()), Toy(), sched, seed=0, resume=tmp_path / "r", run_id="p",
                 device=torch.device("cpu"))
     history = t.fit(step)

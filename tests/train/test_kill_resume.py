@@ -11,15 +11,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from specs import training
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def command(cma_data: dict, out: Path, precision: str = "fp32") -> list[str]:
-    return [sys.executable, "-m", "twostream", "train", "--index", str(cma_data["index"]), "--split", "1",
-            "--modality", "flow", "--depth", "10", "--pretrained", "none", "--segments", "2", "--length", "5",
-            "--crop", "24", "--no-hflip", "--batch-size", "2", "--epochs", "20", "--lr", "0.01", "--device", "cpu",
-            "--threads", "1", "--seed", "3", "--checkpoint-every", "2", "--precision", precision, "--out", str(out)]
+    spec = training({"lr": 0.01, "epochs": 20}, seed=3, checkpoint_every=2, precision=precision, depth=10,
+                    pretrained="none", torch_home="", dropout=0.5)
+    return [sys.executable, "-m", "twostream", "train", "--spec", spec, "--index", str(cma_data["index"]),
+            "--split", "1", "--modality", "flow", "--threads", "1", "--out", str(out)]
 
 
 def run(cmd: list[str]) -> subprocess.Popen:

@@ -6,9 +6,10 @@ import os
 
 import pytest
 import torch
+from specs import schedule
 
 from twostream.train import engine, precision
-from twostream.train.engine import BatchOrder, RunOrder, Schedule, Trainer
+from twostream.train.engine import BatchOrder, RunOrder, Trainer
 
 from .test_engine import Toy, model, step
 
@@ -18,7 +19,7 @@ BF16_LOSS_TOLERANCE = 0.005  # measured: 2e-4 (bf16), 1e-4 (fp16)
 
 def trainer(path, name: str, **kw) -> tuple[torch.nn.Module, Trainer]:
     net = model()
-    sched = Schedule(steps=25, lr=0.1, batch_size=8, milestones=[15], precision=name, **kw)
+    sched = schedule(steps=25, lr=0.1, batch_size=8, milestones=[15], precision=name, **kw)
     return net, Trainer(net, list(net.parameters()), Toy(), sched, seed=3, resume=path / "m.resume", run_id="toy",
                         device=torch.device("cpu"))
 
@@ -90,7 +91,7 @@ def test_workers_start_once_per_run_and_see_each_epoch(tmp_path) -> None:
     reference = t.fit(step)
     pids = set()
     net = model()
-    sched = Schedule(steps=25, lr=0.1, batch_size=8, milestones=[15], precision="fp32", workers=2)
+    sched = schedule(steps=25, lr=0.1, batch_size=8, milestones=[15], precision="fp32", workers=2)
     t = Trainer(net, list(net.parameters()), Where(), sched, seed=3, resume=tmp_path / "w.resume", run_id="toy",
                 device=torch.device("cpu"))
     history = t.fit(lambda n, b: pids.update(b["pid"].tolist()) or step(n, b))
@@ -105,7 +106,7 @@ def test_compiled_training_matches_eager_without_dropout(tmp_path) -> None:
     for compile_ in (False, True):
         net = model()
         net[2].p = 0.0
-        sched = Schedule(steps=10, lr=0.1, batch_size=8, compile=compile_)
+        sched = schedule(steps=10, lr=0.1, batch_size=8, compile=compile_)
         t = Trainer(net, list(net.parameters()), Toy(), sched, seed=3, resume=tmp_path / f"{compile_}.resume",
                     run_id="toy", device=torch.device("cpu"))
         assert isinstance(t.net, torch._dynamo.eval_frame.OptimizedModule) == compile_

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -61,3 +63,21 @@ def jobs(output: str) -> list[tuple[str, dict[str, str], str]]:
         pairs = (w.split("=", 1) for w in wildcards.group(1).split(", ")) if wildcards else ()
         found.append((rule, dict(pairs), reason.group(1) if reason else ""))
     return found
+
+
+def shell_commands(output: str) -> list[tuple[str, str]]:
+    """(rule, shell command) of every job a dry run with ``-p`` lists."""
+    found = []
+    for rule, block in job_blocks(output):
+        command = re.search(r"^Shell command: (.+)$", block, re.M)
+        if command and command.group(1) != "None":  # `rule all` has none
+            found.append((rule, command.group(1)))
+    return found
+
+
+def twostream_call(command: str) -> tuple[list[str], dict[str, str], dict]:
+    """(argv after ``twostream``, {flag: value}, decoded --spec) of a rule's ``twostream`` shell command."""
+    words = shlex.split(command.split(" > ")[0])
+    argv = words[words.index("twostream") + 1:]
+    flags = {w: argv[i + 1] for i, w in enumerate(argv[:-1]) if w.startswith("--")}
+    return argv, flags, json.loads(flags.get("--spec", "{}"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from smk import job_counts
+from smk import job_counts, shell_commands, twostream_call
 
 pytestmark = pytest.mark.slow
 
@@ -60,6 +60,12 @@ def test_dry_run_after_ingest_expands_the_flow_chunks(work):
     snakemake(work, "results/ucf101/manifest.csv", "results/hmdb51/manifest.csv", config=("model={pretrained: none}",))
     out = snakemake(work, "-n", "-p")
     assert job_counts(out) == {"extract": 2, **AFTER_INGEST}
-    assert "cmmp-train --index results/hmdb51/shards.csv --split 3 --variant cmmp " in out
-    assert "--lr 0.0001 --iterations 13500 --lr-steps 4500 9000" in out
-    assert "--segments 25 --crops 10" in out
+    calls = {rule: [] for rule, _ in shell_commands(out)}
+    for rule, command in shell_commands(out):
+        calls[rule].append(twostream_call(command))
+    assert any(f["--index"] == "results/hmdb51/shards.csv" and f["--split"] == "3" and f["--variant"] == "cmmp"
+               for _, f, _ in calls["cmmp_train"])
+    paper = {"iterations": 13500, "lr_steps": [4500, 9000]}  # CMMP paper, both stages
+    assert all(s["schedule"] == {**s["schedule"], "lr": 0.0001, **paper} for _, _, s in calls["cmmp_train"])
+    assert all(s["schedule"] == {**s["schedule"], "lr": 0.001, **paper} for _, _, s in calls["train_stream"])
+    assert all((s["test_segments"], s["crops"]) == (25, 10) for _, _, s in calls["evaluate_stream"])

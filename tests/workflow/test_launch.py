@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import yaml
-from smk import TINY, job_blocks, snakemake
+from smk import TINY, shell_commands, snakemake
 
 
-def shell_commands(work: Path, **train) -> dict[str, list[str]]:
+def commands(work: Path, **train) -> dict[str, list[str]]:
     config = yaml.safe_load(TINY.read_text())
     config["train"].update(train)
     out = snakemake(work, config, "-n", "-p")
     assert out.returncode == 0, out.stderr[-3000:]
-    commands: dict[str, list[str]] = {}
-    for rule, block in job_blocks(out.stdout):
-        command = re.search(r"^Shell command: (.+)$", block, re.M)
-        if command:
-            commands.setdefault(rule, []).append(command.group(1))
-    return commands
+    listed: dict[str, list[str]] = {}
+    for rule, command in shell_commands(out.stdout):
+        listed.setdefault(rule, []).append(command)
+    return listed
 
 
 def test_training_runs_under_torchrun_with_two_processes(tmp_path) -> None:
-    listed = shell_commands(tmp_path, gpus=2)
+    listed = commands(tmp_path, gpus=2)
     assert listed["train_stream"] and all(
         c.startswith("torchrun --standalone --nproc-per-node 2 -m twostream train ") for c in listed["train_stream"])
     for rule, name in (("cmmp_train", "cmmp-train"), ("cma_train", "cma-train")):
@@ -32,5 +29,5 @@ def test_training_runs_under_torchrun_with_two_processes(tmp_path) -> None:
 
 
 def test_one_process_runs_python(tmp_path) -> None:
-    listed = shell_commands(tmp_path)
+    listed = commands(tmp_path)
     assert all(c.startswith("python -m twostream train ") for c in listed["train_stream"])

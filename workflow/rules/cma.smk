@@ -21,37 +21,19 @@ rule cma_train:
         **train_resources(),
     params:
         launcher=TRAIN,
-        pretrained=config["model"]["pretrained"],
-        torch_home=config["model"].get("torch_home", ""),
-        nonlocal_rgb=lambda w: "--nonlocal" if CMA["nonlocal"] else "--no-nonlocal",
-        dropout=cma_param("dropout"),
-        segments=config["train"]["segments"],
-        length=config["train"].get("length", 5),
-        batch=cma_param("batch_size"),
-        workers=config["train"].get("workers", 0),
-        speed=speed_args(training=True),
-        device=config["train"].get("device", "auto"),
-        crop=lambda w: ds(w)["crop"],
-        hflip=lambda w: "--hflip" if ds(w).get("hflip", True) else "--no-hflip",
-        lr=cma_param("lr"),
-        epochs=cma_param("epochs"),
-        lr_steps=cma_param("lr_steps"),
-        plateau=cma_param("plateau_patience"),
-        weight_decay=cma_param("weight_decay"),
-        seed=config["seed"],
+        spec=lambda w: spec(
+            **training(w, CMA["batch_size"], cma_schedule()),
+            **pick(config["model"], "pretrained", "torch_home"),
+            dropout=CMA["dropout"],
+            nonlocal_rgb=CMA["nonlocal"],
+        ),
         code=code("cma-train"),
     shell:
-        "{params.launcher} cma-train --index {input.index} --split {wildcards.split}"
-        " --iteration {wildcards.iteration} --init {input.init} --pretrained {params.pretrained}"
-        " --torch-home '{params.torch_home}'"
-        " {params.nonlocal_rgb} --dropout {params.dropout} --segments {params.segments} --length {params.length}"
-        " --crop {params.crop} {params.hflip} --batch-size {params.batch} --workers {params.workers} {params.speed}"
-        " --device {params.device} --lr {params.lr} --epochs {params.epochs} --lr-steps {params.lr_steps}"
-        " --plateau-patience {params.plateau} --weight-decay {params.weight_decay} --seed {params.seed}"
-        " --threads {threads} --out {output} > {log} 2>&1"
+        "{params.launcher} cma-train --spec {params.spec:q} --index {input.index} --split {wildcards.split}"
+        " --iteration {wildcards.iteration} --init {input.init} --threads {threads} --out {output} > {log} 2>&1"
 
 
-rule evaluate_cma:
+use rule evaluate_stream as evaluate_cma with:
     input:
         index="results/{dataset}/shards.csv",
         model="models/{dataset}/split{split}/cma/iter{iteration}.pt",
@@ -59,26 +41,6 @@ rule evaluate_cma:
         "results/{dataset}/split{split}/scores/cma/iter{iteration}.npz",
     log:
         "logs/evaluate_cma/{dataset}/split{split}_iter{iteration}.log",
-    conda:
-        "../../envs/twostream.yaml"
-    threads: workflow.cores
-    resources:
-        gpu=1 if GPUS else 0,
-    params:
-        segments=config["eval"]["test_segments"],
-        crops=config["eval"]["crops"],
-        length=config["train"].get("length", 5),
-        crop=lambda w: ds(w)["crop"],
-        hflip=lambda w: "--hflip" if ds(w).get("hflip", True) else "--no-hflip",
-        batch=config["eval"].get("batch_size", 1),
-        device=config["train"].get("device", "auto"),
-        speed=speed_args(training=False),
-        code=code("evaluate"),
-        scorer=code_version("twostream.train.cma"),
-    shell:
-        "python -m twostream evaluate --index {input.index} --split {wildcards.split} --model {input.model}"
-        " --segments {params.segments} --crops {params.crops} --length {params.length} --crop {params.crop}"
-        " {params.hflip} --batch-size {params.batch} --device {params.device} {params.speed} --threads {threads} --out {output} > {log} 2>&1"
 
 
 rule cma_tables:
@@ -110,17 +72,14 @@ rule cma_tables:
         "../../envs/twostream.yaml"
     params:
         split=lambda w: cma_split(w.dataset),
-        odd=cma_param("fusion", "odd"),
-        even=cma_param("fusion", "even"),
-        baseline=cma_param("fusion", "baseline"),
-        note=f"Test: {config['eval']['test_segments']} segments x {config['eval']['crops']} crops.",
+        spec=spec(fusion=CMA["fusion"]),
+        note=test_note(),
         code=code("cma-tables"),
     shell:
-        "python -m twostream cma-tables --dataset {wildcards.dataset} --split {params.split}"
+        "python -m twostream cma-tables --spec {params.spec:q} --dataset {wildcards.dataset} --split {params.split}"
         " --rgb {input.rgb} --flow {input.flow} --iterations {input.iterations}"
         " --rgb-model {input.rgb_model} --flow-model {input.flow_model} --cma-model {input.cma_model}"
-        " --odd {params.odd} --even {params.even} --baseline {params.baseline} --note '{params.note}'"
-        " --table1 {output.table1} --table2 {output.table2} > {log} 2>&1"
+        " --note {params.note:q} --table1 {output.table1} --table2 {output.table2} > {log} 2>&1"
 
 
 rule cma_fusion_figure:
@@ -142,11 +101,11 @@ rule cma_fusion_figure:
         "../../envs/twostream.yaml"
     params:
         split=lambda w: cma_split(w.dataset),
-        weights=cma_param("figures", "weights"),
+        spec=spec(weights=CMA["figures"]["weights"]),
         code=code("cma-figures"),
     shell:
-        "python -m twostream cma-figures fusion --dataset {wildcards.dataset} --split {params.split}"
-        " --rgb {input.rgb} --flow {input.flow} --iterations {input.iterations} --weights {params.weights}"
+        "python -m twostream cma-figures fusion --spec {params.spec:q} --dataset {wildcards.dataset}"
+        " --split {params.split} --rgb {input.rgb} --flow {input.flow} --iterations {input.iterations}"
         " --out {output.figure} > {log} 2>&1"
 
 
@@ -170,12 +129,12 @@ rule cma_attention_figure:
         gpu=1 if GPUS else 0,
     params:
         split=lambda w: cma_split(w.dataset),
-        crop=lambda w: ds(w)["crop"],
-        videos=cma_param("figures", "videos"),
-        queries=cma_param("figures", "queries"),
-        device=config["train"].get("device", "auto"),
+        spec=lambda w: spec(
+            **pick(CMA["figures"], "videos", "queries"),
+            crop=ds(w)["crop"],
+            device=config["train"]["device"],
+        ),
         code=code("cma-figures"),
     shell:
-        "python -m twostream cma-figures attention --index {input.index} --split {params.split}"
-        " --model {input.model} --crop {params.crop} --videos {params.videos} --queries {params.queries}"
-        " --device {params.device} --threads {threads} --out {output} > {log} 2>&1"
+        "python -m twostream cma-figures attention --spec {params.spec:q} --index {input.index}"
+        " --split {params.split} --model {input.model} --threads {threads} --out {output} > {log} 2>&1"

@@ -18,37 +18,18 @@ rule cmmp_train:
         **train_resources(),
     params:
         launcher=TRAIN,
-        segments=config["train"]["segments"],
-        length=config["train"].get("length", 5),
-        workers=config["train"].get("workers", 0),
-        speed=speed_args(training=True),
-        device=config["train"].get("device", "auto"),
-        crop=lambda w: ds(w)["crop"],
-        hflip=lambda w: "--hflip" if ds(w).get("hflip", True) else "--no-hflip",
-        batch=CMMP["batch_size"],
-        lr=CMMP["lr"],
-        length_arg=(
-            f"--iterations {CMMP['iterations']}"
-            if "iterations" in CMMP
-            else f"--epochs {CMMP['epochs']}"
+        spec=lambda w: spec(
+            **training(w, CMMP["batch_size"], schedule(CMMP)),
+            per_sample_al=CMMP["per_sample_al"],
         ),
-        lr_steps=" ".join(map(str, CMMP.get("lr_steps", []))),
-        weight_decay=CMMP.get("weight_decay", 5e-4),
-        per_sample=(
-            "--per-sample" if CMMP.get("per_sample_al", True) else "--no-per-sample"
-        ),
-        seed=config["seed"],
         code=code("cmmp-train"),
     shell:
-        "{params.launcher} cmmp-train --index {input.index} --split {wildcards.split}"
-        " --variant {wildcards.variant} --rgb {input.rgb} --flow {input.flow} {params.per_sample}"
-        " --segments {params.segments} --length {params.length} --crop {params.crop} {params.hflip}"
-        " --batch-size {params.batch} --workers {params.workers} {params.speed} --device {params.device} --lr {params.lr}"
-        " {params.length_arg} --lr-steps {params.lr_steps} --weight-decay {params.weight_decay}"
-        " --seed {params.seed} --threads {threads} --out {output} > {log} 2>&1"
+        "{params.launcher} cmmp-train --spec {params.spec:q} --index {input.index} --split {wildcards.split}"
+        " --variant {wildcards.variant} --rgb {input.rgb} --flow {input.flow} --threads {threads}"
+        " --out {output} > {log} 2>&1"
 
 
-rule evaluate_cmmp:
+use rule evaluate_stream as evaluate_cmmp with:
     input:
         index="results/{dataset}/shards.csv",
         model="models/{dataset}/split{split}/cmmp-{variant}.pt",
@@ -56,26 +37,6 @@ rule evaluate_cmmp:
         "results/{dataset}/split{split}/scores/cmmp-{variant}.npz",
     log:
         "logs/evaluate_cmmp/{dataset}/split{split}_{variant}.log",
-    conda:
-        "../../envs/twostream.yaml"
-    threads: workflow.cores
-    resources:
-        gpu=1 if GPUS else 0,
-    params:
-        segments=config["eval"]["test_segments"],
-        crops=config["eval"]["crops"],
-        length=config["train"].get("length", 5),
-        crop=lambda w: ds(w)["crop"],
-        hflip=lambda w: "--hflip" if ds(w).get("hflip", True) else "--no-hflip",
-        batch=config["eval"].get("batch_size", 1),
-        device=config["train"].get("device", "auto"),
-        speed=speed_args(training=False),
-        code=code("evaluate"),
-        scorer=code_version("twostream.train.cmmp"),
-    shell:
-        "python -m twostream evaluate --index {input.index} --split {wildcards.split} --model {input.model}"
-        " --segments {params.segments} --crops {params.crops} --length {params.length} --crop {params.crop}"
-        " {params.hflip} --batch-size {params.batch} --device {params.device} {params.speed} --threads {threads} --out {output} > {log} 2>&1"
 
 
 rule cmmp_table1:
@@ -101,13 +62,12 @@ rule cmmp_table1:
     params:
         split=lambda w: cmmp_table1_split(w.dataset),
         variants=" ".join(CMMP["variants"]),
-        weights=" ".join(map(str, CMMP.get("fusion_weights", [1, 1]))),
-        note=f"Test: {config['eval']['test_segments']} segments x {config['eval']['crops']} crops.",
+        spec=spec(fusion_weights=CMMP["fusion_weights"]),
+        note=test_note(),
         code=code("cmmp-tables"),
     shell:
-        "python -m twostream cmmp-tables table1 --dataset {wildcards.dataset} --split {params.split}"
-        " --variants {params.variants} --scores {input} --weights {params.weights} --note '{params.note}'"
-        " --out {output.csv} > {log} 2>&1"
+        "python -m twostream cmmp-tables table1 --spec {params.spec:q} --dataset {wildcards.dataset}"
+        " --split {params.split} --variants {params.variants} --scores {input} --note {params.note:q} --out {output.csv} > {log} 2>&1"
 
 
 rule cmmp_table2:
@@ -136,13 +96,12 @@ rule cmmp_table2:
         conv_fusion=lambda w, input: (
             f"--conv-fusion {' '.join(input.conv_fusion)}" if input.conv_fusion else ""
         ),
-        two_stream_weights=" ".join(
-            map(str, config["eval"].get("fusion_weights", [1, 1]))
+        spec=spec(
+            fusion_weights=CMMP["fusion_weights"],
+            two_stream_weights=config["eval"]["fusion_weights"],
         ),
-        weights=" ".join(map(str, CMMP.get("fusion_weights", [1, 1]))),
-        note=f"Test: {config['eval']['test_segments']} segments x {config['eval']['crops']} crops.",
+        note=test_note(),
         code=code("cmmp-tables"),
     shell:
-        "python -m twostream cmmp-tables table2 --runs {params.runs} --rgb {input.rgb} --flow {input.flow}"
-        " --cmmp {input.cmmp} {params.conv_fusion} --two-stream-weights {params.two_stream_weights} --weights {params.weights}"
-        " --note '{params.note}' --out {output.csv} > {log} 2>&1"
+        "python -m twostream cmmp-tables table2 --spec {params.spec:q} --runs {params.runs} --rgb {input.rgb}"
+        " --flow {input.flow} --cmmp {input.cmmp} {params.conv_fusion} --note {params.note:q} --out {output.csv} > {log} 2>&1"

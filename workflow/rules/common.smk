@@ -4,10 +4,10 @@ import re
 
 from twostream.workflow import (
     check_weights,
-    code_version,
     command_version,
     gpus_visible,
     launcher,
+    spec,
 )
 
 DATASETS = config["datasets"]
@@ -31,8 +31,8 @@ wildcard_constraints:
     variant=r"[a-z]+(-[a-z]+)?",
 
 
-TRAIN_GPUS = config["train"].get("gpus", 1)
-TRAIN_NODES = config["train"].get("nodes", 1)
+TRAIN_GPUS = config["train"]["gpus"]
+TRAIN_NODES = config["train"]["nodes"]
 # Training commands: python, or torchrun (DDP) with train.gpus processes on each of train.nodes.
 TRAIN = launcher(TRAIN_GPUS, TRAIN_NODES)
 
@@ -42,20 +42,6 @@ def train_resources():
     return {"gpu": TRAIN_GPUS if GPUS else 0, "nodes": TRAIN_NODES}
 
 
-def speed_args(training):
-    """Precision and decoding flags of training and evaluation commands (training: compile, prefetch;
-    evaluation: loader workers, which training rules pass on their own)."""
-    t = config["train"]
-    args = f"--precision {t['precision']} --decode {t['decode']}"
-    if training:
-        args += f" --prefetch {t['prefetch']} " + (
-            "--compile" if t["compile"] else "--no-compile"
-        )
-    else:
-        args += f" --workers {t['workers']}"
-    return args
-
-
 def ds(w):
     return DATASETS[w.dataset]
 
@@ -63,6 +49,55 @@ def ds(w):
 def code(command):
     """Code version of a twostream command: a param, so code edits re-run exactly its rules."""
     return command_version(command)
+
+
+def pick(section, *keys):
+    """The values of ``keys`` in a config section (a rule's spec holds exactly the keys it uses)."""
+    return {k: section[k] for k in keys}
+
+
+SCHEDULE = (
+    "lr",
+    "epochs",
+    "iterations",
+    "lr_steps",
+    "weight_decay",
+    "momentum",
+    "clip_grad",
+    "plateau_patience",
+)
+
+
+def schedule(section, keys=SCHEDULE):
+    """The schedule keys (schema $defs/schedule) a section gives: epochs or iterations, and the rest."""
+    return {k: section[k] for k in keys if k in section}
+
+
+def training(w, batch_size, schedule):
+    """The spec values every trainer uses (common.Training): train.*, the dataset's crop and hflip, the seed."""
+    return {
+        **pick(
+            config["train"],
+            "segments",
+            "length",
+            "workers",
+            "device",
+            "checkpoint_every",
+            "precision",
+            "compile",
+            "prefetch",
+            "decode",
+        ),
+        **pick(ds(w), "crop", "hflip"),
+        "batch_size": batch_size,
+        "seed": config["seed"],
+        "schedule": schedule,
+    }
+
+
+def test_note():
+    """The test protocol (eval.test_segments, eval.crops) that every table's note states."""
+    return f"Test: {config['eval']['test_segments']} segments x {config['eval']['crops']} crops."
 
 
 def ingest_inputs(w):
@@ -94,9 +129,7 @@ def ingest_args(w):
     if "annotations" in d:
         args += " --annotations " + " ".join(f"'{a}'" for a in d["annotations"])
     if d["kind"] == "folder":
-        args += (
-            f" --seed {config['seed']} --test-fraction {d.get('test_fraction', 0.3)}"
-        )
+        args += f" --seed {config['seed']} --test-fraction {d['test_fraction']}"
     return args
 
 
@@ -170,16 +203,10 @@ def cmmp_targets():
 CMA = config.get("cma")
 
 
-def cma_param(*keys):
-    """A param from the `cma:` section, read when a job is created (lists as space-separated words)."""
-
-    def value(w):
-        v = CMA
-        for key in keys:
-            v = v[key]
-        return " ".join(map(str, v)) if isinstance(v, list) else v
-
-    return value
+def cma_schedule():
+    """Each iteration's schedule: epochs, or cma.steps as its iterations (cma.iterations counts CMA iterations)."""
+    steps = {"iterations": CMA["steps"]} if "steps" in CMA else {}
+    return {**schedule(CMA, [k for k in SCHEDULE if k != "iterations"]), **steps}
 
 
 def cma_split(name):
@@ -251,15 +278,19 @@ def fusion_baselines_inputs(w):
 
 
 def fusion_baselines_args(w):
-    """The CMMP and CMA arguments of `twostream fusion-baselines` (none where not configured)."""
+    """The CMMP and CMA score files of `twostream fusion-baselines` (none where not configured)."""
     rows = fusion_baselines_inputs(w)
-    args = []
-    if "cmmp" in rows:
-        weights = " ".join(map(str, CMMP["fusion_weights"]))
-        args.append(f"--cmmp {rows['cmmp']} --cmmp-weights {weights}")
-    if "cma" in rows:
-        args.append(f"--cma {rows['cma']}")
-    return " ".join(args)
+    return " ".join(f"--{row} {rows[row]}" for row in ("cmmp", "cma") if row in rows)
+
+
+def fusion_baselines_spec(w):
+    """Its spec: eval.fusion_weights, cmmp.fusion_weights with CMMP, the embedded data's directions."""
+    out = {"fusion_weights": config["eval"]["fusion_weights"]}
+    if CMMP is not None:
+        out["cmmp_weights"] = CMMP["fusion_weights"]
+    if ds(w)["kind"] == "synthetic":
+        out["directions"] = ds(w)["synthetic"]["directions"]
+    return out
 
 
 def conv_fusion_targets():

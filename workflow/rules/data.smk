@@ -9,20 +9,10 @@ rule synthetic:
     conda:
         "../../envs/twostream.yaml"
     params:
-        colours=lambda w: ds(w)["synthetic"]["colours"],
-        directions=lambda w: ds(w)["synthetic"]["directions"],
-        groups=lambda w: ds(w)["synthetic"]["groups"],
-        clips=lambda w: ds(w)["synthetic"]["clips_per_group"],
-        val_clips=lambda w: ds(w)["synthetic"]["val_clips"],
-        frames=lambda w: ds(w)["synthetic"]["frames"],
-        size=lambda w: " ".join(map(str, ds(w)["synthetic"]["size"])),
-        seed=lambda w: ds(w)["synthetic"]["seed"],
+        spec=lambda w: spec(**ds(w)["synthetic"]),
         code=code("synthetic"),
     shell:
-        "python -m twostream synthetic --out {output} --colours {params.colours}"
-        " --directions {params.directions} --groups {params.groups} --clips-per-group {params.clips}"
-        " --val-clips {params.val_clips}"
-        " --frames {params.frames} --size {params.size} --seed {params.seed} > {log} 2>&1"
+        "python -m twostream synthetic --spec {params.spec:q} --out {output} > {log} 2>&1"
 
 
 checkpoint ingest:
@@ -58,22 +48,24 @@ rule extract:
         gpu=1 if GPUS else 0,
     params:
         chunk=lambda w: int(w.chunk),
-        chunk_size=config["flow"]["chunk_size"],
-        size=lambda w: " ".join(map(str, ds(w)["size"])),
-        backend=config["flow"]["backend"],
-        device=config["flow"].get("device", "auto"),
-        variant=config["flow"]["variant"],
-        batch_pairs=config["flow"]["batch_pairs"],
-        bound=config["flow"]["bound"],
-        quality=config["flow"].get("jpeg_quality", 90),
-        length=config["train"].get("length", 5),
+        spec=lambda w: spec(
+            **pick(
+                config["flow"],
+                "backend",
+                "device",
+                "variant",
+                "batch_pairs",
+                "bound",
+                "chunk_size",
+                "jpeg_quality",
+            ),
+            size=ds(w)["size"],
+            length=config["train"]["length"],
+        ),
         code=code("extract"),
     shell:
-        "python -m twostream extract --manifest {input.manifest} --chunk {params.chunk}"
-        " --chunk-size {params.chunk_size} --shards shards/{wildcards.dataset} --size {params.size}"
-        " --backend {params.backend} --device {params.device} --variant {params.variant}"
-        " --batch-pairs {params.batch_pairs} --bound {params.bound}"
-        " --quality {params.quality} --length {params.length} --threads {threads} --out {output} > {log} 2>&1"
+        "python -m twostream extract --spec {params.spec:q} --manifest {input.manifest} --chunk {params.chunk}"
+        " --shards shards/{wildcards.dataset} --threads {threads} --out {output} > {log} 2>&1"
 
 
 rule index:

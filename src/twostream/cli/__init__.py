@@ -1,6 +1,7 @@
 """Command line: ``twostream <command> ...``; one module per command in this package.
 
-Each command module defines ``add_arguments(parser)`` and ``run(args)``. Modules are
+Each command module defines ``add_arguments(parser)`` and ``run(args)``; the commands a rule runs
+take their config values as one ``--spec`` JSON (``cli.spec``) and paths as flags. Modules are
 imported lazily so that light commands do not pay for importing torch.
 """
 
@@ -39,17 +40,21 @@ def _module(name: str):
     return importlib.import_module(f"twostream.cli.{name.replace('-', '_')}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse(argv: list[str]) -> argparse.Namespace:
+    """The arguments of ``twostream ARGV`` (its ``--spec`` read into the command's dataclass)."""
     parser = argparse.ArgumentParser(prog="twostream", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    argv = sys.argv[1:] if argv is None else argv
     # Only the chosen command's module is imported (it may import torch).
     chosen = argv[0] if argv and argv[0] in COMMANDS else None
     for name, help_text in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         if name == chosen:
             _module(name).add_arguments(p)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(sys.argv[1:] if argv is None else argv)
     try:
         return int(_module(args.command).run(args) or 0)
     except WriteError as e:  # disk full, read-only folder: one line naming the folder, no traceback

@@ -3,15 +3,35 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 
+from twostream.cli.spec import add_spec
 from twostream.eval import cma_tables
+from twostream.eval.metrics import ratio
+from twostream.eval.predict import load_pair
 from twostream.eval.tables import write_table
 from twostream.models import checkpoint
-from twostream.models.cma import count_parameters
 from twostream.train import cma
 
 
+@dataclass(frozen=True)
+class Fusion:
+    """RGB:flow weights of the fused score: after odd iterations, after even ones, of iteration 0."""
+
+    odd: tuple[float, float]
+    even: tuple[float, float]
+    baseline: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class CMATablesSpec:
+    """``cma.fusion``."""
+
+    fusion: Fusion
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_spec(p, CMATablesSpec)
     p.add_argument("--dataset", required=True)
     p.add_argument("--split", type=int, required=True, help="the split the scores are from (noted in the tables)")
     p.add_argument("--rgb", required=True, help="stage-1 RGB stream scores (iteration 0)")
@@ -20,11 +40,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rgb-model", required=True, help="stage-1 RGB stream (Table 2's parameter unit)")
     p.add_argument("--flow-model", required=True, help="stage-1 flow stream")
     p.add_argument("--cma-model", required=True, help="iteration 1's CMA checkpoint")
-    weights = (("odd", (5.0, 1.0), "after odd iterations"), ("even", (1.0, 5.0), "after even iterations"),
-               ("baseline", (1.0, 1.0), "of iteration 0 (two-stream)"))
-    for name, default, what in weights:
-        p.add_argument(f"--{name}", type=float, nargs=2, default=default, metavar=("RGB", "FLOW"),
-                       help=f"fusion weights {what}")
     p.add_argument("--note", default="", help="provenance line for the Markdown tables")
     p.add_argument("--table1", required=True, help="Table 1 CSV (Markdown written beside it)")
     p.add_argument("--table2", required=True, help="Table 2 CSV (Markdown written beside it)")
@@ -36,19 +51,20 @@ def stream_parameters(path: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    odd, even, baseline = tuple(args.odd), tuple(args.even), tuple(args.baseline)
-    scores = [cma_tables.read_pair(args.rgb, args.flow)] + [cma_tables.read_pair(s, s) for s in args.iterations]
+    spec: CMATablesSpec = args.spec
+    odd, even, baseline = spec.fusion.odd, spec.fusion.even, spec.fusion.baseline
+    scores = [load_pair(args.rgb, args.flow)] + [load_pair(s, s) for s in args.iterations]
     net, config = cma.load(args.cma_model)
     if config["iteration"] != 1:
         raise SystemExit(f"{args.cma_model}: iteration {config['iteration']}, Table 2 needs iteration 1")
     params = {"rgb": stream_parameters(args.rgb_model), "flow": stream_parameters(args.flow_model),
-              "cma_rgb": count_parameters(net, "rgb")}
+              "cma_rgb": cma_tables.count_parameters(net, "rgb")}
     source = (f"Split {args.split} of {args.dataset}. paper_* columns: Chi et al. (2019) on Kinetics-400, "
               f"not this dataset. {args.note}").strip()
     t1 = cma_tables.table1(scores, odd, even, baseline)
-    note1 = (f"Iteration 0: the stage-1 streams (two-stream baseline, RGB:flow {cma_tables.ratio(baseline)}); "
-             f"iteration n: CMA_iter_n, fused RGB:flow {cma_tables.ratio(odd)} after odd and "
-             f"{cma_tables.ratio(even)} after even iterations. {source}")
+    note1 = (f"Iteration 0: the stage-1 streams (two-stream baseline, RGB:flow {ratio(baseline)}); "
+             f"iteration n: CMA_iter_n, fused RGB:flow {ratio(odd)} after odd and "
+             f"{ratio(even)} after even iterations. {source}")
     write_table(t1, args.table1, f"CMA Table 1: accuracy at each iteration on {args.dataset}", note1)
     t2 = cma_tables.table2(scores[0], scores[1], params, baseline)
     note2 = ("Parameters counted from the models: one stage-1 RGB stream (1x), both streams, and what "

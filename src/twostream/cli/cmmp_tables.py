@@ -3,31 +3,46 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 
+from twostream.cli.spec import add_spec
 from twostream.eval.cmmp_tables import REPORTED, Run, table1, table2
+from twostream.eval.metrics import ratio
 from twostream.eval.tables import write_table
 from twostream.train.cmmp import VARIANTS
 
 PROTOCOL = "Top-1 % of the test videos."
 
 
+@dataclass(frozen=True)
+class Table1Spec:
+    """``cmmp.fusion_weights``."""
+
+    fusion_weights: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Table2Spec(Table1Spec):
+    """``cmmp.fusion_weights`` and ``eval.fusion_weights``, the two-stream baseline's weights."""
+
+    two_stream_weights: tuple[float, float]
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="table", required=True)
     t1 = sub.add_parser("table1", help="Table 1: spatial, temporal and fused accuracy of each stage-2 variant")
+    add_spec(t1, Table1Spec)
     t1.add_argument("--dataset", required=True)
     t1.add_argument("--split", type=int, required=True)
     t1.add_argument("--variants", nargs="+", choices=tuple(VARIANTS), required=True)
     t1.add_argument("--scores", nargs="+", required=True, help="score files of the variants, in the same order")
-    t1.add_argument("--weights", type=float, nargs=2, default=(1.0, 1.0), metavar=("RGB", "FLOW"))
     t2 = sub.add_parser("table2", help="Table 2: mean accuracy of our two-stream baseline and CMMP, and the paper's")
+    add_spec(t2, Table2Spec)
     t2.add_argument("--runs", nargs="+", required=True, metavar="DATASET:KIND:SPLIT")
     t2.add_argument("--rgb", nargs="+", required=True, help="stage-1 RGB score files, one per run")
     t2.add_argument("--flow", nargs="+", required=True, help="stage-1 flow score files, one per run")
     t2.add_argument("--cmmp", nargs="+", required=True, help="CMMP score files, one per run")
     t2.add_argument("--conv-fusion", nargs="+", help="conv-fusion score files, one per run (the measured Fusion [11] row)")
-    t2.add_argument("--two-stream-weights", type=float, nargs=2, default=(1.0, 1.0), metavar=("RGB", "FLOW"))
-    t2.add_argument("--weights", type=float, nargs=2, default=(1.0, 1.0), metavar=("RGB", "FLOW"),
-                    help="CMMP's fusion weights")
     for t in (t1, t2):
         t.add_argument("--note", default="", help="provenance line for the Markdown table")
         t.add_argument("--out", required=True, help="table CSV (Markdown written beside it)")
@@ -40,35 +55,32 @@ def parse_runs(args: argparse.Namespace) -> list[Run]:
     if len(conv) != len(args.runs):
         raise SystemExit("give one conv-fusion score file per run")
     runs = []
-    for spec, rgb, flow, cmmp, cf in zip(args.runs, args.rgb, args.flow, args.cmmp, conv):
-        dataset, kind, split = spec.split(":")
+    for name, rgb, flow, cmmp, cf in zip(args.runs, args.rgb, args.flow, args.cmmp, conv):
+        dataset, kind, split = name.split(":")
         runs.append(Run(dataset, kind, int(split), rgb, flow, cmmp, cf))
     return runs
 
 
-def weights_text(w: tuple[float, float]) -> str:
-    return f"{w[0]:g}:{w[1]:g}"
-
-
 def run(args: argparse.Namespace) -> int:
+    spec = args.spec
     if args.table == "table1":
         if len(args.variants) != len(args.scores):
             raise SystemExit("give one score file per variant")
-        df = table1({VARIANTS[v].name: s for v, s in zip(args.variants, args.scores)}, tuple(args.weights))
+        df = table1({VARIANTS[v].name: s for v, s in zip(args.variants, args.scores)}, spec.fusion_weights)
         title = f"CMMP Table 1 on {args.dataset}, split {args.split}"
         note = (f"{PROTOCOL} Spatial / Temporal: the RGB / flow stream of each jointly trained variant; "
-                f"Fusion: their scores summed with weights RGB:flow = {weights_text(args.weights)}. "
+                f"Fusion: their scores summed with weights RGB:flow = {ratio(spec.fusion_weights)}. "
                 "The (paper, HMDB-51 split 1) columns quote Wang et al. (ICASSP 2018) Table 1; "
                 f"they were not measured here. {args.note}")
     else:
         runs = parse_runs(args)
-        df = table2(runs, tuple(args.two_stream_weights), tuple(args.weights))
+        df = table2(runs, spec.two_stream_weights, spec.fusion_weights)
         splits = "; ".join(f"{d}: {', '.join(str(r.split) for r in runs if r.dataset == d)}"
                            for d in dict.fromkeys(r.dataset for r in runs))
         title = "CMMP Table 2: mean accuracy"
         note = (f"{PROTOCOL} Rows measured here: fused top-1 % averaged over the splits ({splits}); two-stream: "
-                f"stage-1 streams fused with weights {weights_text(args.two_stream_weights)}, CMMP: weights "
-                f"{weights_text(args.weights)}. Rows \"{REPORTED}\": Wang et al. (ICASSP 2018) Table 2, "
+                f"stage-1 streams fused with weights {ratio(spec.two_stream_weights)}, CMMP: weights "
+                f"{ratio(spec.fusion_weights)}. Rows \"{REPORTED}\": Wang et al. (ICASSP 2018) Table 2, "
                 f"mean over UCF-101 / HMDB-51's three splits, quoted, not measured here. {args.note}")
     write_table(df, args.out, title, note.strip())
     print(df.to_string(index=False))

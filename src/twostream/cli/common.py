@@ -1,68 +1,82 @@
-"""Arguments shared by the training and evaluation commands."""
+"""What the training and evaluation commands share: their specs, process setup, and the training run.
+
+Every trainer (``train``, ``cmmp-train``, ``cma-train``) reads a ``Training`` spec (its own fields
+added) and hands ``train`` a ``start`` (the network, its checkpoint config, what ties a resume file
+to its origin) and a ``step`` (its kind's training step); ``train`` does the rest, the same for all.
+"""
 
 from __future__ import annotations
 
 import argparse
 import math
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
+import torch.nn as nn
 
 from twostream.data import batches
 from twostream.data.dataset import TSNDataset, select
-from twostream.train import distributed, precision
-from twostream.train.engine import Schedule
+from twostream.models import checkpoint
+from twostream.train import distributed
+from twostream.train.engine import Schedule, StepFn, Trainer
 
 
-def add_data_arguments(p: argparse.ArgumentParser) -> None:
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A training length in ``epochs`` or ``iterations`` (optimiser steps; exactly one), lr steps in the same unit."""
+
+    lr: float
+    epochs: float | None
+    iterations: int | None
+    lr_steps: list[float]
+    weight_decay: float
+    momentum: float
+    clip_grad: float
+    plateau_patience: int
+
+
+@dataclass(frozen=True)
+class Training:
+    """The config values every trainer uses: TSN sampling, batches, device and speed options, seed and schedule."""
+
+    segments: int
+    length: int
+    crop: int
+    hflip: bool
+    batch_size: int
+    workers: int
+    device: str
+    precision: str  # auto | bf16 | fp16 | fp32 (train.precision)
+    compile: bool
+    prefetch: int
+    decode: str  # cpu | gpu | auto (data.batches)
+    seed: int
+    checkpoint_every: int
+    schedule: ScheduleSpec
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """The paths and wildcards of a training or evaluation job (its config values come in ``--spec``)."""
     p.add_argument("--index", required=True, help="shard index CSV of the dataset")
-    p.add_argument("--split", type=int, default=1)
-    p.add_argument("--segments", type=int, default=3, help="TSN segments per video")
-    p.add_argument("--length", type=int, default=5, help="flow fields per stack")
-    p.add_argument("--crop", type=int, default=224)
-    p.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=True,
-                   help="random horizontal flips (off for datasets whose labels depend on left/right)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--workers", type=int, default=0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--precision", choices=precision.PRECISIONS, default="auto",
-                   help="autocast precision (auto: bf16 on CUDA, fp32 on CPU)")
-    p.add_argument("--decode", choices=batches.DECODES, default="cpu",
-                   help="JPEG decoding in the loader (cpu) or batched on the device (gpu; auto: gpu on CUDA)")
+    p.add_argument("--split", type=int, required=True, help="official split")
+    p.add_argument("--threads", type=int, required=True, help="torch CPU threads of the job (0: torch's default)")
 
 
-def add_schedule_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--lr", type=float, required=True)
-    p.add_argument("--epochs", type=float, help="length in epochs (or give --iterations)")
-    p.add_argument("--iterations", type=int, help="length in optimiser steps")
-    p.add_argument("--lr-steps", type=float, nargs="*", default=[],
-                   help="divide lr by 10 at these points (epochs with --epochs, steps with --iterations)")
-    p.add_argument("--plateau-patience", type=int, default=0)
-    p.add_argument("--momentum", type=float, default=0.9)
-    p.add_argument("--weight-decay", type=float, default=5e-4)
-    p.add_argument("--clip-grad", type=float, default=0.0)
-    p.add_argument("--checkpoint-every", type=int, default=0, help="steps between mid-epoch checkpoints")
-    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False,
-                   help="torch.compile the network a training step calls")
-    p.add_argument("--prefetch", type=int, default=2, help="batches each loader worker keeps ready")
+def set_threads(threads: int) -> None:
+    """torch CPU threads of the job (0: torch's default); under torchrun each of its processes on this
+    node takes an equal share."""
+    if threads:
+        torch.set_num_threads(max(1, threads // int(os.environ.get("LOCAL_WORLD_SIZE", 1))))
 
 
-def setup(args: argparse.Namespace) -> None:
-    """CPU threads, and the seed of the initial weights (torch seeds each process at random otherwise).
-
-    ``--threads`` is the job's: under torchrun each of its processes on this node takes an equal share.
-    """
-    if args.threads:
-        torch.set_num_threads(max(1, args.threads // int(os.environ.get("LOCAL_WORLD_SIZE", 1))))
-    torch.manual_seed(args.seed)
-
-
-def process(args: argparse.Namespace) -> tuple[distributed.Context, torch.device]:
-    """This process's place in a torchrun job (a single process otherwise) and its device."""
-    return distributed.process(args.device)
+def process(device: str) -> tuple[distributed.Context, torch.device]:
+    """This process's place in a torchrun job (a single process otherwise) and its device, resolved once."""
+    return distributed.process(device)
 
 
 def read_index(path: str) -> pd.DataFrame:
@@ -73,29 +87,63 @@ def num_classes(index: pd.DataFrame) -> int:
     return int(index["label"].max()) + 1
 
 
-def decode(args: argparse.Namespace, device: torch.device) -> str:
-    """Where the loader's JPEGs are decoded for this device (``--decode auto`` resolved)."""
-    return batches.resolve_decode(args.decode, device)
-
-
-def train_dataset(args: argparse.Namespace, index: pd.DataFrame, modalities: tuple[str, ...],
-                  device: torch.device) -> TSNDataset:
-    return TSNDataset(select(index, args.split, "train"), modalities, segments=args.segments, length=args.length,
-                      crop=args.crop, train=True, hflip=args.hflip, seed=args.seed, decode=decode(args, device))
-
-
-def schedule(args: argparse.Namespace, n_train: int) -> Schedule:
-    """Turn epoch- or step-based arguments into a step schedule."""
-    per_epoch = max(n_train // args.batch_size, 1)
-    if (args.epochs is None) == (args.iterations is None):
-        raise SystemExit("give exactly one of --epochs and --iterations")
-    if args.epochs is not None:
-        steps = math.ceil(args.epochs * per_epoch)
-        milestones = [round(e * per_epoch) for e in args.lr_steps]
+def schedule(spec: Training, n_train: int) -> Schedule:
+    """The step schedule of a spec: epochs (and epoch lr steps) turned into optimiser steps."""
+    s = spec.schedule
+    per_epoch = max(n_train // spec.batch_size, 1)
+    if (s.epochs is None) == (s.iterations is None):
+        raise SystemExit("give exactly one of epochs and iterations")
+    if s.epochs is not None:
+        steps = math.ceil(s.epochs * per_epoch)
+        milestones = [round(e * per_epoch) for e in s.lr_steps]
     else:
-        steps, milestones = args.iterations, [int(s) for s in args.lr_steps]
-    return Schedule(steps=steps, lr=args.lr, batch_size=args.batch_size, milestones=milestones,
-                    plateau_patience=args.plateau_patience, momentum=args.momentum,
-                    weight_decay=args.weight_decay, clip_grad=args.clip_grad, workers=args.workers,
-                    checkpoint_every=args.checkpoint_every, precision=args.precision, compile=args.compile,
-                    prefetch=args.prefetch)
+        steps, milestones = s.iterations, [int(x) for x in s.lr_steps]
+    return Schedule(steps=steps, lr=s.lr, batch_size=spec.batch_size, milestones=milestones,
+                    plateau_patience=s.plateau_patience, momentum=s.momentum, weight_decay=s.weight_decay,
+                    clip_grad=s.clip_grad, workers=spec.workers, checkpoint_every=spec.checkpoint_every,
+                    precision=spec.precision, compile=spec.compile, prefetch=spec.prefetch)
+
+
+Start = Callable[[pd.DataFrame], tuple[nn.Module, dict[str, Any], dict[str, Any]]]
+
+
+def train(args: argparse.Namespace, spec: Training, kind: str, modalities: tuple[str, ...], start: Start,
+          step: Callable[[dict[str, Any], torch.device], StepFn]) -> int:
+    """One training run: ``start(index)`` -> (network, checkpoint config, its origin), trained to the end of the
+    schedule (resuming a matching ``<out>.resume``), saved as a ``kind`` checkpoint at ``args.out``.
+
+    Only parameters with ``requires_grad`` are trained (a kind's start may freeze some).
+    """
+    set_threads(args.threads)
+    torch.manual_seed(spec.seed)  # the new weights start() initialises (torch seeds each process at random otherwise)
+    index = read_index(args.index)
+    net, config, origin = start(index)
+    ctx, dev = process(spec.device)
+    net.to(dev)
+    data = TSNDataset(select(index, args.split, "train"), modalities, segments=spec.segments, length=spec.length,
+                      crop=spec.crop, train=True, hflip=spec.hflip, seed=spec.seed,
+                      decode=batches.resolve_decode(spec.decode, dev))
+    resume = Path(args.out + ".resume")
+    run_id = {"config": config, **origin, "index": args.index, "split": args.split, "crop": spec.crop,
+              "hflip": spec.hflip, "segments": spec.segments}
+    params = [p for p in net.parameters() if p.requires_grad]
+    trainer = Trainer(net, params, data, schedule(spec, len(data)), seed=spec.seed, resume=resume, run_id=run_id,
+                      device=dev, ctx=ctx)
+    history = trainer.fit(step(config, dev))
+    if ctx.main:
+        checkpoint.save(args.out, net, kind, config, history)
+        resume.unlink(missing_ok=True)
+    return 0
+
+
+def check_flow_length(config: dict[str, Any], length: int, source: str) -> None:
+    """Stop unless the flow stream of a two-stream checkpoint config reads stacks of ``length`` fields."""
+    channels = config["flow"]["in_channels"]
+    if channels != 2 * length:
+        raise SystemExit(f"{source}: the flow stream reads {channels} channels, not 2 x length {length}")
+
+
+def use_torch_home(torch_home: str) -> None:
+    """Read ImageNet weights from this torchvision cache (TORCH_HOME; empty: torchvision's default)."""
+    if torch_home:
+        os.environ["TORCH_HOME"] = torch_home

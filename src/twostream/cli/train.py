@@ -3,52 +3,37 @@
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
-
-import torch.nn.functional as F
+from dataclasses import dataclass
 
 from twostream.cli import common
-from twostream.data.transforms import to_input
-from twostream.models import checkpoint
-from twostream.models.streams import tsn_forward
-from twostream.train.engine import Trainer, accuracy
+from twostream.cli.spec import add_spec
+from twostream.train import stream
+
+
+@dataclass(frozen=True)
+class StreamSpec(common.Training):
+    """``model.*`` on top of the shared training values."""
+
+    depth: int
+    pretrained: str
+    torch_home: str
+    dropout: float
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    common.add_data_arguments(p)
-    common.add_schedule_arguments(p)
+    add_spec(p, StreamSpec)
+    common.add_run_arguments(p)
     p.add_argument("--modality", choices=("rgb", "flow"), required=True)
-    p.add_argument("--depth", type=int, default=50, help="ResNet depth")
-    p.add_argument("--pretrained", default="none", help="none | imagenet | path to a state dict")
-    p.add_argument("--torch-home", default="", help="weights cache (TORCH_HOME) for --pretrained imagenet")
-    p.add_argument("--dropout", type=float, default=0.5)
     p.add_argument("--out", required=True, help="trained stream checkpoint")
 
 
 def run(args: argparse.Namespace) -> int:
-    common.setup(args)
-    if args.torch_home:
-        os.environ["TORCH_HOME"] = args.torch_home
-    index = common.read_index(args.index)
-    config = checkpoint.stream_config(args.modality, args.depth, common.num_classes(index), args.dropout, args.length)
-    net = checkpoint.build_stream(config, args.pretrained)
-    ctx, dev = common.process(args)
-    net.to(dev)
-    data = common.train_dataset(args, index, (args.modality,), dev)
-    sched = common.schedule(args, len(data))
-    trainer = Trainer(net, list(net.parameters()), data, sched, seed=args.seed, resume=Path(args.out + ".resume"),
-                      run_id={"config": config, "pretrained": args.pretrained, "index": args.index,
-                              "split": args.split, "crop": args.crop, "hflip": args.hflip,
-                              "segments": args.segments}, device=dev, ctx=ctx)
+    spec: StreamSpec = args.spec
+    common.use_torch_home(spec.torch_home)
 
-    def step(model, batch):
-        scores = tsn_forward(model, to_input(batch[args.modality].to(dev), args.modality))
-        target = batch["label"].to(dev)
-        return F.cross_entropy(scores, target), {"acc": accuracy(scores, target)}
+    def start(index):
+        net, config = stream.start(args.modality, spec.depth, common.num_classes(index), spec.dropout, spec.length,
+                                   spec.pretrained)
+        return net, config, {"pretrained": spec.pretrained}
 
-    history = trainer.fit(step)
-    if ctx.main:
-        checkpoint.save(args.out, net, "stream", config, history)
-        Path(args.out + ".resume").unlink(missing_ok=True)
-    return 0
+    return common.train(args, spec, "stream", (args.modality,), start, stream.step)

@@ -34,9 +34,9 @@ def select(index: pd.DataFrame, split: int, subset: str) -> pd.DataFrame:
 
 
 class TSNDataset(Dataset):
-    def __init__(self, videos: pd.DataFrame, modalities: tuple[str, ...] = MODALITIES, *, segments: int = 3,
-                 length: int = 5, crop: int = 224, train: bool = True, hflip: bool = True, crops: int = 1,
-                 seed: int = 0, cache_size: int = 64, decode: str = "cpu"):
+    def __init__(self, videos: pd.DataFrame, modalities: tuple[str, ...] = MODALITIES, *, segments: int,
+                 length: int, crop: int, train: bool = True, hflip: bool = True, crops: int = 1,
+                 seed: int = 0, cache_size: int = 64, decode: str):
         unknown = set(modalities) - set(MODALITIES)
         if unknown:
             raise ValueError(f"unknown modalities {sorted(unknown)}")

@@ -39,18 +39,21 @@ VAL_GROUP = 0  # the validation videos' group: never in a split's train or test 
 
 @dataclass(frozen=True)
 class SyntheticSpec:
-    colours: int = 3
-    directions: int = 4
-    groups: int = 3
-    clips_per_group: int = 8
-    val_clips: int = 4  # validation videos per class (group 0)
-    frames: int = 12
-    height: int = 64
-    width: int = 64
+    """The generator's settings: a dataset's ``synthetic:`` section (defaults in the config schema), then the
+    look of the squares, which the config does not set."""
+
+    colours: int
+    directions: int
+    groups: int
+    clips_per_group: int
+    val_clips: int  # validation videos per class (group 0)
+    frames: int
+    height: int
+    width: int
+    seed: int
     object_size: tuple[int, int] = (12, 16)  # side of the squares, px (min, max)
     speed: tuple[float, float] = (2.0, 3.0)  # px per frame (min, max)
     fps: float = 25.0
-    seed: int = 0
 
     @property
     def num_classes(self) -> int:

@@ -18,17 +18,9 @@ from matplotlib.colors import hsv_to_rgb
 from matplotlib.figure import Figure  # the object API: no pyplot state, no GUI backend
 
 from twostream.eval import intervals
-from twostream.eval.metrics import fuse
+from twostream.eval.metrics import Weights, fuse, ratio
 from twostream.files import atomic_path
 from twostream.models.cma import CMABlock, CMANet
-
-Weights = tuple[float, float]
-
-
-def parse_ratio(text: str) -> Weights:
-    """``"5:1"`` -> (5.0, 1.0)."""
-    rgb, flow = text.split(":")
-    return float(rgb), float(flow)
 
 
 def sweep(models: dict[str, dict[str, np.ndarray]], ratios: Sequence[Weights]) -> pd.DataFrame:
@@ -37,7 +29,7 @@ def sweep(models: dict[str, dict[str, np.ndarray]], ratios: Sequence[Weights]) -
     for name, scores in models.items():
         for w in ratios:
             fused = fuse(scores["rgb"], scores["flow"], w)
-            rows.append({"model": name, "weights": f"{w[0]:g}:{w[1]:g}", "w_rgb": w[0], "w_flow": w[1],
+            rows.append({"model": name, "weights": ratio(w), "w_rgb": w[0], "w_flow": w[1],
                          **intervals.columns("top1", intervals.accuracy(fused, scores["label"], 1)),
                          **intervals.columns("top5", intervals.accuracy(fused, scores["label"], 5))})
     return pd.DataFrame(rows)

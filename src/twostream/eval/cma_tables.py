@@ -7,18 +7,17 @@ The paper's Kinetics-400 numbers sit in separate ``paper_*`` columns.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from twostream.eval import intervals
-from twostream.eval.metrics import fuse
-from twostream.eval.predict import load_scores
-from twostream.models.cma import fusion_weights
+from twostream.eval.metrics import Weights, fuse, ratio
+from twostream.eval.predict import same_videos
+from twostream.models import cma as cma_model
+from twostream.models.cma import CMANet
 
-Weights = tuple[float, float]
 OUTPUTS = ("rgb", "flow", "two_stream")
 
 # Chi et al. (2019), Table 1 (Kinetics-400): iteration -> (output -> (top-1, top-5)).
@@ -32,21 +31,6 @@ PAPER_TABLE1 = {
 PAPER_TABLE2 = {"ResNet-R": (1.0, 67.73, 87.94), "two-stream": (2.0, 71.21, 89.92), "CMA_iter1-R": (1.8, 72.17, 90.70)}
 
 
-def read_pair(rgb_path: str | os.PathLike, flow_path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """{"rgb", "flow", "label", "video_id"} from the RGB output of one file and the flow output of another."""
-    rgb, flow = load_scores(rgb_path), load_scores(flow_path)
-    if list(rgb["video_id"]) != list(flow["video_id"]):
-        raise ValueError(f"{rgb_path} and {flow_path} score different videos")
-    return {"rgb": rgb["rgb"], "flow": flow["flow"], "label": rgb["label"], "video_id": rgb["video_id"]}
-
-
-def same_videos(pairs: Sequence[dict[str, np.ndarray]]) -> None:
-    """Raise unless every score set covers the same videos in the same order."""
-    for p in pairs[1:]:
-        if list(p["video_id"]) != list(pairs[0]["video_id"]):
-            raise ValueError("the score files cover different test videos")
-
-
 Accuracy = tuple[float, float, float]  # %, 95 % interval low, high
 
 
@@ -57,8 +41,37 @@ def accuracies(scores: dict[str, np.ndarray], weights: Weights) -> dict[str, tup
             for name, s in outputs.items()}
 
 
-def ratio(weights: Weights) -> str:
-    return f"{weights[0]:g}:{weights[1]:g}"
+def count_parameters(net: CMANet, output: str) -> int:
+    """Parameters needed to compute one branch's output (paper Table 2).
+
+    That is the whole branch with its blocks, plus the other branch up to the last insertion point
+    (stem, residual blocks, its non-local blocks) and its CMA blocks before that point, which feed
+    this branch's later blocks. Divide by a plain StreamNet's count for the paper's ratio.
+    """
+    other = cma_model.other_branch(output)
+    stream = getattr(net, other)
+    cma = net.rgb_cma if other == "rgb" else net.flow_cma
+    nonlocal_ = net.rgb_nonlocal if other == "rgb" else {}
+    last = cma_model.block_key(*net.points[-1])
+    needed = [*net.branch(output), stream.backbone.conv1, stream.backbone.bn1]
+    for stage, i, block in cma_model.blocks(stream.backbone):
+        key = cma_model.block_key(stage, i)
+        needed.append(block)
+        if key in nonlocal_:
+            needed.append(nonlocal_[key])
+        if key == last:
+            break
+        if key in cma:
+            needed.append(cma[key])
+    return sum(p.numel() for module in needed for p in module.parameters())
+
+
+def fusion_weights(iteration: int, odd: Weights, even: Weights, baseline: Weights) -> Weights:
+    """(w_rgb, w_flow) after a training iteration: ``odd`` after odd ones (RGB trained last; the paper: 5:1),
+    ``even`` after even ones (1:5), ``baseline`` for iteration 0, the two-stream baseline (Sec. 5.2)."""
+    if iteration == 0:
+        return baseline
+    return odd if iteration % 2 == 1 else even
 
 
 def table1(iterations: Sequence[dict[str, np.ndarray]], odd: Weights, even: Weights, baseline: Weights) -> pd.DataFrame:

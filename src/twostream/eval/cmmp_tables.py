@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from twostream.eval import intervals
-from twostream.eval.metrics import fuse
-from twostream.eval.predict import load_scores
+from twostream.eval.metrics import Weights, fuse
+from twostream.eval.predict import load_pair, load_scores
 
 # Wang et al. (ICASSP 2018) Table 1: HMDB-51 split 1, top-1 % (spatial, temporal, fusion).
 PAPER_TABLE1 = {
@@ -58,14 +58,14 @@ class Run:
 Accuracy = tuple[float, float, float]  # top-1 %, 95 % interval low, high
 
 
-def stream_top1(path: str | os.PathLike, weights: tuple[float, float]) -> tuple[Accuracy, Accuracy, Accuracy]:
+def stream_top1(path: str | os.PathLike, weights: Weights) -> tuple[Accuracy, Accuracy, Accuracy]:
     """Top-1 % (with interval) of a two-output score file ("rgb", "flow"): spatial, temporal, weighted fusion."""
-    s = load_scores(path)
+    s = load_pair(path, path)
     fused = fuse(s["rgb"], s["flow"], weights)
     return tuple(intervals.accuracy(x, s["label"]) for x in (s["rgb"], s["flow"], fused))
 
 
-def table1(variants: dict[str, str], weights: tuple[float, float]) -> pd.DataFrame:
+def table1(variants: dict[str, str], weights: Weights) -> pd.DataFrame:
     """Rows ``{Table 1 name: score file}`` -> Method, Spatial, Temporal, Fusion and the paper's three columns."""
     rows = []
     for name, path in variants.items():
@@ -76,12 +76,10 @@ def table1(variants: dict[str, str], weights: tuple[float, float]) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
-def two_stream_top1(rgb_path: str | os.PathLike, flow_path: str | os.PathLike, weights: tuple[float, float]) -> Accuracy:
+def two_stream_top1(rgb_path: str | os.PathLike, flow_path: str | os.PathLike, weights: Weights) -> Accuracy:
     """Fused top-1 % (with interval) of the two stage-1 streams' score files."""
-    rgb, flow = load_scores(rgb_path), load_scores(flow_path)
-    if list(rgb["video_id"]) != list(flow["video_id"]):
-        raise ValueError(f"{rgb_path} and {flow_path} score different videos")
-    return intervals.accuracy(fuse(rgb["rgb"], flow["flow"], weights), rgb["label"])
+    s = load_pair(rgb_path, flow_path)
+    return intervals.accuracy(fuse(s["rgb"], s["flow"], weights), s["label"])
 
 
 def videos(path: str | os.PathLike) -> int:
@@ -106,7 +104,7 @@ def dataset_columns(runs: list[Run]) -> dict[str, str]:
     return columns
 
 
-def table2(runs: list[Run], two_stream_weights: tuple[float, float], cmmp_weights: tuple[float, float]) -> pd.DataFrame:
+def table2(runs: list[Run], two_stream_weights: Weights, cmmp_weights: Weights) -> pd.DataFrame:
     """Our two-stream baseline, CMMP and conv fusion (top-1 %, mean over each dataset's splits), then the paper's rows."""
     columns = dataset_columns(runs)
     ours = {"Two-stream (stage 1)": {}, "CMMP": {}}

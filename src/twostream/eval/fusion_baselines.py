@@ -10,15 +10,14 @@ fusion, which sees both colours with no tie to the motion, gets it right about h
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from twostream.eval import intervals
-from twostream.eval.metrics import fuse
-from twostream.eval.predict import load_scores
+from twostream.eval.metrics import Weights, fuse
+from twostream.eval.predict import load_scores, same_videos
 
 
 @dataclass(frozen=True)
@@ -27,15 +26,13 @@ class Row:
 
     name: str
     sources: tuple[tuple[str, str], ...]  # (score file, output name)
-    weights: tuple[float, float] = (1.0, 1.0)
+    weights: Weights = (1.0, 1.0)  # used by two-source rows only
 
 
 def row_scores(row: Row) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(scores, labels, video ids) of one row."""
     loaded = [load_scores(path) for path, _ in row.sources]
-    for (path, _), s in zip(row.sources[1:], loaded[1:]):
-        if list(s["video_id"]) != list(loaded[0]["video_id"]):
-            raise ValueError(f"{path} and {row.sources[0][0]} score different videos")
+    same_videos(loaded, [path for path, _ in row.sources])
     parts = [s[output] for s, (_, output) in zip(loaded, row.sources)]
     scores = parts[0] if len(parts) == 1 else fuse(parts[0], parts[1], row.weights)
     return scores, loaded[0]["label"], loaded[0]["video_id"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from twostream.files import atomic_path
+from twostream.models.streams import consensus
 
 # Maps a batch of video clips {modality: (N, K, C, h, w) float} to {output name: (N, classes) scores}.
 ClipScorer = Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]
@@ -44,12 +45,12 @@ def predict(score: ClipScorer, dataset, modalities: tuple[str, ...], device: tor
                       mininterval=5 if not sys.stderr.isatty() else 0.1):
         labels.append(batch["label"])
         batch = move(batch, device)
-        b, crops = batch[modalities[0]].shape[:2]
+        crops = batch[modalities[0]].shape[1]
         clips = {m: to_input(batch[m].flatten(0, 1), m) for m in modalities}
         with precisions.autocast(device, dtype):
             scores = score(clips)
         for name, s in scores.items():
-            out.setdefault(name, []).append(s.float().view(b, crops, -1).mean(dim=1))
+            out.setdefault(name, []).append(consensus(s.float(), crops))
     result = {name: torch.cat(v).cpu().numpy() for name, v in out.items()}
     result["label"] = torch.cat(labels).numpy()
     return result
@@ -64,3 +65,19 @@ def save_scores(path: str | os.PathLike, video_ids: list[str], scores: dict[str,
 def load_scores(path: str | os.PathLike) -> dict[str, np.ndarray]:
     with np.load(path) as z:
         return {k: z[k] for k in z.files}
+
+
+def same_videos(scores: Sequence[dict[str, np.ndarray]], paths: Sequence | None = None) -> None:
+    """Raise unless every score set covers the same videos in the same order (``paths``: their files)."""
+    for i, s in enumerate(scores[1:], start=1):
+        if list(s["video_id"]) != list(scores[0]["video_id"]):
+            which = f"{paths[0]} and {paths[i]}" if paths else "the score files"
+            raise ValueError(f"{which} cover different test videos")
+
+
+def load_pair(rgb_path: str | os.PathLike, flow_path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """{"rgb", "flow", "label", "video_id"}: the RGB output of one score file and the flow output of another
+    (the same file for a two-output model), checked to cover the same videos."""
+    rgb, flow = load_scores(rgb_path), load_scores(flow_path)
+    same_videos([rgb, flow], [rgb_path, flow_path])
+    return {"rgb": rgb["rgb"], "flow": flow["flow"], "label": rgb["label"], "video_id": rgb["video_id"]}

@@ -1,36 +1,43 @@
-"""Build a clip scorer from a trained checkpoint, by the checkpoint's kind.
+"""Clip scorers of every model kind: a trained network -> (modalities it reads, ClipScorer).
 
-Each kind's module provides ``scorer(ckpt: dict, device) -> (modalities, ClipScorer)``.
+A scorer maps a batch of clips {modality: (N, K, C, h, w)} to {output: (N, classes)} video scores
+(segment-averaged); ``twostream.kinds`` says which one a checkpoint's kind uses.
 """
 
 from __future__ import annotations
 
-import importlib
-import os
-
-import torch
+from typing import Any
 
 from twostream.eval.predict import ClipScorer
-from twostream.models import checkpoint
-from twostream.models.streams import tsn_forward
-from twostream.train import precision
+from twostream.models.cma import CMANet, tsn_forward_pair
+from twostream.models.cmmp import CMMPNet
+from twostream.models.conv_fusion import ConvFusionNet
+from twostream.models.streams import StreamNet, tsn_forward
 
-KINDS = {"stream": "twostream.eval.scorers", "cmmp": "twostream.train.cmmp", "cma": "twostream.train.cma",
-         "conv_fusion": "twostream.train.conv_fusion"}
+Scored = tuple[tuple[str, ...], ClipScorer]
+FUSED = "fused"  # the one output of a conv-fusion score file
 
 
-def scorer(ckpt: dict, device: torch.device) -> tuple[tuple[str, ...], ClipScorer]:
-    """Scorer of a single stream: {modality: scores}."""
-    net = checkpoint.build_stream(ckpt["config"])
-    net.load_state_dict(ckpt["state_dict"])
-    precision.place(net, device).eval()
-    m = ckpt["config"]["modality"]
+def stream(net: StreamNet, config: dict[str, Any]) -> Scored:
+    """A single stream: {modality: scores}."""
+    m = config["modality"]
     return (m,), lambda clips: {m: tsn_forward(net, clips[m])}
 
 
-def from_checkpoint(path: str | os.PathLike, device: torch.device) -> tuple[tuple[str, ...], ClipScorer]:
-    """(modalities the model reads, scorer) for a checkpoint file."""
-    ckpt = checkpoint.load(path)
-    if ckpt["kind"] not in KINDS:
-        raise ValueError(f"{path}: unknown checkpoint kind {ckpt['kind']!r}")
-    return importlib.import_module(KINDS[ckpt["kind"]]).scorer(ckpt, device)
+def cmmp(net: CMMPNet, config: dict[str, Any]) -> Scored:
+    """A CMMP stage-2 model: {"rgb": s_a, "flow": s_m}; the LSTMs run over each clip's K segments."""
+    def score(clips: dict) -> dict:
+        s_a, s_m = net(clips["rgb"], clips["flow"])
+        return {"rgb": s_a, "flow": s_m}
+
+    return ("rgb", "flow"), score
+
+
+def cma(net: CMANet, config: dict[str, Any]) -> Scored:
+    """A CMA model: both branches' outputs {"rgb": scores, "flow": scores}."""
+    return ("rgb", "flow"), lambda clips: dict(zip(("rgb", "flow"), tsn_forward_pair(net, clips["rgb"], clips["flow"])))
+
+
+def conv_fusion(net: ConvFusionNet, config: dict[str, Any]) -> Scored:
+    """A conv-fusion model: its one output {"fused": scores}."""
+    return ("rgb", "flow"), lambda clips: {FUSED: net(clips["rgb"], clips["flow"])}

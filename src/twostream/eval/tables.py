@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from twostream.eval import intervals
-from twostream.eval.metrics import fuse
-from twostream.eval.predict import load_scores
+from twostream.eval.metrics import Weights, fuse
+from twostream.eval.predict import load_pair
 from twostream.files import write_csv, write_text
 
 
@@ -24,16 +24,14 @@ def write_table(df: pd.DataFrame, csv_path: str | os.PathLike, title: str, note:
     write_text(md, Path(csv_path).with_suffix(".md"))
 
 
-def two_stream_rows(rgb_path: str, flow_path: str, split: int, weights: tuple[float, float]) -> list[dict]:
+def two_stream_rows(rgb_path: str, flow_path: str, split: int, weights: Weights) -> list[dict]:
     """RGB, flow and fused accuracy of one split from the two streams' score files."""
-    rgb, flow = load_scores(rgb_path), load_scores(flow_path)
-    if list(rgb["video_id"]) != list(flow["video_id"]):
-        raise ValueError(f"{rgb_path} and {flow_path} score different videos")
-    labels = rgb["label"]
-    streams = {"RGB": rgb["rgb"], "Flow": flow["flow"], "Fused": fuse(rgb["rgb"], flow["flow"], weights)}
-    return [{"split": split, "stream": name, **intervals.columns("top1", intervals.accuracy(s, labels, 1)),
-             **intervals.columns("top5", intervals.accuracy(s, labels, 5)), "videos": len(labels)}
-            for name, s in streams.items()]
+    s = load_pair(rgb_path, flow_path)
+    labels = s["label"]
+    streams = {"RGB": s["rgb"], "Flow": s["flow"], "Fused": fuse(s["rgb"], s["flow"], weights)}
+    return [{"split": split, "stream": name, **intervals.columns("top1", intervals.accuracy(x, labels, 1)),
+             **intervals.columns("top5", intervals.accuracy(x, labels, 5)), "videos": len(labels)}
+            for name, x in streams.items()]
 
 
 def with_mean(df: pd.DataFrame, by: str) -> pd.DataFrame:

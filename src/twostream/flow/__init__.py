@@ -6,57 +6,23 @@ Backends (``get_backend(name, device)``):
   (``variant``: ``cpu`` or ``cuda``; ``twostream.flow.tvl1``);
 * ``opencv-cuda``: ``cv2.cuda.OpticalFlowDual_TVL1`` (needs an OpenCV built with CUDA);
 * ``opencv-cpu``: ``cv2.optflow.DualTVL1OpticalFlow`` (opencv-contrib);
-* ``auto``: ``torch`` on CUDA when torch sees a GPU; on CPU, ``torch`` where its iteration
-  can be compiled, else ``opencv-cpu``.
+* ``auto``: ``torch`` on CUDA when torch sees a GPU; on CPU, ``torch`` where its C++ kernel
+  (``twostream.flow.native``) builds or its iteration compiles, else ``opencv-cpu``.
 
-Why ``auto`` prefers ``torch`` on CPU: ``python benchmarks/flow.py --pairs 32`` (256x340,
-32 pairs of test-clip frames, EPE torch vs opencv-cpu 0.43 px mean, 0.08 px median pair;
-2 cores that other jobs kept busy, load average 3-7, so timings are noisy), pairs/s:
-
-* 2 threads, ``OMP_DYNAMIC=true`` (load 5): torch 0.83, opencv-cpu 0.38;
-* 1 thread each (load 6-7): torch 0.44, opencv-cpu 0.30;
-* 2 threads, default OpenMP (load 3.5-7): torch 0.11 to 0.59, opencv-cpu 0.38 to 0.45;
-* 2 threads, lightly loaded (FlyingChairs pairs, load ~1.5): torch 1.5, opencv-cpu 0.42.
-
-Both reach the same EPE against ground truth (tests/flow/test_accuracy.py). Without a C++
-compiler torch runs its iteration eagerly, ~2.5-6x slower, below opencv-cpu. Caveat: the
-compiled loops are OpenMP loops split statically between threads; when other processes
-hold the cores, each loop waits for its slowest thread and torch falls behind opencv-cpu
-(whose thread pool shares work dynamically). ``OMP_DYNAMIC=true`` in the environment, or
-one torch thread per core a job owns, avoids that.
+Why ``auto`` prefers ``torch`` on CPU: on a CPU it computes in C++ (the same algorithm as
+OpenCV's CPU class, each iteration one fused sweep, pairs in parallel), ~20x opencv-cpu's
+pairs/s at 256x340 on this 2-core machine, at the same EPE (docs/flow.md has the runs of
+``python benchmarks/flow.py --backends torch,opencv-cpu --pairs 16``). Without a C++ compiler
+torch runs its iteration eagerly, far slower than opencv-cpu.
 """
 
 from __future__ import annotations
 
-import re
-
 from twostream.flow.base import FlowBackend, normalize
-from twostream.gpus import device_name
+from twostream.gpus import check_device as _check_device
+from twostream.gpus import resolve_device
 
 BACKENDS = ("auto", "torch", "opencv-cuda", "opencv-cpu")
-_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
-
-
-def _check_device(device: str | None) -> str:
-    device = device or "auto"
-    if not _DEVICE.fullmatch(device):
-        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N")
-    return device
-
-
-def resolve_device(device: str | None) -> str:
-    """``cpu`` or ``cuda:N`` for a device name; ``auto`` (or None) and ``cuda`` take a free GPU (``twostream.gpus``)."""
-    import torch
-
-    device = device_name(_check_device(device))
-    if device == "cpu":
-        return device
-    index = int(device.partition(":")[2] or 0)
-    if index >= torch.cuda.device_count():
-        raise ValueError(
-            f"device {device!r} requested but torch sees {torch.cuda.device_count()} CUDA device(s)"
-        )
-    return f"cuda:{index}"
 
 
 def get_backend(name: str = "auto", device: str | None = "auto", variant: str = "cpu") -> FlowBackend:
@@ -85,12 +51,14 @@ def get_backend(name: str = "auto", device: str | None = "auto", variant: str = 
 
 
 def _fastest_cpu_backend() -> str:
-    """``torch`` where its iteration compiles (measured faster), else ``opencv-cpu`` (faster than eager torch)."""
+    """``torch`` where its C++ kernel builds or its iteration compiles (measured faster), else ``opencv-cpu``."""
     import torch
 
+    from twostream.flow import native
     from twostream.flow.tvl1 import compile_available
 
-    return "torch" if compile_available(torch.device("cpu")) else "opencv-cpu"
+    fast = native.library() is not None or compile_available(torch.device("cpu"))
+    return "torch" if fast else "opencv-cpu"
 
 
 __all__ = ["BACKENDS", "FlowBackend", "get_backend", "normalize", "resolve_device"]

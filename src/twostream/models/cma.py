@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 import torch.nn as nn
 from torchvision.models.resnet import ResNet
 
-from .cmmp import fuse_scores as fuse_scores  # re-exported: late fusion is the same for both papers
-from .streams import StreamNet
+from .checkpoint import build_stream
+from .streams import StreamNet, consensus
 
 BRANCHES = ("rgb", "flow")
 STAGES = ("layer1", "layer2", "layer3", "layer4")
@@ -91,11 +92,13 @@ def other_branch(branch: str) -> str:
     return BRANCHES[1 - BRANCHES.index(branch)]
 
 
-def _key(stage: str, index: int) -> str:
+def block_key(stage: str, index: int) -> str:
+    """Name of the blocks after residual block ``index`` of ``stage`` (``layer3_1``)."""
     return f"{stage}_{index}"
 
 
-def _blocks(backbone: ResNet) -> Iterator[tuple[str, int, nn.Module]]:
+def blocks(backbone: ResNet) -> Iterator[tuple[str, int, nn.Module]]:
+    """(stage, index, residual block) of a ResNet in forward order."""
     for stage in STAGES:
         for i, block in enumerate(getattr(backbone, stage)):
             yield stage, i, block
@@ -134,9 +137,9 @@ class CMANet(nn.Module):
         if self.points != insertion_points(flow.backbone):
             raise ValueError("the two branches must have the same depth")
         channels = {p: _out_channels(getattr(rgb.backbone, p[0])[p[1]]) for p in self.points}
-        self.rgb_cma = nn.ModuleDict({_key(*p): CMABlock(c) for p, c in channels.items()})
-        self.flow_cma = nn.ModuleDict({_key(*p): CMABlock(c) for p, c in channels.items()})
-        self.rgb_nonlocal = nn.ModuleDict({_key(*p): NonLocalBlock(c) for p, c in channels.items() if nonlocal_rgb})
+        self.rgb_cma = nn.ModuleDict({block_key(*p): CMABlock(c) for p, c in channels.items()})
+        self.flow_cma = nn.ModuleDict({block_key(*p): CMABlock(c) for p, c in channels.items()})
+        self.rgb_nonlocal = nn.ModuleDict({block_key(*p): NonLocalBlock(c) for p, c in channels.items() if nonlocal_rgb})
         self.frozen: str | None = None
 
     @classmethod
@@ -147,9 +150,9 @@ class CMANet(nn.Module):
     def forward(self, rgb: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Snippet scores (score_rgb, score_flow) for RGB (N, 3, H, W) and flow (N, 2L, H, W) inputs."""
         x, y = _stem(self.rgb.backbone, rgb), _stem(self.flow.backbone, flow)
-        for (stage, i, block_x), (_, _, block_y) in zip(_blocks(self.rgb.backbone), _blocks(self.flow.backbone)):
+        for (stage, i, block_x), (_, _, block_y) in zip(blocks(self.rgb.backbone), blocks(self.flow.backbone)):
             x, y = block_x(x), block_y(y)
-            key = _key(stage, i)
+            key = block_key(stage, i)
             if key in self.rgb_nonlocal:
                 x = self.rgb_nonlocal[key](x)
             if key in self.rgb_cma:
@@ -183,47 +186,14 @@ def set_trainable(net: CMANet, branch: str) -> None:
     net.train(net.training)
 
 
-def count_parameters(net: CMANet, output: str = "rgb") -> int:
-    """Parameters needed to compute one branch's output (paper Table 2).
-
-    That is the whole branch with its blocks, plus the other branch up to the last insertion point
-    (stem, residual blocks, its non-local blocks) and its CMA blocks before that point, which feed
-    this branch's later blocks. Divide by a plain StreamNet's count for the paper's ratio.
-    """
-    other = other_branch(output)
-    stream = getattr(net, other)
-    cma = net.rgb_cma if other == "rgb" else net.flow_cma
-    nonlocal_ = net.rgb_nonlocal if other == "rgb" else {}
-    last = _key(*net.points[-1])
-    needed = [*net.branch(output), stream.backbone.conv1, stream.backbone.bn1]
-    for stage, i, block in _blocks(stream.backbone):
-        key = _key(stage, i)
-        needed.append(block)
-        if key in nonlocal_:
-            needed.append(nonlocal_[key])
-        if key == last:
-            break
-        if key in cma:
-            needed.append(cma[key])
-    return sum(p.numel() for module in needed for p in module.parameters())
-
-
-def fusion_weights(
-    iteration: int,
-    odd: tuple[float, float] = (5.0, 1.0),
-    even: tuple[float, float] = (1.0, 5.0),
-    baseline: tuple[float, float] = (1.0, 1.0),
-) -> tuple[float, float]:
-    """(w_rgb, w_flow) after a training iteration: 5:1 after odd ones (RGB trained last), 1:5 after
-    even ones, 1:1 for iteration 0, the two-stream baseline (Sec. 5.2)."""
-    if iteration == 0:
-        return baseline
-    return odd if iteration % 2 == 1 else even
-
-
 def tsn_forward_pair(net: CMANet, rgb_clips: torch.Tensor, flow_clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Video scores from (B, K, C, H, W) clips: score every snippet, average each branch over the K segments."""
-    b, k = rgb_clips.shape[:2]
+    k = rgb_clips.shape[1]
     s_rgb, s_flow = net(rgb_clips.flatten(0, 1), flow_clips.flatten(0, 1))
-    return s_rgb.view(b, k, -1).mean(dim=1), s_flow.view(b, k, -1).mean(dim=1)
+    return consensus(s_rgb, k), consensus(s_flow, k)
+
+
+def build(config: dict[str, Any]) -> CMANet:
+    """An untrained CMANet with the architecture a CMA checkpoint's config describes."""
+    return CMANet.from_streams(build_stream(config["rgb"]), build_stream(config["flow"]), nonlocal_rgb=config["nonlocal"])
 

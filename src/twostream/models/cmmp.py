@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn as nn
 
-from .streams import StreamNet
+from .checkpoint import build_stream
+from .streams import StreamNet, consensus
 
 FUSIONS = ("cmmp", "sum", "max", "none")
 
@@ -65,11 +68,10 @@ class CMMPNet(nn.Module):
         x_a = self.rgb.features(rgb_clips.flatten(0, 1)).view(b, t, -1)
         x_m = self.flow.features(flow_clips.flatten(0, 1)).view(b, t, -1)
         f_a, f_m = self.fuse(x_a, x_m)
-        s_a = self.rgb.fc(self.rgb.dropout(f_a)).mean(dim=1)
-        s_m = self.flow.fc(self.flow.dropout(f_m)).mean(dim=1)
-        return s_a, s_m
+        return consensus(self.rgb.fc(self.rgb.dropout(f_a)), t), consensus(self.flow.fc(self.flow.dropout(f_m)), t)
 
 
-def fuse_scores(s_rgb: torch.Tensor, s_flow: torch.Tensor, w_rgb: float = 1.0, w_flow: float = 1.0) -> torch.Tensor:
-    """Late fusion: the weighted sum of the two streams' class scores."""
-    return w_rgb * s_rgb + w_flow * s_flow
+def build(config: dict[str, Any]) -> CMMPNet:
+    """An untrained CMMPNet of a stage-2 checkpoint config."""
+    return CMMPNet(build_stream(config["rgb"]), build_stream(config["flow"]), config["fusion"])
+

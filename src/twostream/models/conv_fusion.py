@@ -14,10 +14,13 @@ with the RGB map added in.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn as nn
 
-from .streams import StreamNet
+from .checkpoint import build_stream
+from .streams import StreamNet, consensus
 
 STAGES = ("layer1", "layer2", "layer3", "layer4")
 
@@ -39,7 +42,7 @@ class ConvFusionNet(nn.Module):
     Input: RGB clips (B, T, 3, H, W) and flow clips (B, T, 2L, H, W); output: video scores (B, classes).
     """
 
-    def __init__(self, rgb: StreamNet, flow: StreamNet, stage: str = "layer2"):
+    def __init__(self, rgb: StreamNet, flow: StreamNet, stage: str):
         super().__init__()
         if stage not in STAGES:
             raise ValueError(f"unknown fusion stage {stage!r}; choose from {STAGES}")
@@ -64,5 +67,9 @@ class ConvFusionNet(nn.Module):
         return self.fc(self.dropout(self.tower(fused)))
 
     def forward(self, rgb_clips: torch.Tensor, flow_clips: torch.Tensor) -> torch.Tensor:
-        b, t = rgb_clips.shape[:2]
-        return self.snippet_scores(rgb_clips.flatten(0, 1), flow_clips.flatten(0, 1)).view(b, t, -1).mean(dim=1)
+        return consensus(self.snippet_scores(rgb_clips.flatten(0, 1), flow_clips.flatten(0, 1)), rgb_clips.shape[1])
+
+
+def build(config: dict[str, Any]) -> ConvFusionNet:
+    """An untrained ConvFusionNet of a conv-fusion checkpoint config."""
+    return ConvFusionNet(build_stream(config["rgb"]), build_stream(config["flow"]), config["stage"])

@@ -106,7 +106,7 @@ def feature_dim(net: ResNet) -> int:
 class StreamNet(nn.Module):
     """One stream: ResNet backbone, dropout, linear classifier; input (N, C, H, W) snippets."""
 
-    def __init__(self, depth: int, in_channels: int, num_classes: int, pretrained: str = "none", dropout: float = 0.5):
+    def __init__(self, depth: int, in_channels: int, num_classes: int, *, dropout: float, pretrained: str = "none"):
         super().__init__()
         self.backbone = backbone(depth, in_channels, pretrained)
         self.dim = feature_dim(self.backbone)
@@ -122,8 +122,11 @@ class StreamNet(nn.Module):
         return self.fc(self.dropout(self.features(x)))
 
 
+def consensus(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """TSN consensus: the mean over each video's ``k`` snippets of (B * k, C) or (B, k, C) scores -> (B, C)."""
+    return scores.reshape(-1, k, scores.shape[-1]).mean(dim=1)
+
+
 def tsn_forward(net: nn.Module, clips: torch.Tensor) -> torch.Tensor:
     """Video scores from a (B, K, C, H, W) batch: run every snippet, average over the K segments."""
-    b, k = clips.shape[:2]
-    scores = net(clips.flatten(0, 1))
-    return scores.view(b, k, -1).mean(dim=1)
+    return consensus(net(clips.flatten(0, 1)), clips.shape[1])

@@ -1,4 +1,4 @@
-"""CMA iterative training (Chi et al., 2019, Sec. 4.3) and the clip scorer of a CMA checkpoint.
+"""CMA iterative training (Chi et al., 2019, Sec. 4.3): where each iteration starts, and its training step.
 
 Iteration 0 is the two-stream baseline (the stage-1 streams, trained apart). Iteration 1 builds
 the two-branch network: the RGB branch starts from ``pretrained`` (ImageNet in the paper), *not*
@@ -12,19 +12,15 @@ learning rate. The loss is the cross-entropy of the trained branch's TSN score o
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from twostream.data.transforms import to_input
-from twostream.eval.predict import ClipScorer
 from twostream.models import checkpoint
-from twostream.models.cma import CMANet, set_trainable, tsn_forward_pair
-from twostream.train import precision
-from twostream.train.distributed import Context
-from twostream.train.engine import Schedule, StepFn, Trainer, accuracy
+from twostream.models.cma import CMANet, build, set_trainable, tsn_forward_pair
+from twostream.train.engine import StepFn, accuracy
 
 KIND = "cma"
 MODALITIES = ("rgb", "flow")
@@ -37,20 +33,12 @@ def trained_branch(iteration: int) -> str:
     return "rgb" if iteration % 2 else "flow"
 
 
-def build(config: dict[str, Any]) -> CMANet:
-    """An untrained CMANet with the architecture a CMA checkpoint's config describes."""
-    rgb, flow = checkpoint.build_stream(config["rgb"]), checkpoint.build_stream(config["flow"])
-    return CMANet.from_streams(rgb, flow, nonlocal_rgb=config["nonlocal"])
-
-
 def load(path: str | os.PathLike) -> tuple[CMANet, dict[str, Any]]:
     """A trained CMANet and its config."""
     ckpt = checkpoint.load(path)
     if ckpt["kind"] != KIND:
         raise ValueError(f"{path}: a {ckpt['kind']} checkpoint, expected a CMA model")
-    net = build(ckpt["config"])
-    net.load_state_dict(ckpt["state_dict"])
-    return net, ckpt["config"]
+    return checkpoint.restore(ckpt, build), ckpt["config"]
 
 
 def set_dropout(net: CMANet, config: dict[str, Any], p: float) -> None:
@@ -77,7 +65,8 @@ def start(iteration: int, init: str | os.PathLike, *, pretrained: str, nonlocal_
     """The network iteration ``iteration`` starts from, and its config (with ``iteration`` and ``trained`` set).
 
     ``init`` is the pretrained flow stream for iteration 1 and iteration n-1's CMA checkpoint after that;
-    ``pretrained`` is used by iteration 1 only. Both classifiers get dropout ``dropout``.
+    ``pretrained`` is used by iteration 1 only. Both classifiers get dropout ``dropout``. The branch this
+    iteration trains is trainable, the other frozen whole (``set_trainable``).
     """
     branch = trained_branch(iteration)
     if iteration == 1:
@@ -91,41 +80,21 @@ def start(iteration: int, init: str | os.PathLike, *, pretrained: str, nonlocal_
             raise ValueError(f"{init}: nonlocal={config['nonlocal']} does not match nonlocal={nonlocal_rgb}")
     config = {**config, "iteration": iteration, "trained": branch}
     set_dropout(net, config, dropout)
+    set_trainable(net, branch)
     return net, config
 
 
-def step_fn(branch: str, device: torch.device) -> StepFn:
-    """One training step's loss: cross-entropy of ``branch``'s segment-averaged score."""
-    def step(model: CMANet, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def step(config: dict[str, Any], device: torch.device) -> StepFn:
+    """The Trainer step of an iteration: cross-entropy of the trained branch's segment-averaged score.
+
+    Under torchrun the Trainer synchronises BatchNorm across processes, as the paper does.
+    """
+    branch = config["trained"]
+
+    def run(model: CMANet, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         scores = dict(zip(MODALITIES, tsn_forward_pair(
             model, to_input(batch["rgb"].to(device), "rgb"), to_input(batch["flow"].to(device), "flow"))))
         target = batch["label"].to(device)
         return F.cross_entropy(scores[branch], target), {"acc": accuracy(scores[branch], target)}
-    return step
 
-
-def train_iteration(net: CMANet, config: dict[str, Any], dataset: Any, schedule: Schedule, *, seed: int,
-                    resume: Path, run_id: Any, device: torch.device,
-                    ctx: Context = Context()) -> list[dict[str, float]]:
-    """Train ``config['trained']``'s branch with the other frozen; returns the epoch history.
-
-    Under torchrun the Trainer synchronises BatchNorm across processes, as the paper does.
-    """
-    set_trainable(net, config["trained"])
-    net.to(device)
-    params = [p for p in net.parameters() if p.requires_grad]
-    trainer = Trainer(net, params, dataset, schedule, seed=seed, resume=resume, run_id=run_id, device=device,
-                      ctx=ctx)
-    return trainer.fit(step_fn(config["trained"], device))
-
-
-def scorer(ckpt: dict[str, Any], device: torch.device) -> tuple[tuple[str, ...], ClipScorer]:
-    """Scorer of a CMA checkpoint: both branches' outputs {"rgb": scores, "flow": scores}."""
-    net = build(ckpt["config"])
-    net.load_state_dict(ckpt["state_dict"])
-    precision.place(net, device).eval()
-
-    def score(clips: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return dict(zip(MODALITIES, tsn_forward_pair(net, clips["rgb"], clips["flow"])))
-
-    return MODALITIES, score
+    return run

@@ -1,4 +1,4 @@
-"""CMMP stage 2 (Wang et al., ICASSP 2018, Sec. 3.4): the six Table 1 variants, their objective and scorer.
+"""CMMP stage 2 (Wang et al., ICASSP 2018, Sec. 3.4): the six Table 1 variants, their start and objective.
 
 Stage 2 builds a ``CMMPNet`` on the two stage-1 streams (backbones and classifiers keep
 their stage-1 weights; the LSTM message generators start from PyTorch's default
@@ -8,7 +8,6 @@ initialisation) and trains the whole network jointly, with the adversarial objec
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,11 +16,10 @@ from typing import Any
 import torch
 
 from twostream.data.transforms import to_input
-from twostream.eval.predict import ClipScorer
+from twostream.eval.metrics import fuse
 from twostream.models import checkpoint
-from twostream.models.cmmp import CMMPNet, fuse_scores
+from twostream.models.cmmp import CMMPNet
 from twostream.models.losses import adversarial_loss, plain_loss
-from twostream.train import precision
 from twostream.train.engine import StepFn, accuracy
 
 Objective = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
@@ -45,62 +43,34 @@ VARIANTS = {
 }
 
 
-def objective(variant: Variant, per_sample: bool = True) -> Objective:
+def objective(variant: Variant, per_sample: bool) -> Objective:
     """The variant's loss on (s_a, s_m, target): AL_a + AL_m or L_a + L_m."""
     if variant.adversarial:
         return lambda s_a, s_m, target: adversarial_loss(s_a, s_m, target, per_sample=per_sample)
     return plain_loss
 
 
-def build(config: dict[str, Any]) -> CMMPNet:
-    """An untrained CMMPNet of a stage-2 checkpoint config."""
-    return CMMPNet(checkpoint.build_stream(config["rgb"]), checkpoint.build_stream(config["flow"]), config["fusion"])
-
-
 def from_stage1(rgb_path: str | os.PathLike, flow_path: str | os.PathLike, slug: str,
-                per_sample: bool = True) -> tuple[CMMPNet, dict[str, Any]]:
+                per_sample: bool) -> tuple[CMMPNet, dict[str, Any]]:
     """Stage 2's starting point: the variant's network on the two trained stage-1 streams, and its config."""
     variant = VARIANTS[slug]
-    rgb, rgb_config = checkpoint.load_stream(rgb_path)
-    flow, flow_config = checkpoint.load_stream(flow_path)
-    if (rgb_config["modality"], flow_config["modality"]) != ("rgb", "flow"):
-        raise ValueError(f"{rgb_path}, {flow_path}: expected an RGB and a flow stream, "
-                         f"got {rgb_config['modality']} and {flow_config['modality']}")
+    rgb, flow, rgb_config, flow_config = checkpoint.load_stage1(rgb_path, flow_path)
     config = {"variant": slug, "fusion": variant.fusion, "adversarial": variant.adversarial,
               "per_sample": per_sample, "rgb": rgb_config, "flow": flow_config}
     return CMMPNet.from_streams(rgb, flow, variant.fusion), config
 
 
-def file_digest(path: str | os.PathLike) -> str:
-    """SHA-256 prefix of a file (ties a resume checkpoint to the stage-1 weights it started from)."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()[:16]
-
-
-def make_step(config: dict[str, Any], device: torch.device) -> StepFn:
+def step(config: dict[str, Any], device: torch.device) -> StepFn:
     """The Trainer step of a stage-2 config: both streams' scores, the variant's objective, accuracies (fused 1:1)."""
     loss_fn = objective(VARIANTS[config["variant"]], config["per_sample"])
 
-    def step(model: torch.nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def run(model: torch.nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         s_a, s_m = model(to_input(batch["rgb"].to(device), "rgb"), to_input(batch["flow"].to(device), "flow"))
         target = batch["label"].to(device)
         loss, parts = loss_fn(s_a, s_m, target)
         logs = {k: v.detach() for k, v in parts.items()}
         logs.update(acc_a=accuracy(s_a, target), acc_m=accuracy(s_m, target),
-                    acc=accuracy(fuse_scores(s_a.detach(), s_m.detach()), target))
+                    acc=accuracy(fuse(s_a.detach(), s_m.detach(), (1.0, 1.0)), target))
         return loss, logs
 
-    return step
-
-
-def scorer(ckpt: dict, device: torch.device) -> tuple[tuple[str, ...], ClipScorer]:
-    """Scorer of a stage-2 checkpoint: {"rgb": s_a, "flow": s_m}; the LSTMs run over each clip's K segments."""
-    net = build(ckpt["config"])
-    net.load_state_dict(ckpt["state_dict"])
-    precision.place(net, device).eval()
-
-    def score(clips: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        s_a, s_m = net(clips["rgb"], clips["flow"])
-        return {"rgb": s_a, "flow": s_m}
-
-    return ("rgb", "flow"), score
+    return run

@@ -19,7 +19,7 @@ import torch.distributed as dist
 import torch.distributed.nn.functional as dist_fn
 import torch.nn as nn
 
-from twostream.gpus import device_name
+from twostream.gpus import resolve_device
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def local_device(name: str, ctx: Context) -> torch.device:
     if ctx.world > 1 and torch.cuda.is_available() and name in ("auto", "cuda"):
         torch.cuda.set_device(ctx.local_rank)
         return torch.device("cuda", ctx.local_rank)
-    return torch.device(device_name(name))
+    return torch.device(resolve_device(name))
 
 
 def process(name: str) -> tuple[Context, torch.device]:

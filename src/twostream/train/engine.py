@@ -25,7 +25,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,7 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
 from twostream.data.batches import to_device
-from twostream.files import atomic_path
-from twostream.gpus import device_name
+from twostream.models.checkpoint import save_atomic
 from twostream.train import precision
 from twostream.train.distributed import Context, barrier, sum_over_processes, sync_batchnorm, wrap
 
@@ -48,19 +47,21 @@ LOG_SECONDS = 5.0  # progress-bar loss refresh (one host sync each)
 
 @dataclass
 class Schedule:
+    """A run in optimiser steps (``cli.common.schedule`` turns a spec's epochs or iterations into this)."""
+
     steps: int  # total optimiser steps
     lr: float
     batch_size: int
-    milestones: list[int] = field(default_factory=list)  # steps at which lr is divided by 10
-    plateau_patience: int = 0  # > 0: also divide lr by 10 when the epoch loss has not improved for this many epochs
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    clip_grad: float = 0.0  # max gradient norm; 0 disables
-    workers: int = 0
-    checkpoint_every: int = 0  # steps between mid-epoch checkpoints; 0: epoch ends only
-    precision: str = "fp32"  # auto | bf16 | fp16 | fp32 (twostream.train.precision)
-    compile: bool = False  # torch.compile the network a step calls
-    prefetch: int = 2  # batches each loader worker keeps ready
+    milestones: list[int]  # steps at which lr is divided by 10
+    plateau_patience: int  # > 0: also divide lr by 10 when the epoch loss has not improved for this many epochs
+    momentum: float
+    weight_decay: float
+    clip_grad: float  # max gradient norm; 0 disables
+    workers: int
+    checkpoint_every: int  # steps between mid-epoch checkpoints; 0: epoch ends only
+    precision: str  # auto | bf16 | fp16 | fp32 (twostream.train.precision)
+    compile: bool  # torch.compile the network a step calls
+    prefetch: int  # batches each loader worker keeps ready
 
 
 class BatchOrder(Sampler[list[int]]):
@@ -123,11 +124,6 @@ class EpochItems(torch.utils.data.Dataset):
 def fingerprint(obj: Any) -> str:
     """A short hash of a JSON-serialisable description of a run (resume only matching runs)."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def save_atomic(obj: Any, path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
 
 
 class _Stop:
@@ -320,8 +316,3 @@ class Trainer:
 def accuracy(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Fraction of correct top-1 predictions, as a device tensor (read by the Trainer per epoch)."""
     return (scores.argmax(dim=1) == target).float().mean()
-
-
-def device(name: str = "auto") -> torch.device:
-    """``auto``, ``cuda`` -> a free GPU if torch sees one (``twostream.gpus.device_name``), else cpu."""
-    return torch.device(device_name(name))

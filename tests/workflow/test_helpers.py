@@ -1,4 +1,5 @@
-"""Code versions: a rule re-runs when code it imports changes, and only then."""
+"""twostream.workflow, the helpers the Snakefile calls at parse time: code versions (a rule re-runs when code
+it imports changes, and only then), specs, GPUs and launchers."""
 
 from __future__ import annotations
 
@@ -36,6 +37,12 @@ def test_dispatch_code_does_not_count(package) -> None:
         f.write("\n# a new command was registered\n")
     wf.code_version.cache_clear()
     assert wf.command_version("train") == before
+
+
+def test_a_spec_is_the_same_text_for_the_same_values() -> None:
+    """Params compare as text: key order must not make an unchanged config look edited."""
+    assert wf.spec(b=1, a={"y": [1, 2], "x": "q"}) == wf.spec(a={"x": "q", "y": [1, 2]}, b=1)
+    assert wf.spec(a=1) == '{"a":1}'
 
 
 def test_gpus_visible_honours_cuda_visible_devices(monkeypatch) -> None:

@@ -1,0 +1,86 @@
+"""The schema is where every default lives: validation fills them in, nested sections included, and each rule
+hands its command a spec that has exactly the keys the command's dataclass reads."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import yaml
+from smk import TINY, shell_commands, snakemake, twostream_call
+from snakemake.utils import validate
+
+from twostream.cli import parse
+
+SCHEMA = "workflow/schemas/config.schema.yaml"
+
+
+def test_validation_fills_defaults_into_nested_sections(repo: Path) -> None:
+    config = yaml.safe_load(TINY.read_text())
+    assert "fusion" not in config["cma"] and "weight_decay" not in config["train"]["rgb"]
+    validate(config, str(repo / SCHEMA))
+    assert config["cma"]["fusion"] == {"odd": [5, 1], "even": [1, 5], "baseline": [1, 1]}
+    assert config["cma"]["figures"]["videos"] == 2  # given values stay
+    assert config["train"]["rgb"] == {"lr": 0.01, "epochs": 1, "lr_steps": [], "weight_decay": 0.0005,
+                                      "momentum": 0.9, "clip_grad": 0, "plateau_patience": 0}
+    assert config["cmmp"]["per_sample_al"] is True and config["cmmp"]["momentum"] == 0.9
+    assert config["model"]["torch_home"] == "" and config["train"]["checkpoint_every"] == 0
+    assert config["datasets"]["tiny"]["synthetic"]["seed"] == 0
+
+
+@pytest.mark.parametrize("section", [["train", "rgb"], ["cmmp"], ["conv_fusion"]])
+def test_a_schedule_takes_epochs_or_iterations_but_not_both(repo: Path, section: list[str]) -> None:
+    config = yaml.safe_load(TINY.read_text())
+    schedule = config
+    for key in section:
+        schedule = schedule[key]
+    schedule.pop("epochs", None)
+    schedule["iterations"] = 5
+    validate(config, str(repo / SCHEMA))
+    schedule["epochs"] = 1
+    with pytest.raises(Exception, match="oneOf|valid under each"):
+        validate(config, str(repo / SCHEMA))
+
+
+def dry_run_calls(work: Path, edit=lambda config: None) -> dict[str, list[tuple[list[str], dict, dict]]]:
+    """rule -> (argv, flags, spec) of every ``twostream`` job a dry run of tiny.yaml (edited) lists."""
+    config = yaml.safe_load(TINY.read_text())
+    edit(config)
+    out = snakemake(work, config, "-n", "-p")
+    assert out.returncode == 0, out.stderr[-3000:]
+    calls: dict[str, list] = {}
+    for rule, command in shell_commands(out.stdout):
+        calls.setdefault(rule, []).append(twostream_call(command))
+    return calls
+
+
+def test_every_rules_spec_is_what_its_command_reads(tmp_path: Path) -> None:
+    """A key a rule forgets, or one the command does not know, fails when the spec is read."""
+    calls = dry_run_calls(tmp_path)
+    assert {"synthetic", "train_stream", "evaluate_stream", "two_stream_table", "cmmp_train", "evaluate_cmmp",
+            "cmmp_table1", "cmmp_table2", "cma_train", "evaluate_cma", "cma_tables", "cma_fusion_figure",
+            "cma_attention_figure", "conv_fusion_train", "evaluate_conv_fusion", "fusion_baselines"} <= set(calls)
+    for rule, listed in calls.items():
+        for argv, flags, _ in listed:
+            if "--spec" in flags:
+                assert dataclasses.is_dataclass(parse(argv).spec), rule
+
+
+def test_every_trainer_takes_a_length_in_epochs_or_iterations(tmp_path: Path) -> None:
+    """train.rgb / train.flow, cmmp and conv_fusion: `iterations`; cma: `steps` (cma.iterations counts CMA iterations)."""
+    def edit(config: dict) -> None:
+        for section in (config["train"]["rgb"], config["train"]["flow"], config["cmmp"], config["conv_fusion"]):
+            section.pop("epochs", None)
+            section.update(iterations=7, lr_steps=[3])
+        del config["cma"]["epochs"]
+        config["cma"].update(steps=5, lr_steps=[2])
+
+    calls = dry_run_calls(tmp_path, edit)
+    trainers = {"train_stream": (7, [3]), "cmmp_train": (7, [3]), "conv_fusion_train": (7, [3]), "cma_train": (5, [2])}
+    for rule, (length, steps) in trainers.items():
+        for argv, _, spec in calls[rule]:
+            assert "epochs" not in spec["schedule"]
+            assert (spec["schedule"]["iterations"], spec["schedule"]["lr_steps"]) == (length, steps), rule
+            schedule = parse(argv).spec.schedule
+            assert (schedule.iterations, schedule.epochs) == (length, None)
