@@ -10,7 +10,7 @@ from twostream.data.synthetic import SyntheticSpec, class_names, generate, grey,
 from twostream.data.video import read_frames
 
 # config.yaml's synthetic section (the schema's defaults)
-DEFAULT = dict(colours=3, directions=4, groups=3, clips_per_group=8, val_clips=4, frames=12, height=64, width=64, seed=0)
+DEFAULT = dict(colours=3, directions=4, groups=3, clips_per_group=30, val_clips=10, frames=12, height=48, width=48, seed=0)
 
 
 def synthetic(**values) -> SyntheticSpec:
@@ -46,7 +46,7 @@ def _shift(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
 
 
 def test_one_square_moves_in_the_class_direction() -> None:
-    spec = synthetic(speed=(3.0, 3.0))
+    spec = synthetic(speed=(3.0, 3.0), height=64, width=64)  # a 16-px square covers < 10 % of the frame
     for direction, (dy, dx) in enumerate([(0, 3), (3, 0), (0, -3), (-3, 0)]):
         video = render(spec, direction, np.random.default_rng(direction)).astype(float)
         static = np.median(video, axis=0)
