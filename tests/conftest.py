@@ -34,6 +34,26 @@ def shared_data() -> Path:
     return SHARED
 
 
+@pytest.fixture(scope="session")
+def texture_video():
+    """A factory: ``texture_video(path, frames=8, size=(48, 64), seed=0)`` writes a lossless (FFV1) video of a
+    smooth random texture moving right by one pixel per frame, and returns its path."""
+    import cv2
+    import numpy as np
+
+    def make(path: Path, frames: int = 8, size: tuple[int, int] = (48, 64), seed: int = 0) -> Path:
+        rng = np.random.default_rng(seed)
+        base = cv2.GaussianBlur((rng.random((*size, 3)) * 255).astype(np.uint8), (0, 0), 2)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), 25, (size[1], size[0]))
+        for t in range(frames):
+            writer.write(np.roll(base, t, axis=1))
+        writer.release()
+        return path
+
+    return make
+
+
 # --- CMA: a tiny shard set and stage-1 stream checkpoints (tests/train/test_cma.py, tests/eval/test_cma_*.py) ---
 
 CMA_CLASSES, CMA_FRAMES, CMA_SIZE = 3, 8, 32

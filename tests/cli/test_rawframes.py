@@ -10,24 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pandas as pd
-import pytest
 
 from twostream.data.extract import extract_video
 from twostream.flow import get_backend
-
-
-def make_video(path: Path, frames: int, size: tuple[int, int] = (48, 64), seed: int = 0) -> Path:
-    rng = np.random.default_rng(seed)
-    base = cv2.GaussianBlur((rng.random((*size, 3)) * 255).astype(np.uint8), (0, 0), 2)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), 25, (size[1], size[0]))
-    for t in range(frames):
-        writer.write(np.roll(base, t, axis=1))
-    writer.release()
-    return path
 
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -74,11 +60,11 @@ def test_ucf101_splits_from_ingest(shared_data, tmp_path) -> None:
     assert (failures["reason"] == "missing file").all() and len(failures) > 13000  # the rest of UCF-101
 
 
-def test_export_from_shards(tmp_path) -> None:
+def test_export_from_shards(texture_video, tmp_path) -> None:
     backend = get_backend("opencv-cpu")
     rows = []
     for i, role in enumerate(["train", "test"]):
-        video = make_video(tmp_path / f"v{i}.avi", frames=5 + i, seed=i)
+        video = texture_video(tmp_path / f"v{i}.avi", frames=5 + i, seed=i)
         row = pd.Series({"video_id": f"v{i}", "path": str(video), "label": i, "class_name": f"C{i}", "fps": 25.0,
                          "frames": 5 + i})
         extract_video(row, backend, tmp_path / "shards" / f"v{i}.h5", size=(48, 64), bound=20.0, quality=90)
@@ -92,10 +78,10 @@ def test_export_from_shards(tmp_path) -> None:
     assert len(list((tmp_path / "out" / "v1").glob("flow_y_*.jpg"))) == 5
 
 
-def test_manifest_labels_and_splits(tmp_path) -> None:
+def test_manifest_labels_and_splits(texture_video, tmp_path) -> None:
     from twostream.data.ingest import manifest_columns
 
-    rows = [{"video_id": f"v{i}", "path": str(make_video(tmp_path / f"v{i}.avi", frames=3 + i)), "label": 1 - i,
+    rows = [{"video_id": f"v{i}", "path": str(texture_video(tmp_path / f"v{i}.avi", frames=3 + i)), "label": 1 - i,
              "class_name": f"C{1 - i}", "split1": role, "frames": 3 + i, "fps": 25.0, "width": 64, "height": 48}
             for i, role in enumerate(["test", "train"])]
     pd.DataFrame(rows, columns=manifest_columns(1)).to_csv(tmp_path / "manifest.csv", index=False)
@@ -107,8 +93,8 @@ def test_manifest_labels_and_splits(tmp_path) -> None:
     assert (tmp_path / "o" / "m_classes.txt").read_text() == "0 C0\n1 C1\n"
 
 
-def test_contradicting_resize_options_fail_before_any_work(tmp_path) -> None:
-    make_video(tmp_path / "in" / "v.avi", frames=3)
+def test_contradicting_resize_options_fail_before_any_work(texture_video, tmp_path) -> None:
+    texture_video(tmp_path / "in" / "v.avi", frames=3)
     result = run(str(tmp_path / "in"), "--new-short", "32", "--new-width", "40", "--out", str(tmp_path / "out"))
     assert result.returncode == 2 and "either a new short side" in result.stderr
     assert not (tmp_path / "out").exists()
@@ -121,9 +107,9 @@ def complete(folder: Path) -> bool:
             and len(list(folder.glob("flow_x_*.jpg"))) == len(list(folder.glob("flow_y_*.jpg"))) == done["flows"])
 
 
-def test_resume_after_sigkill(tmp_path) -> None:
+def test_resume_after_sigkill(texture_video, tmp_path) -> None:
     for i in range(5):
-        make_video(tmp_path / "in" / "A" / f"v{i}.avi", frames=12, seed=i)
+        texture_video(tmp_path / "in" / "A" / f"v{i}.avi", frames=12, seed=i)
     out = tmp_path / "out"
     args = (str(tmp_path / "in"), "--backend", "opencv-cpu", "--threads", "1", "--out", str(out))
     job = subprocess.Popen(command(*args), stderr=subprocess.DEVNULL, env=ENV)

@@ -6,10 +6,11 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 
-from twostream.data import extract
+from twostream.data import decoding, extract
 from twostream.data.extract import extract_chunk, flow_videos
 from twostream.flow.base import FlowBackend
 
@@ -104,3 +105,49 @@ def test_stages_overlap_so_a_chunk_takes_about_its_slowest_stage(tmp_path, monke
     print(f"\nwall {wall:.1f} s; slowest stage {slowest:.1f} s; stages one after another {serial:.1f} s")
     # about the slowest stage plus one video's decode and write and the ~2 s start of the decoding processes
     assert wall < 0.75 * serial
+
+
+def _long_video(path: Path, frames: int, size: tuple[int, int]) -> None:
+    """A lossless (FFV1) video of moving noise, ``frames`` long."""
+    rng = np.random.default_rng(7)
+    base = rng.integers(0, 256, (size[0] + frames, size[1], 3), dtype=np.uint8)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), 25, (size[1], size[0]))
+    for t in range(frames):
+        writer.write(np.ascontiguousarray(base[t:t + size[0]]))
+    writer.release()
+
+
+def test_a_long_video_is_decoded_a_window_at_a_time_and_its_flow_is_the_whole_videos(tmp_path):
+    path = tmp_path / "long.avi"
+    _long_video(path, 23, SIZE)
+    whole_frames, whole_grey = decoding.decode(str(path), SIZE)
+    parts = list(decoding.windows(decoding.decode, str(path), SIZE, 4))
+    assert [len(f) for f, _ in parts] == [4, 4, 4, 4, 4, 3]
+    np.testing.assert_array_equal(np.concatenate([f for f, _ in parts]), whole_frames)
+    backend = SleepyBackend()
+    out = list(extract.flow_windows(["long"], backend, path=lambda _: str(path), size=SIZE, batch_pairs=5, workers=1,
+                                    window=4))
+    assert [len(part[0]) for _, part, _, _ in out] == [4, 4, 4, 4, 4, 3]
+    assert [len(flow) for _, _, flow, _ in out] == [3, 4, 4, 4, 4, 3]  # the pairs ending at each window's frames
+    assert [last for *_, last in out] == [False] * 5 + [True]
+    np.testing.assert_array_equal(np.concatenate([f for _, _, f, _ in out]),
+                                  backend.compute(whole_grey[:-1], whole_grey[1:]))
+
+
+def test_windowed_shards_are_byte_identical_to_the_whole_video_path(tmp_path):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    rows = []
+    for name, frames in (("a", 23), ("b", 2), ("c", 9)):
+        _long_video(videos / f"{name}.avi", frames, SIZE)
+        rows.append({"video_id": name, "path": str(videos / f"{name}.avi"), "label": 0, "class_name": "C",
+                     "frames": frames, "fps": 25.0})
+    rows = pd.DataFrame(rows)
+    index = extract_chunk(rows, SleepyBackend(), tmp_path / "windowed", size=SIZE, bound=20, quality=90, workers=2,
+                          pairs_per_batch=5, window=4)
+    assert index["status"].tolist() == ["ok"] * 3 and index["frames"].tolist() == [23, 2, 9]
+    (tmp_path / "whole").mkdir()
+    for _, row in rows.iterrows():
+        out = tmp_path / "whole" / f"{row['video_id']}.h5"
+        extract.extract_video(row, SleepyBackend(), out, size=SIZE, bound=20, quality=90)
+        assert Path(index.set_index("video_id").loc[row["video_id"], "shard"]).read_bytes() == out.read_bytes()

@@ -19,18 +19,6 @@ from twostream.flow import get_backend
 START_INDEX = 1  # mmaction2 RawframeDataset's default
 
 
-def make_video(path: Path, frames: int = 8, size: tuple[int, int] = (48, 64), seed: int = 0) -> Path:
-    """A lossless (FFV1) video of a smooth random texture moving right by one pixel per frame."""
-    rng = np.random.default_rng(seed)
-    base = cv2.GaussianBlur((rng.random((*size, 3)) * 255).astype(np.uint8), (0, 0), 2)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), 25, (size[1], size[0]))
-    for t in range(frames):
-        writer.write(np.roll(base, t, axis=1))
-    writer.release()
-    return path
-
-
 def settings(step: int = 1, quality: int = 95, resize: Resize = Resize(0, 0, 0)) -> Settings:
     return Settings(step=step, bound=20.0, quality=quality, resize=resize)
 
@@ -95,9 +83,9 @@ def test_real_clip_layout_and_numbering(shared_data, tmp_path) -> None:
     assert [p.name for p in tmp_path.glob(".*")] == [".lock"]  # no temporary folder left
 
 
-def test_flow_jpegs_are_the_shards_quantised_flow(tmp_path) -> None:
+def test_flow_jpegs_are_the_shards_quantised_flow(texture_video, tmp_path) -> None:
     """Computed rawframes hold the shard's JPEGs byte for byte, so exporting a shard gives the same files."""
-    path = make_video(tmp_path / "v.avi")
+    path = texture_video(tmp_path / "v.avi")
     backend = get_backend("opencv-cpu")
     row = pd.Series({"video_id": "v", "path": str(path), "label": 0, "class_name": "A", "fps": 25.0, "frames": 8})
     shard = tmp_path / "v.h5"
@@ -119,8 +107,8 @@ def test_flow_jpegs_are_the_shards_quantised_flow(tmp_path) -> None:
             assert (computed / name).read_bytes() == (copied / name).read_bytes(), name
 
 
-def test_step_zero_and_two(tmp_path) -> None:
-    path = make_video(tmp_path / "v.avi", frames=6)
+def test_step_zero_and_two(texture_video, tmp_path) -> None:
+    path = texture_video(tmp_path / "v.avi", frames=6)
     video = Video("v", str(path), 0, "A")
     rawframes.export([video], tmp_path / "s0", settings=settings(step=0), workers=0)
     assert files(tmp_path / "s0" / "v") == [".done"] + [f"img_{t:05d}.jpg" for t in range(1, 7)]
@@ -129,12 +117,12 @@ def test_step_zero_and_two(tmp_path) -> None:
     assert [n for n in names if n.startswith("flow_x")] == [f"flow_x_p2_{t:05d}.jpg" for t in range(1, 5)]
 
 
-def test_file_lists_follow_rawframe_dataset_conventions(tmp_path) -> None:
+def test_file_lists_follow_rawframe_dataset_conventions(texture_video, tmp_path) -> None:
     root = tmp_path / "videos"
     table = []
     for i, (cls, n) in enumerate([("A", 4), ("A", 3), ("B", 5), ("B", 2)]):
         vid = f"v_{cls}_{i}"
-        make_video(root / cls / f"{vid}.avi", frames=n, size=(16, 16), seed=i)
+        texture_video(root / cls / f"{vid}.avi", frames=n, size=(16, 16), seed=i)
         table.append({"video_id": vid, "label": int(cls == "B"), "class_name": cls,
                       "split1": "train" if i % 2 else "test", "split2": "test" if i % 2 else "train"})
     videos = rawframes.find_videos([str(root)], failures := [])
@@ -163,12 +151,12 @@ def test_one_split_lists_are_named_as_mmaction2_names_them() -> None:
         "kinetics400_rawframes", "kinetics400_train_list_rawframes", "kinetics400_val_list_rawframes"]
 
 
-def test_bad_videos_are_listed_and_the_rest_goes_on(tmp_path) -> None:
-    good = make_video(tmp_path / "in" / "A" / "good.avi")
+def test_bad_videos_are_listed_and_the_rest_goes_on(texture_video, tmp_path) -> None:
+    good = texture_video(tmp_path / "in" / "A" / "good.avi")
     (tmp_path / "in" / "A" / "empty.avi").write_bytes(b"")
     (tmp_path / "in" / "A" / "text.mp4").write_text("not a video")
-    make_video(tmp_path / "in" / "A" / "single.avi", frames=1)
-    make_video(tmp_path / "in" / "B" / "good.mkv")  # the same id as good.avi
+    texture_video(tmp_path / "in" / "A" / "single.avi", frames=1)
+    texture_video(tmp_path / "in" / "B" / "good.mkv")  # the same id as good.avi
     (tmp_path / "in" / "A" / "with space.avi").write_bytes(good.read_bytes())
     failures: list = []
     videos = rawframes.find_videos([str(tmp_path / "in"), str(tmp_path / "missing.avi")], failures)
@@ -182,8 +170,8 @@ def test_bad_videos_are_listed_and_the_rest_goes_on(tmp_path) -> None:
     assert [p.name for p in (tmp_path / "out").iterdir() if p.name != ".lock"] == ["good"]  # nothing half-written
 
 
-def test_a_finished_video_is_kept_and_a_new_recipe_redoes_it(tmp_path) -> None:
-    path = make_video(tmp_path / "v.avi")
+def test_a_finished_video_is_kept_and_a_new_recipe_redoes_it(texture_video, tmp_path) -> None:
+    path = texture_video(tmp_path / "v.avi")
     video, backend = Video("v", str(path), 0, "A"), get_backend("opencv-cpu")
     rawframes.export([video], tmp_path / "out", backend=backend, settings=settings(), workers=0)
     marker = tmp_path / "out" / "v" / ".done"

@@ -17,9 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--annotations", nargs="+", metavar="CSV", help="official annotation CSVs (kinetics400)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the train/test draw (folder)")
+    parser.add_argument("--seed", type=int, help="seed of the train/test draw (folder; config: seed)")
     parser.add_argument(
-        "--test-fraction", type=float, default=0.3, help="share of each class for test (folder)"
+        "--test-fraction", type=float, help="share of each class for test (folder; config: test_fraction)"
     )
     parser.add_argument("--workers", type=int, default=1, help="processes probing videos")
     parser.add_argument("--out", required=True, help="manifest CSV to write")

@@ -33,8 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--splits-dir", help="official split folder (--dataset-kind ucf101 or hmdb51)")
     p.add_argument("--annotations", nargs="+", metavar="CSV",
                    help="official annotation CSVs (--dataset-kind kinetics400)")
-    p.add_argument("--seed", type=int, help="seed of the train/test draw (--dataset-kind folder; ingest's default)")
-    p.add_argument("--test-fraction", type=float, help="test share per class (--dataset-kind folder; ingest's default)")
+    p.add_argument("--seed", type=int, help="seed of the train/test draw (needed by --dataset-kind folder)")
+    p.add_argument("--test-fraction", type=float, help="test share per class (needed by --dataset-kind folder)")
     p.add_argument("--lists", help="folder for the file lists and failures (default: --out)")
     p.add_argument("--name", help="file-list name prefix (default: the dataset kind, else 'videos')")
     p.add_argument("--backend", default="auto", help="flow backend: auto, torch, opencv-cuda, opencv-cpu")
@@ -66,9 +66,8 @@ def _dataset(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame]:
         return read_manifest(args.manifest), rawframes.failures_table()
     if len(args.inputs) != 1:
         raise IngestError("--dataset-kind takes exactly one INPUT: the folder holding the videos")
-    options = {k: v for k, v in (("seed", args.seed), ("test_fraction", args.test_fraction)) if v is not None}
     return ingest(args.dataset_kind, args.inputs[0], splits_dir=args.splits_dir, annotations=args.annotations,
-                  **options)
+                  seed=args.seed, test_fraction=args.test_fraction)
 
 
 def _sources(args: argparse.Namespace) -> tuple[list[rawframes.Video], pd.DataFrame | None, list[str], pd.DataFrame]:

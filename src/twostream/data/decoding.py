@@ -20,7 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from twostream.data.video import VideoError, read_frames
+from twostream.data.video import VideoError, iter_frames, read_frames
 
 Decoded = tuple[np.ndarray, np.ndarray]  # (T, H, W, 3) BGR frames, (T, H, W) greyscale
 
@@ -28,18 +28,55 @@ Decoded = tuple[np.ndarray, np.ndarray]  # (T, H, W, 3) BGR frames, (T, H, W) gr
 def decode(path: str, size: tuple[int, int]) -> Decoded:
     """A video's frames at ``size`` and their greyscale (what flow is computed from)."""
     frames = read_frames(path, size)
-    return frames, np.stack([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames])
+    return frames, _grey(frames)
+
+
+def _grey(frames: np.ndarray) -> np.ndarray:
+    return np.stack([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames])
+
+
+def windows(decoder: Callable[[str, tuple[int, int]], Decoded], path: str, size: tuple[int, int],
+            window: int) -> Iterator[Decoded]:
+    """The video in consecutive windows of at most ``window`` frames, as ``decoder`` decodes it whole.
+
+    ``decode`` itself is read frame by frame, so no more than a window is held; another decoder
+    (the tests' fakes) is called whole and cut. VideoError if no frame decodes.
+    """
+    if decoder is not decode:
+        frames, grey = decoder(path, size)
+        for start in range(0, len(frames), window):
+            yield frames[start:start + window], grey[start:start + window]
+        return
+    part: list[np.ndarray] = []
+    seen = False
+    for frame in iter_frames(path, size):
+        part.append(frame)
+        if len(part) == window:
+            seen = True
+            yield np.stack(part), _grey(part)
+            part = []
+    if part:
+        yield np.stack(part), _grey(part)
+    elif not seen:
+        raise VideoError("no decodable frame")
 
 
 def _serve(conn: Connection, decoder: Callable[[str, tuple[int, int]], Any]) -> None:
-    """A worker: decode each (path, size) received, send back ("ok", result) or ("error", message)."""
+    """A worker: decode each (path, size, window) received. Whole (window 0): send ("ok", result); in windows:
+    ("part", window) for each, then ("end", None). A failure sends ("error", message)."""
     cv2.setNumThreads(1)
     while True:
         task = conn.recv()
         if task is None:
             return
+        path, size, window = task
         try:
-            conn.send(("ok", decoder(*task)))
+            if not window:
+                conn.send(("ok", decoder(path, size)))
+                continue
+            for part in windows(decoder, path, size, window):
+                conn.send(("part", part))
+            conn.send(("end", None))
         except VideoError as e:
             conn.send(("error", str(e)))
         except Exception as e:  # any other failure of one file is that file's, reported with it
@@ -88,11 +125,15 @@ class DecoderPool:
     """``workers`` decoding processes; ``map`` yields (item, decoded or VideoError) in input order.
 
     ``decoder`` (a module-level function, so the workers can import it) takes (path, size).
-    ``workers`` 0 decodes in this process (no crash isolation; for debugging).
+    ``workers`` 0 decodes in this process (no crash isolation; for debugging). With ``window``
+    > 0 a video comes as an iterator of windows of at most that many frames (``windows``),
+    which the consumer reads to its end before the next item; a failure on the way raises
+    VideoError from it. A worker blocks once its pipe is full, so a video is never decoded whole.
     """
 
-    def __init__(self, workers: int, decoder: Callable[[str, tuple[int, int]], Any] = decode) -> None:
-        self.workers, self.decoder = workers, decoder
+    def __init__(self, workers: int, decoder: Callable[[str, tuple[int, int]], Any] = decode,
+                 window: int = 0) -> None:
+        self.workers, self.decoder, self.window = workers, decoder, window
         self._ctx = mp.get_context("forkserver") if workers else None
         self._idle: list[_Worker] = []
 
@@ -102,7 +143,8 @@ class DecoderPool:
         if not self.workers:
             for item in items:
                 try:
-                    yield item, self.decoder(*task(item))
+                    yield item, (windows(self.decoder, *task(item), self.window) if self.window
+                                 else self.decoder(*task(item)))
                 except VideoError as e:
                     yield item, e
             return
@@ -120,16 +162,33 @@ class DecoderPool:
 
     def _send(self, task: tuple[str, tuple[int, int]]) -> _Worker:
         worker = self._idle.pop() if self._idle else _Worker(self._ctx, self.decoder)
-        worker.conn.send((os.fspath(task[0]), tuple(task[1])))
+        worker.conn.send((os.fspath(task[0]), tuple(task[1]), self.window))
         return worker
 
     def _collect(self, item: Any, worker: _Worker) -> tuple[Any, Any]:
+        if self.window:
+            return item, self._stream(worker)
         status, value = worker.result()
         if status == "crashed":
             worker.close()  # a new worker takes its place on the next video
             return item, VideoError(value)
         self._idle.append(worker)
         return item, (value if status == "ok" else VideoError(value))
+
+    def _stream(self, worker: _Worker) -> Iterator[Decoded]:
+        """A video's windows as its worker sends them; VideoError on a failure (the worker replaced if it died)."""
+        while True:
+            status, value = worker.result()
+            if status == "part":
+                yield value
+                continue
+            if status == "crashed":
+                worker.close()
+            else:
+                self._idle.append(worker)
+            if status != "end":
+                raise VideoError(value)
+            return
 
     def close(self) -> None:
         for worker in self._idle:

@@ -23,7 +23,8 @@ import torch
 from tqdm import tqdm
 
 from twostream.data.decoding import Decoded, DecoderPool, decode
-from twostream.data.shards import Shard, ShardError, quantize_flow, remove_stale, shard_name, verify, write_shard
+from twostream.data.shards import (Shard, ShardError, flow_fields, jpeg_blobs, quantize_flow, remove_stale, shard_name,
+                                   verify, write_encoded)
 from twostream.data.video import VideoError
 from twostream.flow import FlowBackend, normalize
 from twostream.flow.tvl1 import CPU_BATCH
@@ -34,6 +35,7 @@ TRUNCATED = 0.9  # fewer decodable frames than this share of the container's cou
 # (the pyramid and the median filter's 25 neighbours add to it): ~240 bytes per pixel of a pair.
 BYTES_PER_PIXEL_PAIR = 240
 MAX_GPU_BATCH = 1024
+WINDOW = 64  # frames of a video decoded, flowed and encoded at a time (~17 MB at 256x340): memory stays bounded
 
 
 def chunk_rows(manifest: pd.DataFrame, chunk: int, chunk_size: int) -> pd.DataFrame:
@@ -90,6 +92,15 @@ class Job:
 def _write(job: Job, frames: np.ndarray, flow: np.ndarray, backend: FlowBackend, *, bound: float,
            quality: int) -> int:
     """Quantise the flow and write the video's shard (temp name + rename), verified; returns its bytes."""
+    return _write_encoded(job, jpeg_blobs(list(frames), quality),
+                          jpeg_blobs(flow_fields(quantize_flow(normalize(flow, bound))), quality),
+                          frames.shape[1:3], backend, bound=bound, quality=quality)
+
+
+def _write_encoded(job: Job, rgb: list[np.ndarray], flow: list[np.ndarray], size: tuple[int, int],
+                   backend: FlowBackend, *, bound: float, quality: int) -> int:
+    """Write the video's shard from its frames' and quantised flow's JPEGs (temp name + rename), verified;
+    returns its bytes."""
     row = job.row
     attrs = {
         "video_id": row["video_id"], "label": int(row["label"]), "class_name": row["class_name"],
@@ -97,7 +108,7 @@ def _write(job: Job, frames: np.ndarray, flow: np.ndarray, backend: FlowBackend,
         "flow_params": backend.params(), "flow_bound": float(bound), "recipe": job.key,
     }
     remove_stale(job.out)
-    nbytes = write_shard(job.out, frames, quantize_flow(normalize(flow, bound)), attrs, quality)
+    nbytes = write_encoded(job.out, rgb, flow, (int(size[0]), int(size[1])), attrs, quality)
     try:
         verify(job.out)
     except ShardError:
@@ -124,60 +135,95 @@ def extract_video(row: pd.Series, backend: FlowBackend, out: Path, *, size: tupl
     return len(frames), nbytes, _warning(len(frames), int(row["frames"]), length)
 
 
-def flow_videos(jobs: Iterable[Any], backend: FlowBackend, *, path: Callable[[Any], str], size: tuple[int, int],
-                batch_pairs: int, workers: int, decoder: Callable = decode
-                ) -> Iterator[tuple[Any, Decoded | None, np.ndarray | VideoError]]:
-    """Frames and raw flow of each video, in order: yields (job, (frames, grey), flow) or (job, None, VideoError).
+def flow_windows(jobs: Iterable[Any], backend: FlowBackend, *, path: Callable[[Any], str], size: tuple[int, int],
+                 batch_pairs: int, workers: int, decoder: Callable = decode, window: int = WINDOW
+                 ) -> Iterator[tuple[Any, Decoded | None, np.ndarray | VideoError, bool]]:
+    """Each video in windows of at most ``window`` frames, in order: yields (job, (frames, grey), flow, last),
+    the flow being that of the pairs ending at the window's frames (the first window has one pair
+    fewer), or (job, None, VideoError, True) for a video that cannot be used (perhaps after some of
+    its windows: drop them).
 
-    The pipeline's core, shared by every command that turns videos into flow: ``workers``
-    processes decode, resize and greyscale the next videos (``DecoderPool``: a native
-    crash costs one video, reported "decoder crashed (signal N)") while the flow of
-    batches of ``batch_pairs`` frame pairs runs here, the pairs of several videos in one
-    batch and a long video's pairs over several batches. ``path(job)`` names a job's video.
+    The pipeline's core: ``workers`` processes decode, resize and greyscale the next videos
+    (``DecoderPool``: a native crash costs one video, reported "decoder crashed (signal N)"),
+    a window at a time, while the flow of batches of ``batch_pairs`` frame pairs runs here,
+    the pairs of several windows and videos in one batch. ``path(job)`` names a job's video.
+    No more than the windows whose flow is pending are held, never a whole video.
     """
-    waiting: deque[tuple[Any, Decoded, list[np.ndarray]]] = deque()  # decoded, flow not yet complete
-    queued: list[tuple[Decoded, int, int, list[np.ndarray]]] = []  # (video, first pair, end pair, its flow parts)
-    pairs = 0
+    waiting: deque[list] = deque()  # [video number, job, window, flow parts, pairs, last], flow pending, in order
+    queued: list[tuple[np.ndarray, np.ndarray, list[np.ndarray]]] = []  # (prev, nxt, where their flow goes)
+    failed: set[int] = set()  # videos that failed after some of their windows: those still pending are dropped
 
     def run_batch() -> None:
-        nonlocal pairs
-        prev = np.concatenate([grey[a:b] for (_, grey), a, b, _ in queued])
-        nxt = np.concatenate([grey[a + 1:b + 1] for (_, grey), a, b, _ in queued])
-        flow = backend.compute(prev, nxt)
+        flow = backend.compute(np.concatenate([p for p, _, _ in queued]), np.concatenate([n for _, n, _ in queued]))
         at = 0
-        for _, a, b, parts in queued:
-            parts.append(flow[at:at + b - a])
-            at += b - a
+        for prev, _, parts in queued:
+            parts.append(flow[at:at + len(prev)])
+            at += len(prev)
         queued.clear()
-        pairs = 0
 
-    def finished() -> Iterator[tuple[Any, Decoded, np.ndarray]]:
-        while waiting and sum(len(p) for p in waiting[0][2]) == len(waiting[0][1][1]) - 1:
-            job, video, parts = waiting.popleft()
-            yield job, video, np.concatenate(parts)
+    def finished() -> Iterator[tuple[Any, Decoded, np.ndarray, bool]]:
+        while waiting and sum(len(p) for p in waiting[0][3]) == waiting[0][4]:
+            k, job, part, parts, _, last = waiting.popleft()
+            if k not in failed:
+                yield job, part, np.concatenate(parts) if parts else np.zeros((0, *size, 2), np.float32), last
 
-    with DecoderPool(workers, decoder) as pool:
-        for job, video in pool.map(jobs, lambda j: (path(j), size)):
+    def add(k: int, job: Any, part: Decoded, carry: np.ndarray | None, last: bool) -> Iterator:
+        grey = part[1] if carry is None else np.concatenate([carry, part[1]])
+        parts: list[np.ndarray] = []
+        waiting.append([k, job, part, parts, len(grey) - 1, last])
+        start = 0
+        while start < len(grey) - 1:
+            end = min(len(grey) - 1, start + batch_pairs - sum(len(p) for p, _, _ in queued))
+            queued.append((grey[start:end], grey[start + 1:end + 1], parts))
+            start = end
+            if sum(len(p) for p, _, _ in queued) >= batch_pairs:
+                run_batch()
+                yield from finished()
+
+    with DecoderPool(workers, decoder, window) as pool:
+        for k, (job, video) in enumerate(pool.map(jobs, lambda j: (path(j), size))):
             if isinstance(video, VideoError):
-                yield job, None, video
+                yield job, None, video, True
                 continue
-            if len(video[1]) < 2:
-                yield job, None, VideoError(f"only {len(video[1])} decodable frame: no flow can be computed")
+            held, carry, frames = None, None, 0  # a window is added once the next one (or the end) shows if it is last
+            try:
+                for part in video:
+                    frames += len(part[1])
+                    if held is not None:
+                        yield from add(k, job, held, carry, False)
+                        carry = held[1][-1:]
+                    held = part
+            except VideoError as e:
+                failed.add(k)
+                yield job, None, e, True
                 continue
-            parts: list[np.ndarray] = []
-            waiting.append((job, video, parts))
-            start, total = 0, len(video[1]) - 1
-            while start < total:
-                end = min(total, start + batch_pairs - pairs)
-                queued.append((video, start, end, parts))
-                pairs += end - start
-                start = end
-                if pairs >= batch_pairs:
-                    run_batch()
-                    yield from finished()
+            if frames < 2:
+                failed.add(k)
+                yield job, None, VideoError(f"only {frames} decodable frame: no flow can be computed"), True
+                continue
+            yield from add(k, job, held, carry, True)
         if queued:
             run_batch()
         yield from finished()
+
+
+def flow_videos(jobs: Iterable[Any], backend: FlowBackend, *, path: Callable[[Any], str], size: tuple[int, int],
+                batch_pairs: int, workers: int, decoder: Callable = decode
+                ) -> Iterator[tuple[Any, Decoded | None, np.ndarray | VideoError]]:
+    """Frames and raw flow of each video, whole, in order: yields (job, (frames, grey), flow) or (job, None,
+    VideoError); ``flow_windows`` with each video's windows put together."""
+    held: dict[int, list[tuple[Decoded, np.ndarray]]] = {}  # by id(job): its windows so far
+    for job, part, flow, last in flow_windows(jobs, backend, path=path, size=size, batch_pairs=batch_pairs,
+                                              workers=workers, decoder=decoder):
+        if part is None:
+            held.pop(id(job), None)
+            yield job, None, flow
+            continue
+        held.setdefault(id(job), []).append((part, flow))
+        if last:
+            windows = held.pop(id(job))
+            frames, grey = (np.concatenate([p[c] for p, _ in windows]) for c in (0, 1))
+            yield job, (frames, grey), np.concatenate([f for _, f in windows])
 
 
 def batch_pairs(configured: int, backend: FlowBackend, size: tuple[int, int]) -> int:
@@ -193,13 +239,15 @@ def batch_pairs(configured: int, backend: FlowBackend, size: tuple[int, int]) ->
 
 def extract_chunk(rows: pd.DataFrame, backend: FlowBackend, shards_dir: str | os.PathLike, *,
                   size: tuple[int, int], bound: float, quality: int, length: int = 5, code: str = "",
-                  workers: int = 1, pairs_per_batch: int = 0, decoder: Callable = decode) -> pd.DataFrame:
+                  workers: int = 1, pairs_per_batch: int = 0, decoder: Callable = decode,
+                  window: int = WINDOW) -> pd.DataFrame:
     """Extract every video of ``rows``; a bad video is reported on one line and listed, the rest go on.
 
     A shard already made by the same recipe (e.g. by a run that a split-file edit re-runs)
-    is kept. The others go through ``flow_videos`` (decoding ahead in ``workers``
-    processes, flow batched across videos) and are quantised, encoded and written behind
-    it, in a writer thread.
+    is kept. The others go through ``flow_windows`` (decoding ahead in ``workers``
+    processes, ``window`` frames at a time, flow batched across videos) and are quantised
+    and JPEG-encoded a window at a time behind it, in a writer thread; a video is held
+    only as its JPEG bytes until its shard is written, byte for byte ``extract_video``'s.
     """
     records: dict[int, tuple] = {}
     jobs = []
@@ -218,23 +266,33 @@ def extract_chunk(rows: pd.DataFrame, backend: FlowBackend, shards_dir: str | os
     bar = tqdm(total=len(rows), initial=len(records), desc="flow+pack", unit="video", file=sys.stderr)
     pairs = batch_pairs(pairs_per_batch, backend, size)
 
-    def write(i: int, job: Job, frames: np.ndarray, flow: np.ndarray) -> None:
+    encoded: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}  # by video: JPEGs of frames, of flow
+
+    def encode(i: int, job: Job, frames: np.ndarray, flow: np.ndarray, last: bool) -> None:
+        rgb, fields = encoded.setdefault(i, ([], []))
+        rgb += jpeg_blobs(list(frames), quality)
+        fields += jpeg_blobs(flow_fields(quantize_flow(normalize(flow, bound))), quality)
+        if not last:
+            return
+        del encoded[i]
         try:
-            records[i] = _ok(job.row, job.out, len(frames), _write(job, frames, flow, backend, bound=bound,
-                                                                     quality=quality), length)
+            records[i] = _ok(job.row, job.out, len(rgb), _write_encoded(job, rgb, fields, size, backend, bound=bound,
+                                                                        quality=quality), length)
         except ShardError as e:
             records[i] = _failed(job.row, e)
         bar.update()
 
-    with ThreadPoolExecutor(1) as writer:
+    with ThreadPoolExecutor(1) as writer:  # one thread: a video's windows are encoded in order
         written = []
-        for (i, job), video, flow in flow_videos(jobs, backend, path=lambda j: j[1].row["path"], size=size,
-                                                 batch_pairs=pairs, workers=workers, decoder=decoder):
-            if video is None:
+        for (i, job), part, flow, last in flow_windows(jobs, backend, path=lambda j: j[1].row["path"], size=size,
+                                                       batch_pairs=pairs, workers=workers, decoder=decoder,
+                                                       window=window):
+            if part is None:
+                written.append(writer.submit(encoded.pop, i, None))  # drop its windows, in the writer's order
                 records[i] = _failed(job.row, flow)
                 bar.update()
             else:
-                written.append(writer.submit(write, i, job, video[0], flow))
+                written.append(writer.submit(encode, i, job, part[0], flow, last))
         for future in written:
             future.result()  # an error no single video explains (a full disk) stops the chunk here
     bar.close()

@@ -117,13 +117,23 @@ def dequantize_flow(q: np.ndarray) -> np.ndarray:
     return (q.astype(np.float32) - 128.0) / 127.0
 
 
-def _encode(images: list[np.ndarray], quality: int) -> tuple[np.ndarray, np.ndarray]:
+def jpeg_blobs(images: list[np.ndarray], quality: int) -> list[np.ndarray]:
+    """Each image as the bytes of a JPEG file (what a shard stores, concatenated)."""
     blobs = []
     for img in images:
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
         if not ok:
             raise ValueError("JPEG encoding failed")
         blobs.append(buf.ravel())
+    return blobs
+
+
+def flow_fields(flow_q: np.ndarray) -> list[np.ndarray]:
+    """The planes a shard stores for (N, H, W, 2) quantised flow: x then y of each pair."""
+    return [flow_q[i, :, :, c] for i in range(len(flow_q)) for c in range(2)]
+
+
+def _pack(blobs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.zeros(len(blobs) + 1, np.int64)
     offsets[1:] = np.cumsum([b.size for b in blobs])
     return np.concatenate(blobs) if blobs else np.zeros(0, np.uint8), offsets
@@ -145,14 +155,22 @@ def write_shard(path: str | os.PathLike, rgb: np.ndarray, flow_q: np.ndarray, at
     t = rgb.shape[0]
     if flow_q.shape != (t - 1, *rgb.shape[1:3], 2):
         raise ValueError(f"flow shape {flow_q.shape} does not match {t} frames of {rgb.shape[1:3]}")
-    rgb_data, rgb_off = _encode(list(rgb), quality)
-    fields = [flow_q[i, :, :, c] for i in range(t - 1) for c in range(2)]
-    flow_data, flow_off = _encode(fields, quality)
+    return write_encoded(path, jpeg_blobs(list(rgb), quality), jpeg_blobs(flow_fields(flow_q), quality),
+                         rgb.shape[1:3], attrs, quality)
+
+
+def write_encoded(path: str | os.PathLike, rgb: list[np.ndarray], flow: list[np.ndarray], size: tuple[int, int],
+                  attrs: dict[str, Any], quality: int = 90) -> int:
+    """``write_shard`` from the JPEG files already made (``jpeg_blobs`` of the frames and of ``flow_fields``),
+    byte for byte the same shard; so a video can be encoded a window at a time."""
+    t = len(rgb)
+    if len(flow) != 2 * (t - 1):
+        raise ValueError(f"{len(flow)} flow planes do not match {t} frames")
     image = io.BytesIO()  # built in memory: HDF5 writing straight to a full disk can crash the process
     with h5py.File(image, "w") as f:
-        _store(f.create_group("rgb"), rgb_data, rgb_off)
-        _store(f.create_group("flow"), flow_data, flow_off)
-        meta = dict(attrs, frames=t, height=rgb.shape[1], width=rgb.shape[2], jpeg_quality=quality,
+        _store(f.create_group("rgb"), *_pack(rgb))
+        _store(f.create_group("flow"), *_pack(flow))
+        meta = dict(attrs, frames=t, height=size[0], width=size[1], jpeg_quality=quality,
                     format_version=FORMAT_VERSION)
         for key, value in meta.items():
             f.attrs[key] = json.dumps(value) if isinstance(value, dict) else value

@@ -44,12 +44,12 @@ def test_ingest_uses_the_alias_and_keeps_the_video(tmp_path, put_video) -> None:
     put_video(root / "run/good.avi")
     put_video(root / "run/50%.avi")
     os.rename(put_video(root / "run/x.avi"), os.fsencode(root) + b"/run/bad\xff.avi")
-    manifest, failures = ingest("folder", root, aliases=tmp_path / "aliases")
+    manifest, failures = ingest("folder", root, seed=0, test_fraction=0.3, aliases=tmp_path / "aliases")
     assert failures.empty
     assert manifest["video_id"].tolist() == ["run/50%", "run/bad\\xff", "run/good"]
     for path in manifest["path"]:
         assert opencv_safe(path) and os.path.exists(path)
-    manifest, failures = ingest("folder", root)  # no alias folder: listed as failures, the rest kept
+    manifest, failures = ingest("folder", root, seed=0, test_fraction=0.3)  # no alias folder: listed as failures, the rest kept
     assert manifest["video_id"].tolist() == ["run/good"]
     assert failures["video"].tolist() == ["run/50%", "run/bad\\xff"]
     assert failures["reason"].str.contains("OpenCV cannot open").all()

@@ -35,15 +35,16 @@ def ingest(
     *,
     splits_dir: str | os.PathLike | None = None,
     annotations: Sequence[str | os.PathLike] | None = None,
-    seed: int = 0,
-    test_fraction: float = 0.3,
+    seed: int | None = None,
+    test_fraction: float | None = None,
     workers: int = 1,
     aliases: str | os.PathLike | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(manifest, failures) of one dataset; IngestError for bad arguments, never for one bad video.
 
     ``splits_dir`` is needed by ``ucf101`` and ``hmdb51``, ``annotations`` (CSV paths) by
-    ``kinetics400``; ``seed`` and ``test_fraction`` only apply to ``folder``. Videos whose path OpenCV
+    ``kinetics400``, ``seed`` and ``test_fraction`` by ``folder`` (their defaults live in the config
+schema: ``seed``, ``datasets.<name>.test_fraction``). Videos whose path OpenCV
     cannot take are opened through symbolic links made in ``aliases`` (without it they are failures).
     """
     if kind not in KINDS:
@@ -53,6 +54,8 @@ def ingest(
     if (annotations is not None) != (kind == "kinetics400"):
         raise IngestError(f"annotation CSVs are {'needed' if annotations is None else 'not used'} for {kind}")
     root = existing_dir(root, "video root")
+    if kind == "folder" and (seed is None or test_fraction is None):
+        raise IngestError(f"{root}: the folder kind needs a seed and a test fraction for its train/test draw")
     failures = Failures()
     if kind == "ucf101":
         catalog = ucf101.read(root, splits_dir, failures)
