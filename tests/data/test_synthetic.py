@@ -137,3 +137,18 @@ def test_validation_split_is_disjoint_from_train_and_test(tmp_path) -> None:
         listed = {line.split()[0] for role in ("train", "test") for line in (folder / f"{role}list0{k}.txt").read_text().splitlines()}
         assert not val & listed
     assert len(list((tmp_path / "ds/videos").rglob("*_g00_*.avi"))) == 2 * spec.num_classes
+
+
+def test_the_shipped_default_reads_to_six_points(repo) -> None:
+    """config.yaml's dataset is DEFAULT, and its split-1 test list bounds the 95 % interval at 50 % to +-6 points."""
+    import yaml
+
+    from twostream.eval.intervals import wilson
+
+    section = yaml.safe_load((repo / "config.yaml").read_text())["datasets"]["synthetic"]["synthetic"]
+    height, width = section.pop("size")
+    assert {**section, "height": height, "width": width} == DEFAULT
+    tested = [g for g in range(1, DEFAULT["groups"] + 1) if (g - 1) % 3 == 0]  # split 1's test groups
+    videos = DEFAULT["colours"] * DEFAULT["directions"] * DEFAULT["clips_per_group"] * len(tested)
+    low, high = wilson(videos / 2, videos)
+    assert (high - low) / 2 <= 6.0, f"{videos} test videos: +-{(high - low) / 2:.1f} points at 50 %"
