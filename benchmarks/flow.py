@@ -285,7 +285,7 @@ def main() -> None:
     )
     parser.add_argument("--clips", type=Path, default=CLIPS, help="folder of video clips")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "flow.json")
-    parser.add_argument("--variant", default="cpu", choices=("cpu", "cuda"), help="torch: the OpenCV class it follows")
+    parser.add_argument("--variant", default="cuda", choices=("cpu", "cuda"), help="torch: the OpenCV class it follows")
     parser.add_argument("--size", type=int, nargs=2, default=list(SIZE), metavar=("H", "W"), help="frame size")
     parser.add_argument("--smoke", action="store_true", help="2 pairs at 48x64, torch eager: a quick check")
     parser.add_argument("--extract", type=int, metavar="VIDEOS",

@@ -21,6 +21,6 @@ def test_flow_benchmark_smoke(tmp_path):
     report = json.loads(out.read_text())
     runs = {r["backend"]: r for r in report["runs"]}
     assert runs["torch"]["pairs"] == 2 and runs["torch"]["pairs_per_s"] > 0
-    assert runs["torch"]["params"]["variant"] == "cpu"
+    assert runs["torch"]["params"]["variant"] == "cuda"  # the config's default
     assert report["torch_over_opencv_cpu"] > 0 and "speed in this run" in done.stdout
     assert runs["torch"]["epe_vs_opencv_cpu"] < 1.0

@@ -176,8 +176,8 @@ def test_a_failing_compilation_falls_back_to_eager(pairs, monkeypatch):
 
 
 def test_params_are_json_and_name_the_backend(backend):
-    params = json.loads(json.dumps(backend.params()))
-    assert backend.name == "torch"
+    assert backend.name == "torch" and backend.params()["variant"] == "cuda"  # flow.variant's default
+    params = json.loads(json.dumps(TorchTVL1("cpu", variant="cpu").params()))
     assert params["tau"] == 0.25 and params["lambda"] == 0.15 and params["theta"] == 0.3
     assert (params["nscales"], params["warps"], params["variant"]) == (5, 5, "cpu")
     assert (params["inner_iterations"], params["outer_iterations"], params["median_filtering"]) == (30, 10, 5)

@@ -30,8 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", nargs="?", help=".flo file to write (raw flow in pixels, unclipped)")
     parser.add_argument("--pairs", help="text file of 'img0 img1 out.flo' lines (instead of one pair)")
     parser.add_argument("--batch", type=int, default=8, help="pairs per flow batch with --pairs")
-    parser.add_argument("--variant", default="cpu", choices=("cpu", "cuda"),
-                        help="torch backend: the OpenCV class it follows (default cpu)")
+    parser.add_argument("--variant", default="cuda", choices=("cpu", "cuda"),
+                        help="torch backend: the OpenCV class it follows (default cuda, as flow.variant)")
     parser.add_argument("--backend", default="auto", choices=BACKENDS, help="flow backend (default auto)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
 

@@ -25,7 +25,7 @@ from twostream.gpus import resolve_device
 BACKENDS = ("auto", "torch", "opencv-cuda", "opencv-cpu")
 
 
-def get_backend(name: str = "auto", device: str | None = "auto", variant: str = "cpu") -> FlowBackend:
+def get_backend(name: str = "auto", device: str | None = "auto", variant: str = "cuda") -> FlowBackend:
     """Instantiate a flow backend by name (see the module docstring) on a device (auto, cpu, cuda, cuda:N);
     ``variant`` (cpu, cuda): the OpenCV class the torch backend follows (``twostream.flow.tvl1``)."""
     if name not in BACKENDS:

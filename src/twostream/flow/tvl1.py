@@ -316,7 +316,7 @@ class TorchTVL1(FlowBackend):
         self,
         device: str | torch.device = "cpu",
         *,
-        variant: str = "cpu",
+        variant: str = "cuda",
         tau: float = 0.25,
         lambda_: float = 0.15,
         theta: float = 0.3,
