@@ -196,7 +196,7 @@ def fused_bandwidth(backend: TorchTVL1, clips: Path, batch: int) -> dict:
     includes the warps, medians and pyramid)."""
     prev, nxt, _ = load_pairs(batch, clips)
     start = time.perf_counter()
-    _, pixel_iterations = native.flow_arrays(prev, nxt, backend)
+    _, pixel_iterations = native.flow_arrays(prev, nxt, backend.native_params())
     seconds = time.perf_counter() - start
     bytes_moved = STEP_BYTES_PER_PIXEL * sum(pixel_iterations)
     return {

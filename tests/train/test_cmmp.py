@@ -13,6 +13,7 @@ from specs import evaluation, training
 
 from twostream import kinds
 from twostream.cli import main
+from twostream.specs import CMMPSpec
 from twostream.data.dataset import TSNDataset
 from twostream.data.shards import write_shard
 from twostream.data.transforms import to_input
@@ -109,11 +110,11 @@ def test_from_stage1_rejects_swapped_streams(stage1):
 
 
 def train(index: Path, stage1: tuple[Path, Path], out: Path, lr: float) -> dict:
-    """One cmmp-train step of the CMMP variant (no momentum, no weight decay); the checkpoint."""
-    spec = training({"lr": lr, "iterations": 1, "momentum": 0, "weight_decay": 0}, segments=3, length=LENGTH,
-                    crop=CROP, batch_size=3, device="auto", per_sample_al=True)
-    rc = main(["cmmp-train", "--spec", spec, "--index", str(index), "--split", "1", "--threads", "0",
-               "--variant", "cmmp", "--rgb", str(stage1[0]), "--flow", str(stage1[1]), "--out", str(out)])
+    """One training step of the CMMP variant (no momentum, no weight decay); the checkpoint."""
+    spec = training(CMMPSpec, {"lr": lr, "steps": 1, "momentum": 0, "weight_decay": 0}, segments=3, length=LENGTH,
+                    crop=CROP, batch_size=3, device="auto", variant="cmmp", per_sample_al=True)
+    rc = main(["train", "--kind", "cmmp", "--spec", spec, "--index", str(index), "--split", "1", "--threads", "0",
+               "--init", str(stage1[0]), str(stage1[1]), "--out", str(out)])
     assert rc == 0 and not Path(f"{out}.resume").exists()
     return checkpoint.load(out)
 
@@ -147,9 +148,9 @@ def test_cmmp_train_is_deterministic(index, stage1, tmp_path):
 
 def test_cmmp_train_rejects_a_flow_stream_of_another_length(index, stage1, tmp_path):
     with pytest.raises(SystemExit, match="reads 4 channels"):
-        main(["cmmp-train", "--spec", training({"lr": 0.1, "iterations": 1}, length=5, per_sample_al=True),
-              "--index", str(index), "--split", "1", "--threads", "0", "--variant", "sum", "--rgb", str(stage1[0]),
-              "--flow", str(stage1[1]), "--out", str(tmp_path / "x.pt")])
+        main(["train", "--kind", "cmmp", "--spec", training(CMMPSpec, {"lr": 0.1, "steps": 1}, length=5, variant="sum"),
+              "--index", str(index), "--split", "1", "--threads", "0", "--init", str(stage1[0]), str(stage1[1]),
+              "--out", str(tmp_path / "x.pt")])
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from specs import evaluation, training
 
 from twostream import kinds
 from twostream.cli import main
+from twostream.specs import ConvFusionSpec
 from twostream.data.shards import write_shard
 from twostream.eval.predict import load_scores
 from twostream.models import checkpoint
@@ -50,9 +51,9 @@ def stage1(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def train(index: Path, stage1: tuple[Path, Path], out: Path, lr: float) -> dict:
-    spec = training({"lr": lr, "iterations": 2}, length=LENGTH, crop=CROP, batch_size=3, stage="layer2")
-    rc = main(["conv-fusion-train", "--spec", spec, "--index", str(index), "--split", "1", "--threads", "0",
-               "--rgb", str(stage1[0]), "--flow", str(stage1[1]), "--out", str(out)])
+    spec = training(ConvFusionSpec, {"lr": lr, "steps": 2}, length=LENGTH, crop=CROP, batch_size=3, stage="layer2")
+    rc = main(["train", "--kind", "conv_fusion", "--spec", spec, "--index", str(index), "--split", "1", "--threads",
+               "0", "--init", str(stage1[0]), str(stage1[1]), "--out", str(out)])
     assert rc == 0 and not Path(f"{out}.resume").exists()
     return checkpoint.load(out)
 

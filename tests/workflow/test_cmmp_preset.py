@@ -63,9 +63,9 @@ def test_dry_run_after_ingest_expands_the_flow_chunks(work):
     calls = {rule: [] for rule, _ in shell_commands(out)}
     for rule, command in shell_commands(out):
         calls[rule].append(twostream_call(command))
-    assert any(f["--index"] == "results/hmdb51/shards.csv" and f["--split"] == "3" and f["--variant"] == "cmmp"
-               for _, f, _ in calls["cmmp_train"])
-    paper = {"iterations": 13500, "lr_steps": [4500, 9000]}  # CMMP paper, both stages
+    assert any(f["--index"] == "results/hmdb51/shards.csv" and f["--split"] == "3" and s["variant"] == "cmmp"
+               for _, f, s in calls["cmmp_train"])
+    paper = {"steps": 13500, "milestones": [4500, 9000]}  # CMMP paper, both stages
     assert all(s["schedule"] == {**s["schedule"], "lr": 0.0001, **paper} for _, _, s in calls["cmmp_train"])
     assert all(s["schedule"] == {**s["schedule"], "lr": 0.001, **paper} for _, _, s in calls["train_stream"])
     assert all((s["test_segments"], s["crops"]) == (25, 10) for _, _, s in calls["evaluate_stream"])

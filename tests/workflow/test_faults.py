@@ -38,10 +38,10 @@ TABLES = ["results/tiny/two_stream.csv", "results/tiny/two_stream.md", "results/
 
 
 def tinier() -> dict:
-    """tiny.yaml cut down: 12 videos of 24x24 in 3 chunks, no CMMP/CMA section."""
+    """tiny.yaml cut down: 12 videos of 24x24 in 3 chunks, the streams only (no CMMP, CMA or conv fusion)."""
     config = yaml.safe_load(TINY.read_text())
-    for paper in ("cmmp", "cma"):
-        config.pop(paper)
+    for section in ("cmmp", "cma", "conv_fusion"):
+        config.pop(section)
     tiny = config["datasets"]["tiny"]
     tiny.update(size=[24, 24], crop=20)
     tiny["synthetic"].update(colours=2, directions=2, clips_per_group=1, size=[24, 24])

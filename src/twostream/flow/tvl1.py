@@ -57,6 +57,7 @@ import torch.nn.functional as F
 from torch._dynamo.decorators import mark_unbacked
 
 from twostream.flow import native
+from twostream.flow.native import compile_cache
 from twostream.flow.base import FlowBackend, check_pairs
 
 MIN_SIDE = 16  # OpenCV stops building the pyramid before a side drops below this
@@ -261,12 +262,6 @@ def compile_available(device: torch.device) -> bool:
     return True
 
 
-def compile_cache() -> Path:
-    """Where compiled kernels are kept between processes: TORCHINDUCTOR_CACHE_DIR, else ~/.cache/twostream/inductor
-    (torch's own default is under /tmp, which many clusters clear between jobs)."""
-    return Path(os.environ.get("TORCHINDUCTOR_CACHE_DIR") or Path.home() / ".cache" / "twostream" / "inductor")
-
-
 @functools.cache
 def _compiled(fn: Step) -> Step:
     """``fn`` compiled once per process, for any batch and image size (kernels cached in ``compile_cache()``)."""
@@ -380,7 +375,7 @@ class TorchTVL1(FlowBackend):
         for start in range(0, prev.shape[0], step):
             end = start + step
             if self.fused:  # numpy in and out: on a busy CPU every torch op costs
-                flow = native.flow_arrays(prev[start:end], nxt[start:end], self)[0]
+                flow = native.flow_arrays(prev[start:end], nxt[start:end], self.native_params())[0]
                 out[start:end] = flow.transpose(0, 2, 3, 1)
                 continue
             i0 = torch.from_numpy(prev[start:end]).to(self.device).float()
@@ -393,7 +388,7 @@ class TorchTVL1(FlowBackend):
     def flow(self, i0: torch.Tensor, i1: torch.Tensor) -> torch.Tensor:
         """Flow (N, 2, H, W) from float32 (N, H, W) frames in 0..255 on one device."""
         if self.fused:
-            return torch.from_numpy(native.flow_arrays(i0.cpu().numpy(), i1.cpu().numpy(), self)[0])
+            return torch.from_numpy(native.flow_arrays(i0.cpu().numpy(), i1.cpu().numpy(), self.native_params())[0])
         centred = self.scheme.centred_resize
         sizes = pyramid_sizes(i0.shape[1], i0.shape[2], self.nscales, self.scale_step)
         down = (1.0 / self.scale_step, 1.0 / self.scale_step)
@@ -419,6 +414,13 @@ class TorchTVL1(FlowBackend):
             warped = self._warp(padded, i0, u1, u2, self.scheme.cubic_a, self.scheme.quantum)
             u1, u2, *dual = self._iterate([u1, u2, *dual], list(warped))
         return [u1, u2]
+
+    def native_params(self) -> native.Params:
+        """This backend's settings as the C++ TV-L1 (``twostream.flow.native``) takes them."""
+        total, median_every = self._schedule()
+        return native.Params(self.tau, self.lambda_, self.theta, self.nscales, self.warps, self.epsilon,
+                             self.scale_step, total, median_every, self.variant == "cuda",
+                             self.scheme.centred_resize, self.scheme.zero_border, self.scheme.cubic_a)
 
     def _schedule(self) -> tuple[int, int]:
         """(iterations per warp at most, iterations between median filterings (0: none))."""
