@@ -211,7 +211,7 @@ def fused_bandwidth(backend: TorchTVL1, clips: Path, batch: int) -> dict:
 
 def bandwidth_report(device: str, clips: Path) -> dict:
     """How close the torch iteration comes to the memory bandwidth of the device."""
-    backend = TorchTVL1(device)
+    backend = TorchTVL1(device, variant="cuda")
     copy = copy_bandwidth(device)
     report = {"copy_bytes_per_s": copy, "steps": []}
     if backend.fused:  # the C++ loop: iterations counted in the flow itself
@@ -248,14 +248,14 @@ def clip_rows(clips: Path, videos: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def extract_report(clips: Path, videos: int, threads: int) -> dict:
+def extract_report(clips: Path, videos: int, threads: int, variant: str) -> dict:
     """``extract`` on the same clips with the same backend: serial (``extract_video`` one video after another)
     and pipelined (``extract_chunk``: decoding workers, batches across videos, a writer thread); pairs/s of
     each and whether their shards are byte-identical."""
     rows = clip_rows(clips, videos)
-    backend = get_backend("torch", "cpu")
+    backend = get_backend("torch", "cpu", variant)
     backend.compute(*load_pairs(1, clips)[:2])  # any build or compile outside the timing
-    settings = dict(size=SIZE, bound=20.0, quality=90)
+    settings = dict(size=SIZE, bound=20.0, quality=90, length=5)
     with tempfile.TemporaryDirectory() as tmp:
         serial_dir, piped_dir = Path(tmp) / "serial", Path(tmp) / "pipelined"
         serial_dir.mkdir()
@@ -309,7 +309,7 @@ def main() -> None:
         return
 
     if args.extract:
-        report = extract_report(args.clips, args.extract, args.threads)
+        report = extract_report(args.clips, args.extract, args.threads, args.variant)
         print(f"extract, {report['pairs']} pairs of {len(report['videos'])} clips, {args.threads} threads: serial "
               f"{report['serial_pairs_per_s']:.2f} pairs/s, pipelined {report['pipelined_pairs_per_s']:.2f} pairs/s; "
               f"shards byte-identical: {report['shards_byte_identical']}")

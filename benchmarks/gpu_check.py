@@ -76,10 +76,10 @@ def environment() -> dict:
 
 def correctness(device: str, size: tuple[int, int], pairs: int) -> dict:
     prev, nxt = texture_pairs(pairs, size)
-    cpu = TorchTVL1("cpu").compute(prev, nxt)  # on a CPU: the C++ kernel where it builds
-    compiled_backend = TorchTVL1(device, compile=COMPILE, fused=False)  # the torch loop, as CUDA runs it
+    cpu = TorchTVL1("cpu", variant="cuda").compute(prev, nxt)  # on a CPU: the C++ kernel where it builds
+    compiled_backend = TorchTVL1(device, variant="cuda", compile=COMPILE, fused=False)  # the torch loop, as CUDA runs it
     compiled = compiled_backend.compute(prev, nxt)
-    eager = (TorchTVL1(device, compile=False, fused=False).compute(prev, nxt) if compiled_backend._step.compiled
+    eager = (TorchTVL1(device, variant="cuda", compile=False, fused=False).compute(prev, nxt) if compiled_backend._step.compiled
              else compiled)  # not compiled (--dry): it ran eagerly already
     result = {"epe_device_vs_cpu": epe(compiled, cpu), "epe_compiled_vs_eager": epe(compiled, eager),
               "compiled": compiled_backend._step.compiled and compiled_backend._warp.compiled}
@@ -93,8 +93,8 @@ def correctness(device: str, size: tuple[int, int], pairs: int) -> dict:
     if CHAIRS.is_dir():
         img = [cv2.imread(str(CHAIRS / f"0000000-img{k}.png"), cv2.IMREAD_GRAYSCALE) for k in (0, 1)]
         img = [cv2.resize(i, (size[1], size[0]), interpolation=cv2.INTER_AREA)[None] for i in img]
-        result["flyingchairs_epe_device_vs_cpu"] = epe(TorchTVL1(device, compile=COMPILE, fused=False).compute(*img),
-                                                       TorchTVL1("cpu").compute(*img))
+        result["flyingchairs_epe_device_vs_cpu"] = epe(TorchTVL1(device, variant="cuda", compile=COMPILE, fused=False).compute(*img),
+                                                       TorchTVL1("cpu", variant="cuda").compute(*img))
     return result
 
 
@@ -102,7 +102,7 @@ def throughput(device: str, size: tuple[int, int], batches: list[int]) -> list[d
     rows = []
     for batch in batches:
         prev, nxt = texture_pairs(batch, size, seed=batch)
-        backend = TorchTVL1(device, batch_size=batch, compile=COMPILE)
+        backend = TorchTVL1(device, variant="cuda", batch_size=batch, compile=COMPILE)
         backend.compute(prev[:1], nxt[:1])  # compile and warm up
         if device.startswith("cuda"):
             torch.cuda.synchronize()
@@ -133,10 +133,10 @@ def write_clips(folder: Path, videos: int, frames: int, size: tuple[int, int]) -
 def extract_end_to_end(device: str, size: tuple[int, int], videos: int, frames: int, workers: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         rows = write_clips(Path(tmp), videos, frames, size)
-        backend = TorchTVL1(device, compile=COMPILE)
+        backend = TorchTVL1(device, variant="cuda", compile=COMPILE)
         backend.compute(*texture_pairs(1, size))  # compile outside the timing
         start = time.perf_counter()
-        index = extract_chunk(rows, backend, Path(tmp) / "shards", size=size, bound=20, quality=90,
+        index = extract_chunk(rows, backend, Path(tmp) / "shards", size=size, bound=20, quality=90, length=5,
                               workers=workers)
         seconds = time.perf_counter() - start
         ok = index["status"].eq("ok").all()

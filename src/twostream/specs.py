@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
 
 def key(path: str) -> Any:
@@ -241,6 +244,22 @@ class CMAAttentionFigureSpec:
 
 
 # --- building a spec from the config (Snakefile) and reading it back (commands) ---
+
+
+@functools.cache
+def _schema() -> dict:
+    import yaml
+
+    return yaml.safe_load(SCHEMA.read_text())
+
+
+def schema_default(path: str) -> Any:
+    """The schema's default of a config key (``flow.variant``), for the commands a person runs without a config."""
+    node: dict = _schema()
+    for part in path.split("."):
+        node = node["properties"][part]
+    return node["default"]
+
 
 
 class SpecError(ValueError):

@@ -6,9 +6,11 @@ import ast
 import functools
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
+REPO = PACKAGE.parents[1]  # the checkout: Snakefile, workflow/, config.yaml
 # Command dispatch, the version string and the spec declarations do not change what a command computes
 # (a spec's values are in the rule's params: a changed declaration changes them).
 NOT_CODE = ("twostream", "twostream.cli", "twostream.specs")
@@ -124,3 +126,17 @@ def launcher(gpus: int, nodes: int, port: int = 29500) -> str:
     if gpus > 1:
         return f"torchrun --standalone --nproc-per-node {gpus} -m twostream"
     return "python -m twostream"
+
+
+def snakemake_command(work: str | os.PathLike, *args: str, configfile: str | os.PathLike | None = None,
+                      cores: int = 2) -> tuple[list[str], dict[str, str]]:
+    """(argv, environment) that run this checkout's workflow in ``work`` with this Python (what the tests and
+    benchmarks run): ``snakemake --snakefile <repo>/Snakefile --directory WORK [--configfile F] --cores N ARGS``.
+
+    The environment puts this Python's folder first on PATH, so the rules' ``python -m twostream`` is this one.
+    """
+    argv = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work)]
+    if configfile is not None:
+        argv += ["--configfile", str(configfile)]
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    return argv + ["--cores", str(cores), *args], env

@@ -113,7 +113,7 @@ def test_without_a_compiler_torch_computes_the_flow(tmp_path, monkeypatch):
     native.library.cache_clear()
     try:
         with pytest.warns(UserWarning, match="C\\+\\+ TV-L1 unavailable, computing flow in torch"):
-            backend = TorchTVL1(compile=False)
+            backend = TorchTVL1(variant="cuda", compile=False)
     finally:
         native.library.cache_clear()
     assert not backend.fused and backend.params()["implementation"] == "torch"

@@ -27,7 +27,7 @@ MARGIN = 8  # px left out at the borders, where the replicated border breaks the
 
 @pytest.fixture(scope="module")
 def backend() -> TorchTVL1:
-    return TorchTVL1("cpu")
+    return TorchTVL1("cpu", variant="cuda")
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def test_a_batch_gives_the_results_of_one_pair_at_a_time(backend, pairs):
 
 def test_converged_pairs_leave_the_batch(pairs, monkeypatch):
     # the torch loop, eager and short (the C++ one runs each pair on its own)
-    backend = TorchTVL1("cpu", fused=False, compile=False, nscales=2, warps=2)
+    backend = TorchTVL1("cpu", variant="cuda", fused=False, compile=False, nscales=2, warps=2)
     sizes = []
     step = backend._step
 
@@ -155,8 +155,8 @@ def test_without_epsilon_every_warp_runs_all_iterations(pairs, monkeypatch):
 @pytest.mark.skipif(not compile_available(torch.device("cpu")), reason="torch.compile needs a C++ compiler")
 def test_compiled_iteration_matches_eager(pairs):
     short = dict(fused=False, nscales=2, warps=2)  # the torch loop (CUDA's), kept short
-    compiled = TorchTVL1("cpu", compile=True, **short).compute(pairs[:2, 0], pairs[:2, 1])
-    eager = TorchTVL1("cpu", compile=False, **short).compute(pairs[:2, 0], pairs[:2, 1])
+    compiled = TorchTVL1("cpu", variant="cuda", compile=True, **short).compute(pairs[:2, 0], pairs[:2, 1])
+    eager = TorchTVL1("cpu", variant="cuda", compile=False, **short).compute(pairs[:2, 0], pairs[:2, 1])
     assert epe(compiled, eager) < 1e-3
 
 
@@ -165,11 +165,11 @@ def test_a_failing_compilation_falls_back_to_eager(pairs, monkeypatch):
         raise RuntimeError("no compiler")
 
     monkeypatch.setattr(tvl1, "_compiled", lambda fn: broken)
-    backend = TorchTVL1("cpu", compile=True, nscales=1, warps=1, iterations=4, fused=False)
+    backend = TorchTVL1("cpu", variant="cuda", compile=True, nscales=1, warps=1, iterations=4, fused=False)
     with pytest.warns(UserWarning, match="running eagerly: no compiler"):
         flow = backend.compute(pairs[:1, 0], pairs[:1, 1])
     assert not backend._step.compiled and not backend._warp.compiled
-    eager = TorchTVL1("cpu", compile=False, nscales=1, warps=1, iterations=4, fused=False).compute(
+    eager = TorchTVL1("cpu", variant="cuda", compile=False, nscales=1, warps=1, iterations=4, fused=False).compute(
         pairs[:1, 0], pairs[:1, 1]
     )
     np.testing.assert_array_equal(flow, eager)

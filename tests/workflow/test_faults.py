@@ -14,7 +14,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,9 +21,10 @@ from pathlib import Path
 import h5py
 import pytest
 import yaml
-from smk import REPO, TINY
+from smk import TINY
 
 from twostream.data.shards import video_id_of
+from twostream.workflow import snakemake_command
 
 pytestmark = pytest.mark.slow
 
@@ -55,9 +55,7 @@ def start(work: Path, *args: str) -> subprocess.Popen:
     """Snakemake (its own process group, so that all of it can be killed at once) on the tinier config."""
     path = work / "config.run.yaml"
     path.write_text(yaml.safe_dump(tinier()))
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    cmd = ["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work), "--configfile", str(path),
-           "--cores", "2", *args]
+    cmd, env = snakemake_command(work, *args, configfile=path)
     return subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
 

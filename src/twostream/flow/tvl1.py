@@ -48,7 +48,6 @@ import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -295,7 +294,8 @@ class _Compiled:
 class TorchTVL1(FlowBackend):
     """Dual TV-L1 flow for batches of pairs in PyTorch (CPU or CUDA), as OpenCV's ``variant`` class computes it.
 
-    Parameters default to OpenCV's; ``iterations`` applies to the ``cuda`` variant,
+    ``variant`` (``flow.variant``, no default here: the schema holds it); the other parameters default to
+    OpenCV's; ``iterations`` applies to the ``cuda`` variant,
     ``inner_iterations``, ``outer_iterations`` and ``median_filtering`` to the ``cpu`` one.
     ``batch_size`` bounds the pairs computed at once (None: ``CPU_BATCH`` on CPU, all pairs
     of a call on CUDA); ``compile`` None compiles where ``compile_available`` says it can;
@@ -311,7 +311,7 @@ class TorchTVL1(FlowBackend):
         self,
         device: str | torch.device = "cpu",
         *,
-        variant: str = "cuda",
+        variant: str,
         tau: float = 0.25,
         lambda_: float = 0.15,
         theta: float = 0.3,

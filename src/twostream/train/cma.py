@@ -21,12 +21,14 @@ import torch.nn.functional as F
 from twostream.data.transforms import to_input
 from twostream.eval.predict import Scored
 from twostream.models import checkpoint
-from twostream.models.cma import BRANCHES, CMANet, build, load, set_trainable, tsn_forward_pair
+from twostream.models import cma as model
+from twostream.models.cma import BRANCHES, CMANet, load, set_trainable, tsn_forward_pair
 from twostream.specs import CMASpec
 from twostream.train.engine import StepFn, accuracy
 from twostream.train.run import check_flow_length, use_torch_home
 
 MODALITIES = BRANCHES
+build = model.build  # an untrained network of a checkpoint config (twostream.kinds)
 
 
 def trained_branch(iteration: int) -> str:

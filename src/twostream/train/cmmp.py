@@ -19,13 +19,15 @@ from twostream.data.transforms import to_input
 from twostream.eval.metrics import fuse
 from twostream.eval.predict import Scored
 from twostream.models import checkpoint
-from twostream.models.cmmp import VARIANTS, CMMPNet, Variant, build
+from twostream.models import cmmp as model
+from twostream.models.cmmp import VARIANTS, CMMPNet, Variant
 from twostream.models.losses import adversarial_loss, plain_loss
 from twostream.specs import CMMPSpec
 from twostream.train.engine import StepFn, accuracy
 from twostream.train.run import check_flow_length, stage1_origin
 
 MODALITIES = ("rgb", "flow")
+build = model.build  # an untrained network of a checkpoint config (twostream.kinds)
 
 Objective = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 

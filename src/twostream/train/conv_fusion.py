@@ -17,12 +17,14 @@ import torch.nn.functional as F
 from twostream.data.transforms import to_input
 from twostream.eval.predict import Scored
 from twostream.models import checkpoint
-from twostream.models.conv_fusion import FUSED, ConvFusionNet, build
+from twostream.models import conv_fusion as model
+from twostream.models.conv_fusion import FUSED, ConvFusionNet
 from twostream.specs import ConvFusionSpec
 from twostream.train.engine import StepFn, accuracy
 from twostream.train.run import check_flow_length, stage1_origin
 
 MODALITIES = ("rgb", "flow")
+build = model.build  # an untrained network of a checkpoint config (twostream.kinds)
 
 
 def from_stage1(rgb_path: str | os.PathLike, flow_path: str | os.PathLike, stage: str) -> tuple[ConvFusionNet, dict]:

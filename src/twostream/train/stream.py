@@ -16,7 +16,7 @@ from twostream.specs import StreamSpec
 from twostream.train.engine import StepFn, accuracy
 from twostream.train.run import num_classes, use_torch_home
 
-build = checkpoint.build_stream
+build = checkpoint.build_stream  # an untrained network of a checkpoint config (twostream.kinds)
 
 
 def start(spec: StreamSpec, init: list[str], index: pd.DataFrame) -> tuple[StreamNet, dict[str, Any], dict[str, Any]]:
