@@ -153,12 +153,18 @@ def module_name(kind: Kind) -> str:
 
 
 def scorer(path: Any, device: Any) -> Any:
-    """(modalities the model reads, clip scorer) of a checkpoint file of any kind, its network in eval mode on
-    ``device`` (channels-last on CUDA)."""
+    """(modalities the model reads, clip scorer) of a checkpoint file of any kind (``checkpoint_scorer``)."""
+    from twostream.models import checkpoint
+
+    return checkpoint_scorer(checkpoint.load(path), device, path)
+
+
+def checkpoint_scorer(ckpt: dict[str, Any], device: Any, path: Any = "checkpoint") -> Any:
+    """The scorer of a loaded checkpoint, its network in eval mode on ``device`` (channels-last on CUDA); ``path``
+    names it in errors."""
     from twostream import precision
     from twostream.models import checkpoint
 
-    ckpt = checkpoint.load(path)
     if ckpt["kind"] not in KINDS:
         raise ValueError(f"{path}: unknown checkpoint kind {ckpt['kind']!r}; known: {', '.join(KINDS)}")
     code = KINDS[ckpt["kind"]].code()
