@@ -112,9 +112,11 @@ def quantize_flow(flow: np.ndarray) -> np.ndarray:
     return (np.rint(np.clip(flow, -1.0, 1.0) * 127.0) + 128.0).astype(np.uint8)
 
 
-def dequantize_flow(q: np.ndarray) -> np.ndarray:
-    """uint8 flow -> float32 in [-1, 1] (approximately)."""
-    return (q.astype(np.float32) - 128.0) / 127.0
+def dequantize_flow(q):
+    """Quantised flow (uint8 numpy, or a float torch tensor of its values) -> float in [-1, 1] (approximately)."""
+    if isinstance(q, np.ndarray):
+        q = q.astype(np.float32)
+    return (q - 128.0) / 127.0
 
 
 def jpeg_blobs(images: list[np.ndarray], quality: int) -> list[np.ndarray]:
