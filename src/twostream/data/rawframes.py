@@ -8,7 +8,8 @@
   T - step of each (step 1: one per frame pair); other steps are named as denseflow names them
   (``flow_x_p2_<n>`` for step 2, ``flow_x_m1_<n>`` for step -1, the flow from frame n back to n - 1);
   step 0 writes frames only;
-* ``.done``: the recipe and counts, written last. A video's folder is built under a temporary name and
+* ``.done``: the recipe, counts and the positions of the source frames that did not decode (``frames_dropped``,
+  0-based; the frames that decode are numbered 1..T without gaps), written last. A video's folder is built under a temporary name and
   renamed when complete, so a folder with its final name is always complete; a killed run leaves only
   temporary folders, which the next run deletes and redoes.
 
@@ -49,7 +50,7 @@ from tqdm import tqdm
 from twostream.data.decoding import Decoded, decode
 from twostream.data.ingest.common import FAILURE_COLUMNS, is_video, read_lines
 from twostream.data.shards import Shard, ShardError, quantize_flow
-from twostream.data.video import VideoError, iter_frames, probe
+from twostream.data.video import VideoError, describe_dropped, dropped, iter_frames, probe
 from twostream.files import write_text
 from twostream.flow import FlowBackend, normalize
 
@@ -211,19 +212,20 @@ def finished(folder: Path, recipe: dict) -> dict | None:
     return done if done.get("recipe") == recipe else None
 
 
-Writer = Callable[[Path, Callable[[int, int], None]], tuple[int, int]]
+Writer = Callable[[Path, Callable[[int, int], None]], tuple[int, int, list[int]]]
 
 
 def build(folder: Path, recipe: dict, write: Writer, progress: Callable[[int, int], None]) -> dict:
-    """Write a video's folder with ``write(tmp, progress) -> (frames, flows)`` under a temporary name, then rename it.
+    """Write a video's folder with ``write(tmp, progress) -> (frames, flows, positions of frames dropped)`` under a
+    temporary name, then rename it.
 
     A complete folder of another recipe is replaced only once the new one is complete.
     """
     tmp = folder.with_name(f".{folder.name}.tmp{os.getpid()}")
     tmp.mkdir(parents=True)
     try:
-        frames, flows = write(tmp, progress)
-        done = {"recipe": recipe, "frames": frames, "flows": flows}
+        frames, flows, lost = write(tmp, progress)
+        done = {"recipe": recipe, "frames": frames, "flows": flows, "frames_dropped": lost}
         (tmp / DONE).write_text(json.dumps(done, sort_keys=True))
         if folder.exists():
             old = folder.with_name(f".{folder.name}.tmp{os.getpid()}old")
@@ -250,11 +252,13 @@ def compute(video: Video, backend: FlowBackend | None, settings: Settings) -> Wr
     size = settings.resize.size(info.height, info.width)
     step, s = settings.step, abs(settings.step)
 
-    def write(folder: Path, progress: Callable[[int, int], None]) -> tuple[int, int]:
+    def write(folder: Path, progress: Callable[[int, int], None]) -> tuple[int, int, list[int]]:
         frames = flows = 0
         grey: list[np.ndarray] = []
-        for frame in iter_frames(video.source, size):
+        positions = []
+        for position, frame in iter_frames(video.source, size):
             frames += 1
+            positions.append(position)
             _write_jpeg(folder / image_name("img_", frames), frame, settings.quality)
             if s:
                 grey.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
@@ -266,7 +270,7 @@ def compute(video: Video, backend: FlowBackend | None, settings: Settings) -> Wr
             flows += _write_flow(folder, grey, backend, settings, flows)
         if frames <= s:
             raise VideoError(f"only {frames} decodable frame(s): no flow at step {step} can be computed")
-        return frames, flows
+        return frames, flows, dropped(np.array(positions)).tolist()
 
     return write
 
@@ -294,17 +298,17 @@ def decode_resized(path: str, resize: tuple[int, int, int]) -> Decoded:
     return decode(path, Resize(*resize).size(info.height, info.width))
 
 
-def write_decoded(frames: np.ndarray, flow: np.ndarray, settings: Settings) -> Writer:
-    """A writer of frames and step-1 flow the pipeline's core computed."""
+def write_decoded(frames: np.ndarray, positions: np.ndarray, flow: np.ndarray, settings: Settings) -> Writer:
+    """A writer of frames (at ``positions`` in the video) and step-1 flow the pipeline's core computed."""
 
-    def write(folder: Path, progress: Callable[[int, int], None]) -> tuple[int, int]:
+    def write(folder: Path, progress: Callable[[int, int], None]) -> tuple[int, int, list[int]]:
         for t, frame in enumerate(frames):
             _write_jpeg(folder / image_name("img_", t + 1), frame, settings.quality)
         q = quantize_flow(normalize(flow, settings.bound))
         for t in range(len(q)):
             for c, axis in enumerate("xy"):
                 _write_jpeg(folder / image_name(flow_prefix(1, axis), t + 1), q[t, :, :, c], settings.quality)
-        return len(frames), len(q)
+        return len(frames), len(q), dropped(positions).tolist()
 
     return write
 
@@ -312,14 +316,14 @@ def write_decoded(frames: np.ndarray, flow: np.ndarray, settings: Settings) -> W
 def copy_shard(video: Video) -> Writer:
     """A writer of a shard's frames and flow as files: its JPEGs copied byte for byte (nothing re-encoded)."""
 
-    def write(folder: Path, progress: Callable[[int, int], None]) -> tuple[int, int]:
+    def write(folder: Path, progress: Callable[[int, int], None]) -> tuple[int, int, list[int]]:
         with Shard(video.source) as shard:
             for t in range(shard.frames):
                 (folder / image_name("img_", t + 1)).write_bytes(shard.rgb_bytes(t).tobytes())
             for t in range(shard.frames - 1):
                 for axis, jpeg in zip("xy", shard.flow_bytes(t, 1)):
                     (folder / image_name(flow_prefix(1, axis), t + 1)).write_bytes(jpeg.tobytes())
-            return shard.frames, shard.frames - 1
+            return shard.frames, shard.frames - 1, json.loads(shard.attrs.get("frames_dropped", "[]"))
 
     return write
 
@@ -348,8 +352,9 @@ def export(videos: Iterable[Video], out: str | os.PathLike, *, backend: FlowBack
 
     Step 1 goes through the pipeline's core (``twostream.data.extract.flow_videos``: ``workers`` decoding
     processes, flow in batches of ``pairs`` frame pairs across videos, 0: the pipeline's choice).
-    Returns (done: video_id, label, class_name, frames, flows, status 'done' or 'kept'; failures rows).
-    A finished folder of the same recipe is kept; a bad video is reported on one line and the rest go on.
+    Returns (done: video_id, label, class_name, frames, frames_dropped, flows, status 'done' or 'kept'; failures
+    rows). A finished folder of the same recipe is kept; a bad video is reported on one line and the rest go on;
+    a video kept without frames that do not decode is a failures row too (its note, ``kept: ...``).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -365,8 +370,13 @@ def export(videos: Iterable[Video], out: str | os.PathLike, *, backend: FlowBack
                 _fail(failures, video.source, str(result).strip())
                 continue
             done, status = result
-            rows.append((video.video_id, video.label, video.class_name, done["frames"], done["flows"], status))
-    table = pd.DataFrame(rows, columns=["video_id", "label", "class_name", "frames", "flows", "status"])
+            lost = done.get("frames_dropped", [])
+            if lost:
+                _fail(failures, video.source, describe_dropped(lost, done["frames"]))
+            rows.append((video.video_id, video.label, video.class_name, done["frames"], len(lost), done["flows"],
+                         status))
+    table = pd.DataFrame(rows, columns=["video_id", "label", "class_name", "frames", "frames_dropped", "flows",
+                                        "status"])
     table = table.sort_values("video_id", ignore_index=True)
     _summary(table, time.perf_counter() - start)
     return table, failures
@@ -422,7 +432,7 @@ def _core(todo: list[tuple[Video, dict]], out: Path, backend: FlowBackend, setti
             continue
         bar.set_postfix_str(f"{video.video_id}: {len(decoded[0])} frames")
         try:
-            result = build(out / video.video_id, recipe, write_decoded(decoded[0], flow, settings),
+            result = build(out / video.video_id, recipe, write_decoded(decoded[0], decoded[2], flow, settings),
                            lambda frames, flows: None), "done"
         except ERRORS as e:
             result = e

@@ -10,6 +10,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+# FFmpeg's own complaints (one per bad frame, naming no file) stay quiet: each video's problem is reported as one
+# line naming it. OPENCV_FFMPEG_LOGLEVEL=16 (errors) in the environment shows them again.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
 
 class VideoError(Exception):
     """A video that cannot be opened or decoded; the message names the reason."""
@@ -52,13 +56,39 @@ def _open(path: str | os.PathLike) -> cv2.VideoCapture:
     return cap
 
 
+MAX_FAILED_IN_A_ROW = 250  # x264's default keyframe interval: a corrupt keyframe costs at most its group
+
+
+def _reads(cap: cv2.VideoCapture) -> Iterator[tuple[int, np.ndarray]]:
+    """(position, frame) of every frame that decodes, position counting every read from 0.
+
+    A failed read is not the end: reading goes on up to the container's frame count (unknown: until
+    MAX_FAILED_IN_A_ROW failures in a row), or until that many fail in a row, so a bad frame costs that
+    frame (a bad keyframe, the frames that depend on it), not the rest of the video.
+    """
+    count = plausible_frames(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    position = failed = 0
+    while True:
+        ok, frame = cap.read()
+        if ok and frame is not None:
+            failed = 0
+            yield position, frame
+            del frame  # before the next read: one full-size frame in memory at a time
+        else:
+            failed += 1
+            if failed >= MAX_FAILED_IN_A_ROW or (count and position + 1 >= count):
+                return
+        position += 1
+
+
 def probe(path: str | os.PathLike) -> VideoInfo:
-    """Container metadata, after checking that the first frame decodes."""
+    """Container metadata, after checking that a frame decodes (the first that does: bad leading frames are skipped)."""
     cap = _open(path)
     try:
-        ok, frame = cap.read()
-        if not ok or frame is None:
+        first = next(_reads(cap), None)
+        if first is None:
             raise VideoError("no decodable frame")
+        frame = first[1]
         info = VideoInfo(
             frames=plausible_frames(cap.get(cv2.CAP_PROP_FRAME_COUNT)),
             fps=plausible_fps(cap.get(cv2.CAP_PROP_FPS)),
@@ -70,30 +100,50 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     return info
 
 
-def iter_frames(path: str | os.PathLike, size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
-    """Yield BGR uint8 frames, resized to ``size`` = (height, width) if given.
+def iter_frames(path: str | os.PathLike, size: tuple[int, int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (position, frame) of each frame that decodes: BGR uint8, resized to ``size`` = (height, width) if
+    given; position is the frame's 0-based place in the video, counting frames that fail (see ``_reads``).
 
     Frames are resized one at a time, so a large video never sits in memory whole.
     """
     cap = _open(path)
     try:
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
+        for position, frame in _reads(cap):
             if frame.ndim == 2:
                 frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
             if size is not None and frame.shape[:2] != tuple(size):
                 interp = cv2.INTER_AREA if frame.shape[0] > size[0] else cv2.INTER_LINEAR
                 frame = cv2.resize(frame, (size[1], size[0]), interpolation=interp)
-            yield frame
+            yield position, frame
     finally:
         cap.release()
 
 
 def read_frames(path: str | os.PathLike, size: tuple[int, int] | None = None) -> np.ndarray:
-    """All frames as a (T, H, W, 3) BGR uint8 array; VideoError if none decodes."""
-    frames = list(iter_frames(path, size))
+    """The frames that decode (``iter_frames``) as a (T, H, W, 3) BGR uint8 array; VideoError if none does."""
+    frames = [frame for _, frame in iter_frames(path, size)]
     if not frames:
         raise VideoError("no decodable frame")
     return np.stack(frames)
+
+
+def dropped(positions: np.ndarray) -> np.ndarray:
+    """The positions of the frames that failed before the last one that decoded."""
+    if not len(positions):
+        return np.zeros(0, np.int64)
+    return np.setdiff1d(np.arange(int(positions[-1]) + 1), positions)
+
+
+def describe_dropped(lost: np.ndarray | list[int], decoded: int) -> str:
+    """A note for a video kept without the frames that fail: how many, which (1-based), how many are kept."""
+    if not len(lost):
+        return ""
+    runs, start = [], None
+    for k, frame in enumerate(lost):
+        if start is None:
+            start = frame
+        if k + 1 == len(lost) or lost[k + 1] != frame + 1:
+            runs.append(f"{start + 1}" if start == frame else f"{start + 1}-{frame + 1}")
+            start = None
+    shown = ", ".join(runs[:5]) + (f" and {len(runs) - 5} more runs" if len(runs) > 5 else "")
+    return f"dropped {len(lost)} undecodable frame{'s' * (len(lost) > 1)} (number {shown}, from 1; kept: the {decoded} that decode)"
