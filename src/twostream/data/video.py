@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import math
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -41,15 +43,39 @@ def plausible_fps(fps: float) -> float:
     return float(fps) if math.isfinite(fps) and 0 < fps <= MAX_FPS else 0.0
 
 
+def file_problem(path: str | os.PathLike) -> str | None:
+    """Why ``path`` cannot be a video file, or None for a non-empty regular file this process may read.
+
+    Checked before OpenCV opens it: opening a FIFO would block, a device could be read forever.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            return f"broken symbolic link (target {os.fsdecode(os.readlink(path))!r} is missing)"
+        return "file not found"
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "symbolic link loop (the link leads back to itself)"
+        return f"cannot read the file ({e.strerror})"
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+    for test, kind in kinds:
+        if test(st.st_mode):
+            return f"{kind}, not a video file"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    if not os.access(path, os.R_OK):
+        return "not readable (permission denied)"
+    if st.st_size == 0:
+        return "empty file (0 bytes)"
+    return None
+
+
 def _open(path: str | os.PathLike) -> cv2.VideoCapture:
-    if os.path.islink(path) and not os.path.exists(path):
-        raise VideoError(f"broken symbolic link (target {os.readlink(path)!r} is missing)")
-    if os.path.isdir(path):
-        raise VideoError("a directory, not a video file")
-    if not os.path.isfile(path):
-        raise VideoError("file not found")
-    if os.path.getsize(path) == 0:
-        raise VideoError("empty file (0 bytes)")
+    problem = file_problem(path)
+    if problem is not None:
+        raise VideoError(problem)
     cap = cv2.VideoCapture(os.fspath(path))
     if not cap.isOpened():
         raise VideoError("cannot open (not a video or unsupported codec)")
