@@ -388,8 +388,9 @@ def main() -> int:
     parser.add_argument("--part", required=True, choices=PARTS)
     parser.add_argument("--dry", action="store_true", help="the same part, tiny, on the CPU (seconds)")
     parser.add_argument("--device", default="cuda", help="device to check (cuda, cuda:N)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(),
-                        help="extract: decoding workers and JPEG threads (the extract rule's threads)")
+    parser.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 1) // max(1, torch.cuda.device_count())),
+                        help="extract: decoding workers and JPEG threads (default: what the extract rule asks for, "
+                             "the cores over the GPUs)")
     parser.add_argument("--out", type=Path, help="JSON report (default benchmarks/out/gpu_check_<part>.json)")
     args = parser.parse_args()
     device = "cpu" if args.dry else args.device

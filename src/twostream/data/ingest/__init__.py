@@ -14,17 +14,21 @@ from pathlib import Path
 import pandas as pd
 
 from twostream.data.ingest import folder, hmdb51, kinetics, ucf101
+from twostream.data.ingest.presence import presence, shortfall
 from twostream.data.ingest.common import (
     FAILURE_COLUMNS,
     Failures,
     IngestError,
     build_manifest,
     existing_dir,
+    locate,
     manifest_columns,
     read_manifest,
+    report_unlisted,
 )
 
 KINDS = ("ucf101", "hmdb51", "kinetics400", "folder")
+N_SPLITS = {"ucf101": ucf101.N_SPLITS, "hmdb51": hmdb51.N_SPLITS, "kinetics400": 1, "folder": 1}
 
 __all__ = ["FAILURE_COLUMNS", "KINDS", "IngestError", "ingest", "manifest_columns", "read_manifest"]
 
@@ -39,6 +43,8 @@ def ingest(
     test_fraction: float | None = None,
     workers: int = 1,
     aliases: str | os.PathLike | None = None,
+    splits: Sequence[int] | None = None,
+    min_present: float = 0.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(manifest, failures) of one dataset; IngestError for bad arguments, never for one bad video.
 
@@ -46,9 +52,18 @@ def ingest(
     ``kinetics400``, ``seed`` and ``test_fraction`` by ``folder`` (their defaults live in the config
 schema: ``seed``, ``datasets.<name>.test_fraction``). Videos whose path OpenCV
     cannot take are opened through symbolic links made in ``aliases`` (without it they are failures).
+    ``splits`` (1-based; None: all the kind has) are the splits whose official files must exist; the
+    files of the others are read where present. Videos under the root that no official line names are
+    failures (``report_unlisted``). Fewer than ``min_present`` (a fraction; 0, the default here: no
+    check; the workflow passes ``datasets.<d>.min_present``) of the listed videos found is an
+    IngestError, before any video is probed (``presence.shortfall``: counts, two expected paths, and a
+    folder near the root that holds the missing videos).
     """
     if kind not in KINDS:
         raise IngestError(f"unknown dataset kind {kind!r} (one of {', '.join(KINDS)})")
+    splits = range(1, N_SPLITS[kind] + 1) if splits is None else splits
+    if not set(splits) <= set(range(1, N_SPLITS[kind] + 1)):
+        raise IngestError(f"splits {sorted(set(splits))}: a {kind} dataset has splits 1..{N_SPLITS[kind]}")
     if (splits_dir is not None) != (kind in ("ucf101", "hmdb51")):
         raise IngestError(f"a split folder is {'needed' if splits_dir is None else 'not used'} for {kind}")
     if (annotations is not None) != (kind == "kinetics400"):
@@ -58,12 +73,21 @@ schema: ``seed``, ``datasets.<name>.test_fraction``). Videos whose path OpenCV
         raise IngestError(f"{root}: the folder kind needs a seed and a test fraction for its train/test draw")
     failures = Failures()
     if kind == "ucf101":
-        catalog = ucf101.read(root, splits_dir, failures)
+        catalog = ucf101.read(root, splits_dir, failures, splits)
     elif kind == "hmdb51":
-        catalog = hmdb51.read(root, splits_dir, failures)
+        catalog = hmdb51.read(root, splits_dir, failures, splits)
     elif kind == "kinetics400":
         catalog = kinetics.read(root, annotations, failures)
     else:
         catalog = folder.read(root, seed, test_fraction, failures)
+    if kind != "folder":
+        report_unlisted(catalog, root)
+    located = locate(catalog)
+    short = shortfall(presence(catalog, root), root, min_present) if kind != "folder" else None
+    if short is not None:
+        raise IngestError(short)
     aliases = None if aliases is None else Path(os.path.abspath(aliases))
-    return build_manifest(catalog, workers, aliases), failures.frame()
+    manifest = build_manifest(catalog, located, workers, aliases)
+    if kind == "folder":
+        folder.check(manifest, catalog.classes)
+    return manifest, failures.frame()
