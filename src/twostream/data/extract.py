@@ -126,13 +126,13 @@ def extract_video(row: pd.Series, backend: FlowBackend, out: Path, *, size: tupl
     key = recipe(row, backend, size=size, bound=bound, quality=quality, code=code)
     done = reusable(out, key)
     if done is not None:
-        return done, out.stat().st_size, _warning(done, int(row["frames"]), length)
+        return done, out.stat().st_size, frames_warning(done, int(row["frames"]), length)
     frames, grey = decode(row["path"], size)
     if len(frames) < 2:
         raise VideoError(f"only {len(frames)} decodable frame: no flow can be computed")
     nbytes = _write(Job(row, Path(out), key), frames, backend.compute(grey[:-1], grey[1:]), backend, bound=bound,
                     quality=quality)
-    return len(frames), nbytes, _warning(len(frames), int(row["frames"]), length)
+    return len(frames), nbytes, frames_warning(len(frames), int(row["frames"]), length)
 
 
 def flow_windows(jobs: Iterable[Any], backend: FlowBackend, *, path: Callable[[Any], str], size: tuple[int, int],
@@ -300,7 +300,7 @@ def extract_chunk(rows: pd.DataFrame, backend: FlowBackend, shards_dir: str | os
 
 
 def _ok(row: pd.Series, out: Path, frames: int, nbytes: int, length: int) -> tuple:
-    warning = _warning(frames, int(row["frames"]), length)
+    warning = frames_warning(frames, int(row["frames"]), length)
     if warning:
         print(f"{row['path']}: {warning}", file=sys.stderr)
     return (row["video_id"], str(out), frames, nbytes, "ok", warning)
@@ -311,7 +311,7 @@ def _failed(row: pd.Series, error: Exception) -> tuple:
     return (row["video_id"], "", 0, 0, "failed", str(error))
 
 
-def _warning(decoded: int, listed: int, length: int) -> str:
+def frames_warning(decoded: int, listed: int, length: int) -> str:
     """A note for videos that are used but not as their container describes them."""
     notes = []
     if decoded < TRUNCATED * listed:
