@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from twostream.data.ingest import folder, hmdb51, kinetics, ucf101
+from twostream.data.ingest import folder, hmdb51, kinetics, mmaction2, ucf101
 from twostream.data.ingest.common import (
     FAILURE_COLUMNS,
+    Catalog,
     Failures,
     IngestError,
     build_manifest,
@@ -24,9 +25,45 @@ from twostream.data.ingest.common import (
     read_manifest,
 )
 
-KINDS = ("ucf101", "hmdb51", "kinetics400", "folder")
+KINDS = ("ucf101", "hmdb51", "kinetics400", "folder", "mmaction2")
 
-__all__ = ["FAILURE_COLUMNS", "KINDS", "IngestError", "ingest", "manifest_columns", "read_manifest"]
+__all__ = ["FAILURE_COLUMNS", "KINDS", "IngestError", "ingest", "manifest_columns", "read_catalog", "read_manifest"]
+
+
+def read_catalog(
+    kind: str,
+    root: Path,
+    failures: Failures,
+    *,
+    splits_dir: str | os.PathLike | None = None,
+    annotations: Sequence[str | os.PathLike] | None = None,
+    lists: Sequence[Sequence[str | os.PathLike]] | None = None,
+    classes: str | os.PathLike | None = None,
+    seed: int | None = None,
+    test_fraction: float | None = None,
+) -> Catalog:
+    """What a dataset's split definition lists (see ``ingest`` for the arguments each kind needs)."""
+    if kind not in KINDS:
+        raise IngestError(f"unknown dataset kind {kind!r} (one of {', '.join(KINDS)})")
+    if (splits_dir is not None) != (kind in ("ucf101", "hmdb51")):
+        raise IngestError(f"a split folder is {'needed' if splits_dir is None else 'not used'} for {kind}")
+    if (annotations is not None) != (kind == "kinetics400"):
+        raise IngestError(f"annotation CSVs are {'needed' if annotations is None else 'not used'} for {kind}")
+    if (lists is not None) != (kind == "mmaction2"):
+        raise IngestError(f"mmaction2 file lists are {'needed' if lists is None else 'not used'} for {kind}")
+    if classes is not None and kind != "mmaction2":
+        raise IngestError(f"a classes file is not used for {kind}")
+    if kind == "folder" and (seed is None or test_fraction is None):
+        raise IngestError(f"{root}: the folder kind needs a seed and a test fraction for its train/test draw")
+    if kind == "ucf101":
+        return ucf101.read(root, splits_dir, failures)
+    if kind == "hmdb51":
+        return hmdb51.read(root, splits_dir, failures)
+    if kind == "kinetics400":
+        return kinetics.read(root, annotations, failures)
+    if kind == "mmaction2":
+        return mmaction2.read(root, lists, classes, failures)
+    return folder.read(root, seed, test_fraction, failures)
 
 
 def ingest(
@@ -35,6 +72,8 @@ def ingest(
     *,
     splits_dir: str | os.PathLike | None = None,
     annotations: Sequence[str | os.PathLike] | None = None,
+    lists: Sequence[Sequence[str | os.PathLike]] | None = None,
+    classes: str | os.PathLike | None = None,
     seed: int | None = None,
     test_fraction: float | None = None,
     workers: int = 1,
@@ -43,27 +82,14 @@ def ingest(
     """(manifest, failures) of one dataset; IngestError for bad arguments, never for one bad video.
 
     ``splits_dir`` is needed by ``ucf101`` and ``hmdb51``, ``annotations`` (CSV paths) by
-    ``kinetics400``, ``seed`` and ``test_fraction`` by ``folder`` (their defaults live in the config
-schema: ``seed``, ``datasets.<name>.test_fraction``). Videos whose path OpenCV
+    ``kinetics400``, ``lists`` (per split a train and a test list) and optionally ``classes`` by
+    ``mmaction2``, ``seed`` and ``test_fraction`` by ``folder`` (their defaults live in the config
+    schema: ``seed``, ``datasets.<name>.test_fraction``). Videos whose path OpenCV
     cannot take are opened through symbolic links made in ``aliases`` (without it they are failures).
     """
-    if kind not in KINDS:
-        raise IngestError(f"unknown dataset kind {kind!r} (one of {', '.join(KINDS)})")
-    if (splits_dir is not None) != (kind in ("ucf101", "hmdb51")):
-        raise IngestError(f"a split folder is {'needed' if splits_dir is None else 'not used'} for {kind}")
-    if (annotations is not None) != (kind == "kinetics400"):
-        raise IngestError(f"annotation CSVs are {'needed' if annotations is None else 'not used'} for {kind}")
     root = existing_dir(root, "video root")
-    if kind == "folder" and (seed is None or test_fraction is None):
-        raise IngestError(f"{root}: the folder kind needs a seed and a test fraction for its train/test draw")
     failures = Failures()
-    if kind == "ucf101":
-        catalog = ucf101.read(root, splits_dir, failures)
-    elif kind == "hmdb51":
-        catalog = hmdb51.read(root, splits_dir, failures)
-    elif kind == "kinetics400":
-        catalog = kinetics.read(root, annotations, failures)
-    else:
-        catalog = folder.read(root, seed, test_fraction, failures)
+    catalog = read_catalog(kind, root, failures, splits_dir=splits_dir, annotations=annotations, lists=lists,
+                           classes=classes, seed=seed, test_fraction=test_fraction)
     aliases = None if aliases is None else Path(os.path.abspath(aliases))
     return build_manifest(catalog, workers, aliases), failures.frame()

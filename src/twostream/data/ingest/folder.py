@@ -44,7 +44,7 @@ def read(root: Path, seed: int, test_fraction: float, failures: Failures) -> Cat
     catalog = Catalog(classes, 1, failures)
     for class_name in classes:
         videos = dict(_videos(root / class_name, root, failures))
-        test = _draw_test(sorted(videos), f"{seed}/{class_name}", test_fraction)
+        test = draw_test(sorted(videos), f"{seed}/{class_name}", test_fraction)
         for video_id in sorted(videos):
             for path in videos[video_id]:
                 role = TEST if video_id in test else TRAIN
@@ -87,7 +87,7 @@ def _skip(entry: os.DirEntry, root: Path, failures: Failures, reason: str) -> No
     failures.add(printable(Path(entry.path).relative_to(root).as_posix()), f"skipped: {reason}")
 
 
-def _draw_test(ids: list[str], seed: str, test_fraction: float) -> set[str]:
+def draw_test(ids: list[str], seed: str, test_fraction: float) -> set[str]:
     """The ids drawn for test from one class."""
     n = len(ids)
     n_test = min(max(math.floor(test_fraction * n + 0.5), 1), n - 1) if n > 1 else 0
