@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import torch
+import yaml
 
 from twostream.data.extract import extract_chunk, extract_video, shard_path
 from twostream.data.video import iter_frames
@@ -68,6 +69,12 @@ PEAK_BANDWIDTH = {
 # Bytes the TV-L1 iteration must move per pixel: it reads u1, u2, p11, p12, p21, p22,
 # I1wx, I1wy and rho_c and writes u1, u2, p11, p12, p21, p22 (float32; neighbours hit cache).
 STEP_BYTES_PER_PIXEL = (9 + 6) * 4
+
+
+def schema_variant() -> str:
+    """``flow.variant``'s default, read from the config schema (the one place defaults live)."""
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    return schema["properties"]["flow"]["properties"]["variant"]["default"]
 
 
 def load_pairs(n_pairs: int, clips: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -285,7 +292,8 @@ def main() -> None:
     )
     parser.add_argument("--clips", type=Path, default=CLIPS, help="folder of video clips")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "flow.json")
-    parser.add_argument("--variant", default="cuda", choices=("cpu", "cuda"), help="torch: the OpenCV class it follows")
+    parser.add_argument("--variant", default=schema_variant(), choices=("cpu", "cuda"),
+                        help="torch: the OpenCV class it follows (default: flow.variant's, from the schema)")
     parser.add_argument("--size", type=int, nargs=2, default=list(SIZE), metavar=("H", "W"), help="frame size")
     parser.add_argument("--smoke", action="store_true", help="2 pairs at 48x64, torch eager: a quick check")
     parser.add_argument("--extract", type=int, metavar="VIDEOS",

@@ -9,10 +9,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+import pytest
 
 from twostream.data import decoding, extract
 from twostream.data.extract import extract_chunk, flow_videos
-from twostream.flow.base import FlowBackend
+from twostream.data.shards import quantize_flow
+from twostream.flow.base import FlowBackend, normalize
 
 sys.path.insert(0, str(Path(__file__).parent))  # before any worker starts: they import fake_decoders
 import fake_decoders  # noqa: E402
@@ -134,7 +136,8 @@ def test_a_long_video_is_decoded_a_window_at_a_time_and_its_flow_is_the_whole_vi
                                   backend.compute(whole_grey[:-1], whole_grey[1:]))
 
 
-def test_windowed_shards_are_byte_identical_to_the_whole_video_path(tmp_path):
+@pytest.mark.parametrize("encoders", [1, 3])
+def test_windowed_shards_are_byte_identical_to_the_whole_video_path(tmp_path, encoders):
     videos = tmp_path / "videos"
     videos.mkdir()
     rows = []
@@ -144,10 +147,32 @@ def test_windowed_shards_are_byte_identical_to_the_whole_video_path(tmp_path):
                      "frames": frames, "fps": 25.0})
     rows = pd.DataFrame(rows)
     index = extract_chunk(rows, SleepyBackend(), tmp_path / "windowed", size=SIZE, bound=20, quality=90, workers=2,
-                          pairs_per_batch=5, window=4)
+                          encoders=encoders, pairs_per_batch=5, window=4)
     assert index["status"].tolist() == ["ok"] * 3 and index["frames"].tolist() == [23, 2, 9]
     (tmp_path / "whole").mkdir()
     for _, row in rows.iterrows():
         out = tmp_path / "whole" / f"{row['video_id']}.h5"
         extract.extract_video(row, SleepyBackend(), out, size=SIZE, bound=20, quality=90)
         assert Path(index.set_index("video_id").loc[row["video_id"], "shard"]).read_bytes() == out.read_bytes()
+
+
+class QuantizingBackend(SleepyBackend):
+    """Flow only as quantised uint8 (as a GPU backend quantises on its device): float flow is never asked for."""
+
+    def compute(self, prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
+        raise AssertionError("extract asked for float flow")
+
+    def compute_quantized(self, prev: np.ndarray, nxt: np.ndarray, bound: float) -> np.ndarray:
+        return quantize_flow(normalize(super().compute(prev, nxt), bound))
+
+
+def test_the_backend_quantises_and_the_shards_are_the_serial_paths(tmp_path, monkeypatch):
+    rows = _rows(tmp_path, ["v1", "v2"])
+    index = extract_chunk(rows, QuantizingBackend(), tmp_path / "piped", size=SIZE, bound=0.5, quality=90, workers=1,
+                          encoders=2, pairs_per_batch=3, decoder=fake_decoders.frames_of)
+    assert index["status"].tolist() == ["ok"] * 2
+    monkeypatch.setattr(extract, "decode", fake_decoders.frames_of)
+    for _, row in rows.iterrows():
+        serial = tmp_path / f"{row['video_id']}.h5"
+        extract.extract_video(row, SleepyBackend(), serial, size=SIZE, bound=0.5, quality=90)
+        assert (tmp_path / "piped" / f"{row['video_id']}.h5").read_bytes() == serial.read_bytes()

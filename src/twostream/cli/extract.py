@@ -37,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chunk", type=int, required=True, help="chunk number (0-based)")
     p.add_argument("--shards", required=True, help="folder for the per-video shards")
     p.add_argument("--threads", type=int, required=True,
-                   help="the job's CPU threads: torch's flow threads and as many decoding processes")
+                   help="the job's CPU threads: torch's flow threads, as many decoding processes and JPEG threads")
     p.add_argument("--out", required=True, help="chunk index CSV")
 
 
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     rows = chunk_rows(manifest, args.chunk, spec.chunk_size)
     backend = get_backend(spec.backend, spec.device, spec.variant)
     index = extract_chunk(rows, backend, args.shards, size=spec.size, bound=spec.bound, quality=spec.jpeg_quality,
-                          length=spec.length, code=command_version("extract"), workers=args.threads,
+                          length=spec.length, code=command_version("extract"), workers=args.threads, encoders=args.threads,
                           pairs_per_batch=spec.batch_pairs)
     write_csv(index, args.out)
     return 0

@@ -136,8 +136,8 @@ def extract_video(row: pd.Series, backend: FlowBackend, out: Path, *, size: tupl
 
 
 def flow_windows(jobs: Iterable[Any], backend: FlowBackend, *, path: Callable[[Any], str], size: tuple[int, int],
-                 batch_pairs: int, workers: int, decoder: Callable = decode, window: int = WINDOW
-                 ) -> Iterator[tuple[Any, Decoded | None, np.ndarray | VideoError, bool]]:
+                 batch_pairs: int, workers: int, decoder: Callable = decode, window: int = WINDOW,
+                 bound: float | None = None) -> Iterator[tuple[Any, Decoded | None, np.ndarray | VideoError, bool]]:
     """Each video in windows of at most ``window`` frames, in order: yields (job, (frames, grey), flow, last),
     the flow being that of the pairs ending at the window's frames (the first window has one pair
     fewer), or (job, None, VideoError, True) for a video that cannot be used (perhaps after some of
@@ -147,14 +147,17 @@ def flow_windows(jobs: Iterable[Any], backend: FlowBackend, *, path: Callable[[A
     (``DecoderPool``: a native crash costs one video, reported "decoder crashed (signal N)"),
     a window at a time, while the flow of batches of ``batch_pairs`` frame pairs runs here,
     the pairs of several windows and videos in one batch. ``path(job)`` names a job's video.
-    No more than the windows whose flow is pending are held, never a whole video.
+    No more than the windows whose flow is pending are held, never a whole video. With ``bound``
+    the flow comes quantised as shards store it (``FlowBackend.compute_quantized``: on a GPU, on
+    the device), uint8 instead of float32.
     """
     waiting: deque[list] = deque()  # [video number, job, window, flow parts, pairs, last], flow pending, in order
     queued: list[tuple[np.ndarray, np.ndarray, list[np.ndarray]]] = []  # (prev, nxt, where their flow goes)
     failed: set[int] = set()  # videos that failed after some of their windows: those still pending are dropped
 
     def run_batch() -> None:
-        flow = backend.compute(np.concatenate([p for p, _, _ in queued]), np.concatenate([n for _, n, _ in queued]))
+        prev, nxt = np.concatenate([p for p, _, _ in queued]), np.concatenate([n for _, n, _ in queued])
+        flow = backend.compute(prev, nxt) if bound is None else backend.compute_quantized(prev, nxt, bound)
         at = 0
         for prev, _, parts in queued:
             parts.append(flow[at:at + len(prev)])
@@ -165,7 +168,8 @@ def flow_windows(jobs: Iterable[Any], backend: FlowBackend, *, path: Callable[[A
         while waiting and sum(len(p) for p in waiting[0][3]) == waiting[0][4]:
             k, job, part, parts, _, last = waiting.popleft()
             if k not in failed:
-                yield job, part, np.concatenate(parts) if parts else np.zeros((0, *size, 2), np.float32), last
+                empty = np.zeros((0, *size, 2), np.float32 if bound is None else np.uint8)
+                yield job, part, np.concatenate(parts) if parts else empty, last
 
     def add(k: int, job: Any, part: Decoded, carry: np.ndarray | None, last: bool) -> Iterator:
         grey = part[1] if carry is None else np.concatenate([carry, part[1]])
@@ -239,15 +243,18 @@ def batch_pairs(configured: int, backend: FlowBackend, size: tuple[int, int]) ->
 
 def extract_chunk(rows: pd.DataFrame, backend: FlowBackend, shards_dir: str | os.PathLike, *,
                   size: tuple[int, int], bound: float, quality: int, length: int = 5, code: str = "",
-                  workers: int = 1, pairs_per_batch: int = 0, decoder: Callable = decode,
+                  workers: int = 1, encoders: int = 1, pairs_per_batch: int = 0, decoder: Callable = decode,
                   window: int = WINDOW) -> pd.DataFrame:
     """Extract every video of ``rows``; a bad video is reported on one line and listed, the rest go on.
 
     A shard already made by the same recipe (e.g. by a run that a split-file edit re-runs)
     is kept. The others go through ``flow_windows`` (decoding ahead in ``workers``
     processes, ``window`` frames at a time, flow batched across videos) and are quantised
-    and JPEG-encoded a window at a time behind it, in a writer thread; a video is held
-    only as its JPEG bytes until its shard is written, byte for byte ``extract_video``'s.
+    and JPEG-encoded a window at a time behind it, in a writer thread (quantised by the backend,
+    on the device for a GPU; the window's JPEGs encoded by ``encoders`` threads at once, OpenCV
+    releasing the GIL); a video is held only as its JPEG bytes until its shard is written, byte
+    for byte ``extract_video``'s. So the flow of the next batch runs while the last one is
+    encoded and written.
     """
     records: dict[int, tuple] = {}
     jobs = []
@@ -268,10 +275,10 @@ def extract_chunk(rows: pd.DataFrame, backend: FlowBackend, shards_dir: str | os
 
     encoded: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}  # by video: JPEGs of frames, of flow
 
-    def encode(i: int, job: Job, frames: np.ndarray, flow: np.ndarray, last: bool) -> None:
+    def encode(i: int, job: Job, frames: np.ndarray, flow_q: np.ndarray, last: bool) -> None:
         rgb, fields = encoded.setdefault(i, ([], []))
-        rgb += jpeg_blobs(list(frames), quality)
-        fields += jpeg_blobs(flow_fields(quantize_flow(normalize(flow, bound))), quality)
+        rgb += jpeg_blobs(list(frames), quality, pool)
+        fields += jpeg_blobs(flow_fields(flow_q), quality, pool)
         if not last:
             return
         del encoded[i]
@@ -282,11 +289,12 @@ def extract_chunk(rows: pd.DataFrame, backend: FlowBackend, shards_dir: str | os
             records[i] = _failed(job.row, e)
         bar.update()
 
-    with ThreadPoolExecutor(1) as writer:  # one thread: a video's windows are encoded in order
+    # one writer thread (a video's windows in order), its JPEGs encoded by ``encoders`` threads
+    with ThreadPoolExecutor(1) as writer, ThreadPoolExecutor(encoders) as pool:
         written = []
         for (i, job), part, flow, last in flow_windows(jobs, backend, path=lambda j: j[1].row["path"], size=size,
                                                        batch_pairs=pairs, workers=workers, decoder=decoder,
-                                                       window=window):
+                                                       window=window, bound=bound):
             if part is None:
                 written.append(writer.submit(encoded.pop, i, None))  # drop its windows, in the writer's order
                 records[i] = _failed(job.row, flow)

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import os
 from collections import OrderedDict
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -150,15 +152,20 @@ def flow_table(encoding: str, bound: float, target_bound: float) -> np.ndarray |
     return None if encoding == "twostream" and bound == target_bound else table
 
 
-def jpeg_blobs(images: list[np.ndarray], quality: int) -> list[np.ndarray]:
-    """Each image as the bytes of a JPEG file (what a shard stores, concatenated)."""
-    blobs = []
-    for img in images:
-        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if not ok:
-            raise ValueError("JPEG encoding failed")
-        blobs.append(buf.ravel())
-    return blobs
+def jpeg_blob(image: np.ndarray, quality: int) -> np.ndarray:
+    """The bytes of ``image`` as a JPEG file."""
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return buf.ravel()
+
+
+def jpeg_blobs(images: list[np.ndarray], quality: int, pool: Executor | None = None) -> list[np.ndarray]:
+    """Each image as the bytes of a JPEG file (what a shard stores, concatenated), in order; encoded by
+    ``pool``'s threads at once where given (OpenCV releases the GIL while it encodes)."""
+    if pool is None:
+        return [jpeg_blob(img, quality) for img in images]
+    return list(pool.map(jpeg_blob, images, itertools.repeat(quality)))
 
 
 def flow_fields(flow_q: np.ndarray) -> list[np.ndarray]:
