@@ -92,7 +92,7 @@ def load_pairs(n_pairs: int, clips: Path) -> tuple[np.ndarray, np.ndarray, list[
     for video in itertools.cycle(videos):
         frames = [
             cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)
-            for f in itertools.islice(iter_frames(video, SIZE), FRAMES_PER_CLIP)
+            for _, f in itertools.islice(iter_frames(video, SIZE), FRAMES_PER_CLIP)
         ]
         prev += frames[:-1]
         nxt += frames[1:]

@@ -127,3 +127,44 @@ def cma_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         out[modality] = root / f"{modality}.pt"
         checkpoint.save(out[modality], net, "stream", config, [])
     return out
+
+
+@pytest.fixture(scope="session")
+def bad_frame_video():
+    """A factory: ``bad_frame_video(path, bad=(5,), frames=16, fourcc="MJPG", size=(48, 64))`` writes an AVI of a
+    moving noise texture and overwrites the data of the frames numbered in ``bad`` (0-based) with 0xFF bytes, so
+    that OpenCV fails to decode them: MJPEG loses just those frames, FFV1 (keyframe every 12 frames) also the frames
+    after them up to the next keyframe. Returns its path."""
+    import cv2
+    import numpy as np
+
+    def movi_chunks(data: bytes) -> list[tuple[int, int]]:
+        """(offset, size) of the frame chunks in the AVI's movi list, in order."""
+        at, chunks = data.index(b"movi") + 4, []
+        while at + 8 <= len(data) and data[at:at + 4] != b"idx1":
+            size = int.from_bytes(data[at + 4:at + 8], "little")
+            if data[at:at + 4] == b"LIST":
+                at += 12
+                continue
+            chunks.append((at + 8, size))
+            at += 8 + size + (size & 1)
+        return chunks
+
+    def make(path: Path, bad: tuple[int, ...] = (5,), frames: int = 16, fourcc: str = "MJPG",
+             size: tuple[int, int] = (48, 64)) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        base = (np.random.default_rng(0).random((*size, 3)) * 255).astype(np.uint8)
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 25, (size[1], size[0]))
+        for t in range(frames):
+            writer.write(np.roll(base, t, axis=1))
+        writer.release()
+        data = bytearray(path.read_bytes())
+        chunks = movi_chunks(bytes(data))
+        assert len(chunks) == frames
+        for k in bad:
+            offset, length = chunks[k]
+            data[offset:offset + length] = b"\xff" * length
+        path.write_bytes(bytes(data))
+        return path
+
+    return make

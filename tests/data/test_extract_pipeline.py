@@ -57,7 +57,7 @@ def test_batches_cross_videos_and_each_video_gets_its_own_flow(tmp_path):
                            workers=2, decoder=fake_decoders.frames_of))
     assert [n for n, _, _ in out] == names
     assert backend.batches == [6, 6]  # 3 videos x 4 pairs in batches of 6: a video split over two batches
-    for name, (frames, grey), flow in out:
+    for name, (frames, grey, _), flow in out:
         alone = backend.compute(grey[:-1], grey[1:])
         np.testing.assert_array_equal(flow, alone)
 
@@ -122,10 +122,12 @@ def _long_video(path: Path, frames: int, size: tuple[int, int]) -> None:
 def test_a_long_video_is_decoded_a_window_at_a_time_and_its_flow_is_the_whole_videos(tmp_path):
     path = tmp_path / "long.avi"
     _long_video(path, 23, SIZE)
-    whole_frames, whole_grey = decoding.decode(str(path), SIZE)
+    whole_frames, whole_grey, positions = decoding.decode(str(path), SIZE)
+    assert positions.tolist() == list(range(23))
     parts = list(decoding.windows(decoding.decode, str(path), SIZE, 4))
-    assert [len(f) for f, _ in parts] == [4, 4, 4, 4, 4, 3]
-    np.testing.assert_array_equal(np.concatenate([f for f, _ in parts]), whole_frames)
+    assert [len(f) for f, _, _ in parts] == [4, 4, 4, 4, 4, 3]
+    np.testing.assert_array_equal(np.concatenate([f for f, _, _ in parts]), whole_frames)
+    np.testing.assert_array_equal(np.concatenate([p for _, _, p in parts]), positions)
     backend = SleepyBackend()
     out = list(extract.flow_windows(["long"], backend, path=lambda _: str(path), size=SIZE, batch_pairs=5, workers=1,
                                     window=4))

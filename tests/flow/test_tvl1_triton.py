@@ -36,6 +36,19 @@ def test_kernels_on_the_cpu():
     assert " passed" in done.stdout and "skipped" not in done.stdout.replace("1 skipped", ""), done.stdout[-2000:]
 
 
+@pytest.mark.skipif(INTERPRETED, reason="the outer run")
+def test_sizes_and_the_iteration_number_are_not_specialised():
+    # Triton compiles a kernel again for integer arguments divisible by 16 or equal to 1: levels, batches
+    # and iterations would each compile their own. Left unspecialised, each kernel compiles once a process.
+    from twostream.flow import tvl1_triton
+
+    def unspecialised(kernel) -> set[str]:
+        return {p.name for p in kernel.params if p.do_not_specialize}
+
+    assert unspecialised(tvl1_triton._iteration) == unspecialised(tvl1_triton._median5) == {"h", "w"}
+    assert unspecialised(tvl1_triton._rule) == {"tiles", "n"}
+
+
 @pytest.fixture
 def kernels(monkeypatch):
     """``twostream.flow.tvl1_triton`` with tiles large enough that a small frame is one or two programs

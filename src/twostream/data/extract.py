@@ -25,11 +25,11 @@ from tqdm import tqdm
 from twostream.data.decoding import Decoded, DecoderPool, decode
 from twostream.data.shards import (Shard, ShardError, flow_fields, jpeg_blobs, quantize_flow, remove_stale, shard_name,
                                    verify, write_encoded)
-from twostream.data.video import VideoError
+from twostream.data.video import VideoError, describe_dropped, dropped
 from twostream.flow import FlowBackend, normalize
 from twostream.flow.tvl1 import CPU_BATCH
 
-INDEX_COLUMNS = ["video_id", "shard", "frames", "bytes", "status", "reason"]
+INDEX_COLUMNS = ["video_id", "shard", "frames", "frames_dropped", "bytes", "status", "reason"]
 TRUNCATED = 0.9  # fewer decodable frames than this share of the container's count: reported as truncated
 # GPU batches from free memory: torch TV-L1 holds ~60 float32 planes per pair at the finest level
 # (the pyramid and the median filter's 25 neighbours add to it): ~240 bytes per pixel of a pair.
@@ -69,13 +69,16 @@ def recipe(row: pd.Series, backend: FlowBackend, *, size: tuple[int, int], bound
     }, sort_keys=True)
 
 
-def reusable(out: Path, key: str) -> int | None:
-    """Frame count of a complete, intact shard at ``out`` made by the same recipe; None otherwise."""
+def reusable(out: Path, key: str) -> tuple[int, list[int]] | None:
+    """(frame count, positions of the frames dropped) of a complete, intact shard at ``out`` made by the same
+    recipe; None otherwise."""
     if not out.is_file():
         return None
     try:
         with Shard(out) as shard:
-            return shard.verify() if shard.attrs.get("recipe") == key else None
+            if shard.attrs.get("recipe") != key:
+                return None
+            return shard.verify(), json.loads(shard.attrs.get("frames_dropped", "[]"))
     except ShardError:
         return None
 
@@ -89,23 +92,24 @@ class Job:
     key: str
 
 
-def _write(job: Job, frames: np.ndarray, flow: np.ndarray, backend: FlowBackend, *, bound: float,
+def _write(job: Job, frames: np.ndarray, flow: np.ndarray, lost: list[int], backend: FlowBackend, *, bound: float,
            quality: int) -> int:
     """Quantise the flow and write the video's shard (temp name + rename), verified; returns its bytes."""
     return _write_encoded(job, jpeg_blobs(list(frames), quality),
                           jpeg_blobs(flow_fields(quantize_flow(normalize(flow, bound))), quality),
-                          frames.shape[1:3], backend, bound=bound, quality=quality)
+                          frames.shape[1:3], lost, backend, bound=bound, quality=quality)
 
 
-def _write_encoded(job: Job, rgb: list[np.ndarray], flow: list[np.ndarray], size: tuple[int, int],
+def _write_encoded(job: Job, rgb: list[np.ndarray], flow: list[np.ndarray], size: tuple[int, int], lost: list[int],
                    backend: FlowBackend, *, bound: float, quality: int) -> int:
     """Write the video's shard from its frames' and quantised flow's JPEGs (temp name + rename), verified;
-    returns its bytes."""
+    returns its bytes. ``lost``: the positions of the frames that did not decode (attribute ``frames_dropped``)."""
     row = job.row
     attrs = {
         "video_id": row["video_id"], "label": int(row["label"]), "class_name": row["class_name"],
         "fps": float(row["fps"]), "source": str(row["path"]), "flow_backend": backend.name,
         "flow_params": backend.params(), "flow_bound": float(bound), "recipe": job.key,
+        "frames_dropped": json.dumps([int(p) for p in lost]),
     }
     remove_stale(job.out)
     nbytes = write_encoded(job.out, rgb, flow, (int(size[0]), int(size[1])), attrs, quality)
@@ -126,13 +130,14 @@ def extract_video(row: pd.Series, backend: FlowBackend, out: Path, *, size: tupl
     key = recipe(row, backend, size=size, bound=bound, quality=quality, code=code)
     done = reusable(out, key)
     if done is not None:
-        return done, out.stat().st_size, frames_warning(done, int(row["frames"]), length)
-    frames, grey = decode(row["path"], size)
+        return done[0], out.stat().st_size, frames_warning(*done, int(row["frames"]), length)
+    frames, grey, positions = decode(row["path"], size)
     if len(frames) < 2:
         raise VideoError(f"only {len(frames)} decodable frame: no flow can be computed")
-    nbytes = _write(Job(row, Path(out), key), frames, backend.compute(grey[:-1], grey[1:]), backend, bound=bound,
-                    quality=quality)
-    return len(frames), nbytes, frames_warning(len(frames), int(row["frames"]), length)
+    lost = dropped(positions).tolist()
+    nbytes = _write(Job(row, Path(out), key), frames, backend.compute(grey[:-1], grey[1:]), lost, backend,
+                    bound=bound, quality=quality)
+    return len(frames), nbytes, frames_warning(len(frames), lost, int(row["frames"]), length)
 
 
 def flow_windows(jobs: Iterable[Any], backend: FlowBackend, *, path: Callable[[Any], str], size: tuple[int, int],
@@ -226,8 +231,8 @@ def flow_videos(jobs: Iterable[Any], backend: FlowBackend, *, path: Callable[[An
         held.setdefault(id(job), []).append((part, flow))
         if last:
             windows = held.pop(id(job))
-            frames, grey = (np.concatenate([p[c] for p, _ in windows]) for c in (0, 1))
-            yield job, (frames, grey), np.concatenate([f for _, f in windows])
+            yield job, tuple(np.concatenate([p[c] for p, _ in windows]) for c in range(3)), np.concatenate(
+                [f for _, f in windows])
 
 
 def batch_pairs(configured: int, backend: FlowBackend, size: tuple[int, int]) -> int:
@@ -267,24 +272,27 @@ def extract_chunk(rows: pd.DataFrame, backend: FlowBackend, shards_dir: str | os
             continue
         done = reusable(out, key)
         if done is not None:
-            records[i] = _ok(row, out, done, out.stat().st_size, length)
+            records[i] = _ok(row, out, *done, out.stat().st_size, length)
         else:
             jobs.append((i, Job(row, out, key)))
     bar = tqdm(total=len(rows), initial=len(records), desc="flow+pack", unit="video", file=sys.stderr)
     pairs = batch_pairs(pairs_per_batch, backend, size)
 
-    encoded: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}  # by video: JPEGs of frames, of flow
+    # by video: JPEGs of frames, of flow, positions of the frames
+    encoded: dict[int, tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]] = {}
 
-    def encode(i: int, job: Job, frames: np.ndarray, flow_q: np.ndarray, last: bool) -> None:
-        rgb, fields = encoded.setdefault(i, ([], []))
-        rgb += jpeg_blobs(list(frames), quality, pool)
+    def encode(i: int, job: Job, part: Decoded, flow_q: np.ndarray, last: bool) -> None:
+        rgb, fields, positions = encoded.setdefault(i, ([], [], []))
+        rgb += jpeg_blobs(list(part[0]), quality, pool)
         fields += jpeg_blobs(flow_fields(flow_q), quality, pool)
+        positions.append(part[2])
         if not last:
             return
         del encoded[i]
+        lost = dropped(np.concatenate(positions)).tolist()
         try:
-            records[i] = _ok(job.row, job.out, len(rgb), _write_encoded(job, rgb, fields, size, backend, bound=bound,
-                                                                        quality=quality), length)
+            nbytes = _write_encoded(job, rgb, fields, size, lost, backend, bound=bound, quality=quality)
+            records[i] = _ok(job.row, job.out, len(rgb), lost, nbytes, length)
         except ShardError as e:
             records[i] = _failed(job.row, e)
         bar.update()
@@ -300,29 +308,30 @@ def extract_chunk(rows: pd.DataFrame, backend: FlowBackend, shards_dir: str | os
                 records[i] = _failed(job.row, flow)
                 bar.update()
             else:
-                written.append(writer.submit(encode, i, job, part[0], flow, last))
+                written.append(writer.submit(encode, i, job, part, flow, last))
         for future in written:
             future.result()  # an error no single video explains (a full disk) stops the chunk here
     bar.close()
     return pd.DataFrame([records[i] for i in sorted(records)], columns=INDEX_COLUMNS)
 
 
-def _ok(row: pd.Series, out: Path, frames: int, nbytes: int, length: int) -> tuple:
-    warning = frames_warning(frames, int(row["frames"]), length)
+def _ok(row: pd.Series, out: Path, frames: int, lost: list[int], nbytes: int, length: int) -> tuple:
+    warning = frames_warning(frames, lost, int(row["frames"]), length)
     if warning:
         print(f"{row['path']}: {warning}", file=sys.stderr)
-    return (row["video_id"], str(out), frames, nbytes, "ok", warning)
+    return (row["video_id"], str(out), frames, len(lost), nbytes, "ok", warning)
 
 
 def _failed(row: pd.Series, error: Exception) -> tuple:
     print(f"{row['path']}: {error}", file=sys.stderr)
-    return (row["video_id"], "", 0, 0, "failed", str(error))
+    return (row["video_id"], "", 0, 0, 0, "failed", str(error))
 
 
-def frames_warning(decoded: int, listed: int, length: int) -> str:
-    """A note for videos that are used but not as their container describes them."""
-    notes = []
-    if decoded < TRUNCATED * listed:
+def frames_warning(decoded: int, lost: list[int], listed: int, length: int) -> str:
+    """A note for videos that are used but not as their container describes them: frames that did not decode
+    before the last that did (dropped), none decoding after a point well before the container's count (truncated)."""
+    notes = [describe_dropped(lost, decoded)] if lost else []
+    if decoded + len(lost) < TRUNCATED * listed:
         notes.append(f"truncated: {decoded} of {listed} frames decode (kept: the {decoded} are used)")
     if decoded < length + 1:
         notes.append(f"short: {decoded} frames, fewer than one flow stack of {length} (kept: the last flow field repeats)")

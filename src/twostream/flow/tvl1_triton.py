@@ -62,7 +62,9 @@ def _primal(u1_ptr, u2_ptr, p11_ptr, p12_ptr, p21_ptr, p22_ptr, gx_ptr, gy_ptr, 
     return u1, u2, u1 + c * ix + theta * div1, u2 + c * iy + theta * div2
 
 
-@triton.jit
+# Integer arguments are not specialised (Triton would compile again for sizes divisible by 16 and for
+# the iteration number 1): one compile of each kernel per process, for every level, batch and iteration.
+@triton.jit(do_not_specialize=["h", "w"])
 def _iteration(u1_ptr, u2_ptr, p11_ptr, p12_ptr, p21_ptr, p22_ptr,
                o1_ptr, o2_ptr, q11_ptr, q12_ptr, q21_ptr, q22_ptr,
                gx_ptr, gy_ptr, rc_ptr, live_ptr, partial_ptr, h, w, l_t, theta, taut,
@@ -101,7 +103,7 @@ def _iteration(u1_ptr, u2_ptr, p11_ptr, p12_ptr, p21_ptr, p22_ptr,
     tl.store(partial_ptr + pair * tiles + ty * tl.num_programs(0) + tx, tl.sum(tl.sum(change, 1), 0), mask=go)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["tiles", "n"])
 def _rule(partial_ptr, last_ptr, live_ptr, final_ptr, tiles, n, threshold, CUDA_RULE: tl.constexpr,
           BLOCK: tl.constexpr):
     """The stopping rule of one pair after iteration ``n``: its change sum from the tiles' shares."""
@@ -120,7 +122,7 @@ def _rule(partial_ptr, last_ptr, live_ptr, final_ptr, tiles, n, threshold, CUDA_
     tl.store(live_ptr + pair, (go & (stop == 0)).to(tl.int8))
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["h", "w"])
 def _median5(src_ptr, dst_ptr, live_ptr, h, w, BLOCK_H: tl.constexpr, BLOCK_W: tl.constexpr):
     """5x5 median of one tile of one pair's plane, replicated border (cv::medianBlur, ksize 5): 25 loads,
     then the 113 comparators of the pruned Batcher network that ``tvl1_cpu.cpp`` uses (the 13th smallest)."""

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from twostream.data.ingest import folder, hmdb51, kinetics, mmaction2, ucf101
+from twostream.data.ingest.presence import presence, shortfall
 from twostream.data.ingest.common import (
     FAILURE_COLUMNS,
     Catalog,
@@ -21,11 +22,14 @@ from twostream.data.ingest.common import (
     IngestError,
     build_manifest,
     existing_dir,
+    locate,
     manifest_columns,
     read_manifest,
+    report_unlisted,
 )
 
 KINDS = ("ucf101", "hmdb51", "kinetics400", "folder", "mmaction2")
+N_SPLITS = {"ucf101": ucf101.N_SPLITS, "hmdb51": hmdb51.N_SPLITS, "kinetics400": 1, "folder": 1}  # mmaction2: its lists
 
 __all__ = ["FAILURE_COLUMNS", "KINDS", "IngestError", "ingest", "manifest_columns", "read_catalog", "read_manifest"]
 
@@ -41,10 +45,15 @@ def read_catalog(
     classes: str | os.PathLike | None = None,
     seed: int | None = None,
     test_fraction: float | None = None,
+    splits: Sequence[int] | None = None,
 ) -> Catalog:
     """What a dataset's split definition lists (see ``ingest`` for the arguments each kind needs)."""
     if kind not in KINDS:
         raise IngestError(f"unknown dataset kind {kind!r} (one of {', '.join(KINDS)})")
+    n_splits = len(lists or ()) if kind == "mmaction2" else N_SPLITS[kind]
+    splits = range(1, n_splits + 1) if splits is None else splits
+    if not set(splits) <= set(range(1, n_splits + 1)):
+        raise IngestError(f"splits {sorted(set(splits))}: a {kind} dataset has splits 1..{n_splits}")
     if (splits_dir is not None) != (kind in ("ucf101", "hmdb51")):
         raise IngestError(f"a split folder is {'needed' if splits_dir is None else 'not used'} for {kind}")
     if (annotations is not None) != (kind == "kinetics400"):
@@ -56,9 +65,9 @@ def read_catalog(
     if kind == "folder" and (seed is None or test_fraction is None):
         raise IngestError(f"{root}: the folder kind needs a seed and a test fraction for its train/test draw")
     if kind == "ucf101":
-        return ucf101.read(root, splits_dir, failures)
+        return ucf101.read(root, splits_dir, failures, splits)
     if kind == "hmdb51":
-        return hmdb51.read(root, splits_dir, failures)
+        return hmdb51.read(root, splits_dir, failures, splits)
     if kind == "kinetics400":
         return kinetics.read(root, annotations, failures)
     if kind == "mmaction2":
@@ -78,6 +87,8 @@ def ingest(
     test_fraction: float | None = None,
     workers: int = 1,
     aliases: str | os.PathLike | None = None,
+    splits: Sequence[int] | None = None,
+    min_present: float = 0.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(manifest, failures) of one dataset; IngestError for bad arguments, never for one bad video.
 
@@ -86,10 +97,25 @@ def ingest(
     ``mmaction2``, ``seed`` and ``test_fraction`` by ``folder`` (their defaults live in the config
     schema: ``seed``, ``datasets.<name>.test_fraction``). Videos whose path OpenCV
     cannot take are opened through symbolic links made in ``aliases`` (without it they are failures).
+    ``splits`` (1-based; None: all the kind has) are the splits whose official files must exist; the
+    files of the others are read where present. Videos under the root that no official line names are
+    failures (``report_unlisted``). Fewer than ``min_present`` (a fraction; 0, the default here: no
+    check; the workflow passes ``datasets.<d>.min_present``) of the listed videos found is an
+    IngestError, before any video is probed (``presence.shortfall``: counts, two expected paths, and a
+    folder near the root that holds the missing videos).
     """
     root = existing_dir(root, "video root")
     failures = Failures()
     catalog = read_catalog(kind, root, failures, splits_dir=splits_dir, annotations=annotations, lists=lists,
-                           classes=classes, seed=seed, test_fraction=test_fraction)
+                           classes=classes, seed=seed, test_fraction=test_fraction, splits=splits)
+    if kind != "folder":
+        report_unlisted(catalog, root)
+    located = locate(catalog)
+    short = shortfall(presence(catalog, root), root, min_present) if kind != "folder" else None
+    if short is not None:
+        raise IngestError(short)
     aliases = None if aliases is None else Path(os.path.abspath(aliases))
-    return build_manifest(catalog, workers, aliases), failures.frame()
+    manifest = build_manifest(catalog, located, workers, aliases)
+    if kind == "folder":
+        folder.check(manifest, catalog.classes)
+    return manifest, failures.frame()

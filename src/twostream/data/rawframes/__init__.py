@@ -8,7 +8,8 @@
   T - step of each (step 1: one per frame pair); other steps are named as denseflow names them
   (``flow_x_p2_<n>`` for step 2, ``flow_x_m1_<n>`` for step -1, the flow from frame n back to n - 1);
   step 0 writes frames only;
-* ``.done``: the recipe and counts, written last.
+* ``.done``: the recipe, counts and the positions of the source frames that did not decode (``frames_dropped``,
+  0-based; the frames that decode are numbered without gaps), written last.
 
 Flow JPEGs hold the shards' quantisation (``twostream.data.shards.quantize_flow``): clipped to +-bound,
 q = round(127 v / bound) + 128. denseflow (open-mmlab/denseflow, ``convertFlowToImage``) maps

@@ -37,7 +37,7 @@ from twostream.data.rawframes.writer import (
     write_decoded,
 )
 from twostream.data.shards import ShardError
-from twostream.data.video import VideoError
+from twostream.data.video import VideoError, describe_dropped
 from twostream.flow import FlowBackend
 
 TYPICAL_SIZE = (256, 340)  # sizes GPU flow batches (the pipeline's core) when videos differ in size
@@ -64,8 +64,9 @@ def export(videos: Iterable[Video], out: str | os.PathLike, *, backend: FlowBack
 
     Step 1 goes through the pipeline's core (``twostream.data.extract.flow_videos``: ``workers`` decoding
     processes, flow in batches of ``pairs`` frame pairs across videos, 0: the pipeline's choice).
-    Returns (done: video_id, label, class_name, frames, flows, status 'done' or 'kept'; failures rows).
-    A finished folder of the same recipe is kept; a bad video is reported on one line and the rest go on.
+    Returns (done: video_id, label, class_name, frames, frames_dropped, flows, status 'done' or 'kept'; failures
+    rows). A finished folder of the same recipe is kept; a bad video is reported on one line and the rest go on;
+    a video kept without frames that do not decode is a failures row too (its note, ``kept: ...``).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -81,8 +82,13 @@ def export(videos: Iterable[Video], out: str | os.PathLike, *, backend: FlowBack
                 fail(failures, video.source, str(result).strip())
                 continue
             done, status = result
-            rows.append((video.video_id, video.label, video.class_name, done["frames"], done["flows"], status))
-    table = pd.DataFrame(rows, columns=["video_id", "label", "class_name", "frames", "flows", "status"])
+            lost = done.get("frames_dropped", [])
+            if lost:
+                fail(failures, video.source, describe_dropped(lost, done["frames"]))
+            rows.append((video.video_id, video.label, video.class_name, done["frames"], len(lost), done["flows"],
+                         status))
+    table = pd.DataFrame(rows, columns=["video_id", "label", "class_name", "frames", "frames_dropped", "flows",
+                                        "status"])
     table = table.sort_values("video_id", ignore_index=True)
     _summary(table, time.perf_counter() - start)
     return table, failures
@@ -141,7 +147,7 @@ def _core(todo: list[tuple[Video, dict]], out: Path, backend: FlowBackend, setti
             continue
         bar.set_postfix_str(f"{video.video_id}: {len(decoded[0])} frames")
         try:
-            result = build(out / video.video_id, recipe, write_decoded(decoded[0], flow, settings),
+            result = build(out / video.video_id, recipe, write_decoded(decoded[0], decoded[2], flow, settings),
                            lambda frames, flows: None), "done"
         except ERRORS as e:
             result = e

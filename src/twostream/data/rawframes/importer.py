@@ -85,7 +85,7 @@ def import_video(row: pd.Series, out: Path, source: Source, *, bound: float, qua
         with Shard(out) as shard:
             return done, out.stat().st_size, str(shard.attrs.get("import_notes", ""))
     folder = read_folder(row["path"], source.naming, quality)
-    notes = "; ".join(n for n in [*folder.notes, frames_warning(folder.frames, folder.frames, length)] if n)
+    notes = "; ".join(n for n in [*folder.notes, frames_warning(folder.frames, [], folder.frames, length)] if n)
     attrs = {
         "video_id": row["video_id"], "label": int(row["label"]), "class_name": row["class_name"],
         "fps": float(row["fps"]), "source": str(row["path"]), "flow_backend": "rawframes",
@@ -117,9 +117,9 @@ def import_chunk(rows: pd.DataFrame, shards_dir: str | os.PathLike, source: Sour
                                                  code=code)
         except (VideoError, ShardError) as e:
             tqdm.write(f"{row['path']}: {e}", file=sys.stderr)
-            records.append((row["video_id"], "", 0, 0, "failed", str(e)))
+            records.append((row["video_id"], "", 0, 0, 0, "failed", str(e)))
             continue
         if notes:
             tqdm.write(f"{row['path']}: {notes}", file=sys.stderr)
-        records.append((row["video_id"], str(out), frames, nbytes, "ok", notes))
+        records.append((row["video_id"], str(out), frames, 0, nbytes, "ok", notes))
     return pd.DataFrame(records, columns=INDEX_COLUMNS)

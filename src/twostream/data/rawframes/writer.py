@@ -1,7 +1,9 @@
 """One video's rawframes folder: what it depends on (its recipe), and the writers of its files.
 
 A folder is built under a temporary name and renamed when complete (``build``), with a ``.done``
-record of its recipe and counts written last, so a folder with its final name is always complete.
+record of its recipe and counts written last, so a folder with its final name is always complete. The
+record's ``frames_dropped`` lists the 0-based positions of the source frames that did not decode (the
+frames that decode are numbered without gaps).
 
 Flow JPEGs hold the shards' quantisation (``twostream.data.shards.quantize_flow``): clipped to +-bound,
 q = round(127 v / bound) + 128. Frames shrunk on decode use ``INTER_AREA`` (as the shards' frames)
@@ -31,7 +33,7 @@ from twostream.data.rawframes.naming import (
 from twostream.data.rawframes.resize import Resize
 from twostream.data.rawframes.sources import Video
 from twostream.data.shards import Shard, quantize_flow
-from twostream.data.video import VideoError, iter_frames, probe
+from twostream.data.video import VideoError, dropped, iter_frames, probe
 from twostream.flow import FlowBackend, normalize
 
 PAIRS_PER_CALL = 32  # other steps than 1: frame pairs handed to the flow backend at once
@@ -77,19 +79,20 @@ def finished(folder: Path, recipe: dict) -> dict | None:
     return done if done.get("recipe") == recipe else None
 
 
-Writer = Callable[[Path, Callable[[int, int], None]], tuple[int, int]]
+Writer = Callable[[Path, Callable[[int, int], None]], tuple[int, int, list[int]]]
 
 
 def build(folder: Path, recipe: dict, write: Writer, progress: Callable[[int, int], None]) -> dict:
-    """Write a video's folder with ``write(tmp, progress) -> (frames, flows)`` under a temporary name, then rename it.
+    """Write a video's folder with ``write(tmp, progress) -> (frames, flows, positions of frames dropped)`` under a
+    temporary name, then rename it.
 
     A complete folder of another recipe is replaced only once the new one is complete.
     """
     tmp = folder.with_name(f".{folder.name}.tmp{os.getpid()}")
     tmp.mkdir(parents=True)
     try:
-        frames, flows = write(tmp, progress)
-        done = {"recipe": recipe, "frames": frames, "flows": flows}
+        frames, flows, lost = write(tmp, progress)
+        done = {"recipe": recipe, "frames": frames, "flows": flows, "frames_dropped": lost}
         (tmp / DONE).write_text(json.dumps(done, sort_keys=True))
         if folder.exists():
             old = folder.with_name(f".{folder.name}.tmp{os.getpid()}old")
@@ -116,10 +119,12 @@ def compute(video: Video, backend: FlowBackend | None, settings: Settings) -> Wr
     size = settings.resize.size(info.height, info.width)
     step, s = settings.step, abs(settings.step)
 
-    def write(folder: Path, progress: Callable[[int, int], None]) -> tuple[int, int]:
+    def write(folder: Path, progress: Callable[[int, int], None]) -> tuple[int, int, list[int]]:
         frames = flows = 0
         grey: list[np.ndarray] = []
-        for frame in iter_frames(video.source, size):
+        positions = []
+        for position, frame in iter_frames(video.source, size):
+            positions.append(position)
             _write_jpeg(folder / image_name("img_", START_INDEX + frames), frame, settings.quality)
             frames += 1
             if s:
@@ -132,7 +137,7 @@ def compute(video: Video, backend: FlowBackend | None, settings: Settings) -> Wr
             flows += _write_flow(folder, grey, backend, settings, flows)
         if frames <= s:
             raise VideoError(f"only {frames} decodable frame(s): no flow at step {step} can be computed")
-        return frames, flows
+        return frames, flows, dropped(np.array(positions)).tolist()
 
     return write
 
@@ -160,10 +165,10 @@ def decode_resized(path: str, resize: tuple[int, int, int]) -> Decoded:
     return decode(path, Resize(*resize).size(info.height, info.width))
 
 
-def write_decoded(frames: np.ndarray, flow: np.ndarray, settings: Settings) -> Writer:
-    """A writer of frames and step-1 flow the pipeline's core computed."""
+def write_decoded(frames: np.ndarray, positions: np.ndarray, flow: np.ndarray, settings: Settings) -> Writer:
+    """A writer of frames (at ``positions`` in the video) and step-1 flow the pipeline's core computed."""
 
-    def write(folder: Path, progress: Callable[[int, int], None]) -> tuple[int, int]:
+    def write(folder: Path, progress: Callable[[int, int], None]) -> tuple[int, int, list[int]]:
         for t, frame in enumerate(frames):
             _write_jpeg(folder / image_name("img_", START_INDEX + t), frame, settings.quality)
         q = quantize_flow(normalize(flow, settings.bound))
@@ -171,7 +176,7 @@ def write_decoded(frames: np.ndarray, flow: np.ndarray, settings: Settings) -> W
             for c, axis in enumerate("xy"):
                 _write_jpeg(folder / image_name(flow_prefix(1, axis), START_INDEX + t), q[t, :, :, c],
                             settings.quality)
-        return len(frames), len(q)
+        return len(frames), len(q), dropped(positions).tolist()
 
     return write
 
@@ -180,7 +185,7 @@ def copy_shard(video: Video) -> Writer:
     """A writer of a shard's frames and flow as files: its JPEGs copied byte for byte (nothing re-encoded),
     but for flow in another encoding (an import), written in this layout's (at the shard's JPEG quality)."""
 
-    def write(folder: Path, progress: Callable[[int, int], None]) -> tuple[int, int]:
+    def write(folder: Path, progress: Callable[[int, int], None]) -> tuple[int, int, list[int]]:
         with Shard(video.source) as shard:
             for t in range(shard.frames):
                 (folder / image_name("img_", START_INDEX + t)).write_bytes(shard.rgb_bytes(t).tobytes())
@@ -193,6 +198,6 @@ def copy_shard(video: Video) -> Writer:
                 else:
                     for name, plane in zip(names, shard.flow_planes(t, 1)):
                         _write_jpeg(name, plane, quality)
-            return shard.frames, shard.frames - 1
+            return shard.frames, shard.frames - 1, json.loads(shard.attrs.get("frames_dropped", "[]"))
 
     return write
