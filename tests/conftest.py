@@ -74,7 +74,7 @@ def denseflow_tree():
         for name, video in videos:
             folder = root / name
             folder.mkdir(parents=True)
-            frames, grey = decode(str(video), size)
+            frames, grey, _ = decode(str(video), size)
             v = np.clip(backend.compute(grey[:-1], grey[1:]), -bound, bound)
             levels = np.rint(255 * (v + bound) / (2 * bound)).astype(np.uint8)
             jpeg = [cv2.IMWRITE_JPEG_QUALITY, quality]

@@ -83,7 +83,7 @@ def import_video(row: pd.Series, out: Path, source: Source, *, bound: float, qua
     done = reusable(out, key)
     if done is not None:
         with Shard(out) as shard:
-            return done, out.stat().st_size, str(shard.attrs.get("import_notes", ""))
+            return done[0], out.stat().st_size, str(shard.attrs.get("import_notes", ""))
     folder = read_folder(row["path"], source.naming, quality)
     notes = "; ".join(n for n in [*folder.notes, frames_warning(folder.frames, [], folder.frames, length)] if n)
     attrs = {
