@@ -35,7 +35,6 @@ import cv2
 import numpy as np
 import pandas as pd
 import torch
-import yaml
 
 from twostream.data.extract import extract_chunk, extract_video, shard_path
 from twostream.data.video import iter_frames
@@ -44,6 +43,7 @@ from twostream.flow import get_backend, native, resolve_device
 from twostream.flow.metrics import epe
 from twostream.flow.opencv import opencv_cuda_unavailable
 from twostream.flow.tvl1 import CPU_BATCH, TorchTVL1
+from twostream.specs import schema_default
 
 REPO = Path(__file__).resolve().parents[1]
 CLIPS = REPO.parent / "shared" / "data" / "clips"
@@ -69,12 +69,6 @@ PEAK_BANDWIDTH = {
 # Bytes the TV-L1 iteration must move per pixel: it reads u1, u2, p11, p12, p21, p22,
 # I1wx, I1wy and rho_c and writes u1, u2, p11, p12, p21, p22 (float32; neighbours hit cache).
 STEP_BYTES_PER_PIXEL = (9 + 6) * 4
-
-
-def schema_variant() -> str:
-    """``flow.variant``'s default, read from the config schema (the one place defaults live)."""
-    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
-    return schema["properties"]["flow"]["properties"]["variant"]["default"]
 
 
 def load_pairs(n_pairs: int, clips: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -271,7 +265,7 @@ def extract_report(clips: Path, videos: int, threads: int, variant: str) -> dict
                    for _, row in rows.iterrows()]
         serial = time.perf_counter() - start
         start = time.perf_counter()
-        index = extract_chunk(rows, backend, piped_dir, workers=threads, **settings)
+        index = extract_chunk(rows, backend, piped_dir, workers=threads, encoders=threads, **settings)
         pipelined = time.perf_counter() - start
         identical = all(Path(shard).read_bytes() == shard_path(serial_dir, vid).read_bytes()
                         for vid, shard in zip(index["video_id"], index["shard"]))
@@ -292,7 +286,7 @@ def main() -> None:
     )
     parser.add_argument("--clips", type=Path, default=CLIPS, help="folder of video clips")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "flow.json")
-    parser.add_argument("--variant", default=schema_variant(), choices=("cpu", "cuda"),
+    parser.add_argument("--variant", default=schema_default("flow.variant"), choices=("cpu", "cuda"),
                         help="torch: the OpenCV class it follows (default: flow.variant's, from the schema)")
     parser.add_argument("--size", type=int, nargs=2, default=list(SIZE), metavar=("H", "W"), help="frame size")
     parser.add_argument("--smoke", action="store_true", help="2 pairs at 48x64, torch eager: a quick check")

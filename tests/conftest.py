@@ -103,6 +103,41 @@ def stage1_streams():
     return make
 
 
+@pytest.fixture(scope="session")
+def denseflow_tree():
+    """A factory: ``denseflow_tree(root, videos, size=(48, 64), bound=20.0, quality=90)`` writes rawframes as
+    denseflow writes them for each ``(folder, video path)`` of ``videos`` (two-level folders ``Class/video``
+    as mmaction2 lists them): ``img_00000.jpg``... and ``flow_{x,y}_00000.jpg``... numbered from 0, flow
+    in denseflow's encoding round(255 (v + b) / (2 b)). Frames and flow come from the pipeline's decoder
+    and the opencv-cpu backend, as ``twostream extract`` makes them; returns the folders."""
+    import cv2
+    import numpy as np
+
+    from twostream.data.decoding import decode
+    from twostream.flow import get_backend
+
+    def make(root: Path, videos: list[tuple[str, Path]], size: tuple[int, int] = (48, 64), bound: float = 20.0,
+             quality: int = 90) -> list[Path]:
+        backend = get_backend("opencv-cpu")
+        folders = []
+        for name, video in videos:
+            folder = root / name
+            folder.mkdir(parents=True)
+            frames, grey, _ = decode(str(video), size)
+            v = np.clip(backend.compute(grey[:-1], grey[1:]), -bound, bound)
+            levels = np.rint(255 * (v + bound) / (2 * bound)).astype(np.uint8)
+            jpeg = [cv2.IMWRITE_JPEG_QUALITY, quality]
+            for t, frame in enumerate(frames):
+                cv2.imwrite(str(folder / f"img_{t:05d}.jpg"), frame, jpeg)
+            for t in range(len(levels)):
+                for c, axis in enumerate("xy"):
+                    cv2.imwrite(str(folder / f"flow_{axis}_{t:05d}.jpg"), levels[t, ..., c], jpeg)
+            folders.append(folder)
+        return folders
+
+    return make
+
+
 # --- CMA: a tiny shard set and stage-1 stream checkpoints (tests/train/test_cma.py, tests/eval/test_cma_*.py) ---
 
 CMA_CLASSES, CMA_FRAMES, CMA_SIZE = 3, 8, 32

@@ -106,6 +106,8 @@ class TSNDataset(Dataset):
         if "flow" in self.modalities:
             out["flow_jpeg"], out["flow_sizes"] = batches.encoded(
                 [shard.flow_bytes(int(t), self.length) for t in offsets])
+            if shard.flow_table is not None:  # flow in another encoding (an import): mapped after decoding
+                out["flow_table"] = torch.from_numpy(shard.flow_table)
         return out
 
     def collate(self, items: list[dict]) -> dict:

@@ -130,14 +130,14 @@ def extract_video(row: pd.Series, backend: FlowBackend, out: Path, *, size: tupl
     key = recipe(row, backend, size=size, bound=bound, quality=quality, code=code)
     done = reusable(out, key)
     if done is not None:
-        return done[0], out.stat().st_size, _warning(*done, int(row["frames"]), length)
+        return done[0], out.stat().st_size, frames_warning(*done, int(row["frames"]), length)
     frames, grey, positions = decode(row["path"], size)
     if len(frames) < 2:
         raise VideoError(f"only {len(frames)} decodable frame: no flow can be computed")
     lost = dropped(positions).tolist()
     nbytes = _write(Job(row, Path(out), key), frames, backend.compute(grey[:-1], grey[1:]), lost, backend,
                     bound=bound, quality=quality)
-    return len(frames), nbytes, _warning(len(frames), lost, int(row["frames"]), length)
+    return len(frames), nbytes, frames_warning(len(frames), lost, int(row["frames"]), length)
 
 
 def flow_windows(jobs: Iterable[Any], backend: FlowBackend, *, path: Callable[[Any], str], size: tuple[int, int],
@@ -316,7 +316,7 @@ def extract_chunk(rows: pd.DataFrame, backend: FlowBackend, shards_dir: str | os
 
 
 def _ok(row: pd.Series, out: Path, frames: int, lost: list[int], nbytes: int, length: int) -> tuple:
-    warning = _warning(frames, lost, int(row["frames"]), length)
+    warning = frames_warning(frames, lost, int(row["frames"]), length)
     if warning:
         print(f"{row['path']}: {warning}", file=sys.stderr)
     return (row["video_id"], str(out), frames, len(lost), nbytes, "ok", warning)
@@ -327,7 +327,7 @@ def _failed(row: pd.Series, error: Exception) -> tuple:
     return (row["video_id"], "", 0, 0, 0, "failed", str(error))
 
 
-def _warning(decoded: int, lost: list[int], listed: int, length: int) -> str:
+def frames_warning(decoded: int, lost: list[int], listed: int, length: int) -> str:
     """A note for videos that are used but not as their container describes them: frames that did not decode
     before the last that did (dropped), none decoding after a point well before the container's count (truncated)."""
     notes = [describe_dropped(lost, decoded)] if lost else []

@@ -6,12 +6,17 @@ Layout (format version 1):
   /flow/bytes    uint8 (m,)   concatenated greyscale JPEGs: field t, component c (0 = x, 1 = y) at 2t+c
   /flow/offsets  int64 (2(T-1)+1,)
   attributes     video_id, label, class_name, fps, frames, height, width, flow_backend,
-                 flow_params (JSON), flow_bound, jpeg_quality, format_version, source, complete
+                 flow_params (JSON), flow_bound, jpeg_quality, format_version, source, complete;
+                 imported shards: flow_encoding, flow_encoding_bound
 
 Flow is clipped to +-bound, scaled to [-1, 1] and quantised as q = round(127 f) + 128, so
-zero flow is exactly 128 and q in 1..255. The byte buffers are chunked with HDF5's
-fletcher32 checksum, so every read verifies the chunks it touches; a shard is written
-under a temporary name and renamed only when complete.
+zero flow is exactly 128 and q in 1..255. Shards imported from rawframes keep the flow JPEGs as
+they were made: their attributes ``flow_encoding`` (``denseflow``: q = round(255 (v + b) / (2 b)))
+and ``flow_encoding_bound`` (b) say how their grey levels map to pixels, and reading their planes
+maps them to this quantisation at ``flow_bound`` (``flow_table``).
+
+The byte buffers are chunked with HDF5's fletcher32 checksum, so every read verifies the chunks it
+touches; a shard is written under a temporary name and renamed only when complete.
 """
 
 from __future__ import annotations
@@ -121,6 +126,34 @@ def dequantize_flow(q):
     return (q - 128.0) / 127.0
 
 
+FLOW_ENCODINGS = ("twostream", "denseflow")
+
+
+def flow_values(encoding: str, bound: float) -> np.ndarray:
+    """The flow in pixels (float64) that each of the 256 grey levels stands for in an encoding at ``bound``.
+
+    ``twostream`` (this project's): v = (q - 128) / 127 bound; ``denseflow`` (open-mmlab/denseflow's
+    ``convertFlowToImage``, mmaction2's rawframes): v = q / 255 * 2 bound - bound.
+    """
+    q = np.arange(256, dtype=np.float64)
+    if encoding == "twostream":
+        return (q - 128.0) / 127.0 * bound
+    if encoding == "denseflow":
+        return q / 255.0 * 2.0 * bound - bound
+    raise ValueError(f"unknown flow encoding {encoding!r} (one of {', '.join(FLOW_ENCODINGS)})")
+
+
+def flow_table(encoding: str, bound: float, target_bound: float) -> np.ndarray | None:
+    """The grey-level map (256 uint8) from an encoding at ``bound`` to this project's at ``target_bound``,
+    or None where it is the identity (this project's encoding at the same bound).
+
+    Each level goes to the nearest level of the target (flow beyond +-target_bound is clipped): the
+    map adds at most half a quantisation step, 0.5 / 127 of ``target_bound``.
+    """
+    table = quantize_flow(flow_values(encoding, bound) / target_bound)
+    return None if encoding == "twostream" and bound == target_bound else table
+
+
 def jpeg_blob(image: np.ndarray, quality: int) -> np.ndarray:
     """The bytes of ``image`` as a JPEG file."""
     ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
@@ -215,6 +248,7 @@ class Shard:
             raise ShardError(f"{self.path}: corrupted shard ({e}); delete it and re-run") from None
         self.frames = int(self._file.attrs["frames"])
         self.size = int(self._file.attrs["height"]), int(self._file.attrs["width"])
+        self.flow_table = self._flow_table()
         if self._rgb_off.shape != (self.frames + 1,) or self._flow_off.shape != (2 * (self.frames - 1) + 1,) \
                 or self._rgb_off[-1] != self._rgb.shape[0] or self._flow_off[-1] != self._flow.shape[0]:
             self.close()
@@ -226,6 +260,18 @@ class Shard:
             raise ShardError(f"{self.path}: incomplete shard; delete it and re-run")
         if attrs.get("format_version") != FORMAT_VERSION:
             raise ShardError(f"{self.path}: shard format {attrs.get('format_version')} is not {FORMAT_VERSION}; re-run extraction")
+
+    def _flow_table(self) -> np.ndarray | None:
+        """The map of this shard's flow grey levels to this project's quantisation (None: they are in it)."""
+        attrs = self._file.attrs
+        encoding = attrs.get("flow_encoding")
+        if encoding is None:
+            return None
+        try:
+            return flow_table(str(encoding), float(attrs["flow_encoding_bound"]), float(attrs["flow_bound"]))
+        except (KeyError, ValueError) as e:
+            self.close()
+            raise ShardError(f"{self.path}: bad flow encoding attributes ({e}); delete it and re-run") from None
 
     @property
     def attrs(self) -> dict[str, Any]:
@@ -262,7 +308,10 @@ class Shard:
         return [2 * min(i, last) + c for i in range(t, t + length) for c in range(2)]
 
     def flow_bytes(self, t: int, length: int) -> list[np.ndarray]:
-        """The 2L greyscale JPEG files x_t, y_t, x_t+1, ... of the stack [t, t+length), undecoded (one read)."""
+        """The 2L greyscale JPEG files x_t, y_t, x_t+1, ... of the stack [t, t+length), undecoded (one read).
+
+        Their grey levels are in the shard's encoding: map decoded planes through ``flow_table`` where set.
+        """
         ks = self._flow_keys(t, length)
         lo, hi = int(self._flow_off[ks[0]]), int(self._flow_off[ks[-1] + 1])
         buf = self._read(self._flow, lo, hi)
@@ -272,10 +321,14 @@ class Shard:
     def flow_planes(self, t: int, length: int) -> list[np.ndarray]:
         """The 2L quantised planes x_t, y_t, x_t+1, ... of the stack [t, t+length), each (H, W) uint8.
 
-        Indices past the end repeat the last field. The stack's JPEGs are contiguous: one read.
+        Indices past the end repeat the last field. The stack's JPEGs are contiguous: one read. Planes
+        of another encoding (an import) are mapped to this project's quantisation (``flow_table``).
         """
-        return [self._decode(buf, cv2.IMREAD_GRAYSCALE, k)
-                for k, buf in zip(self._flow_keys(t, length), self.flow_bytes(t, length))]
+        planes = [self._decode(buf, cv2.IMREAD_GRAYSCALE, k)
+                  for k, buf in zip(self._flow_keys(t, length), self.flow_bytes(t, length))]
+        if self.flow_table is not None:
+            planes = [cv2.LUT(p, self.flow_table) for p in planes]
+        return planes
 
     def flow(self, t: int, length: int) -> np.ndarray:
         """Quantised flow fields [t, t+length) as (length, H, W, 2) uint8; indices past the end repeat the last field."""

@@ -354,8 +354,12 @@ def build_manifest(catalog: Catalog, located: list[tuple[Listing, Path]], worker
                 info.height,
             )
         )
-    manifest = pd.DataFrame(rows, columns=manifest_columns(catalog.n_splits))
-    return manifest.astype(_dtypes(catalog.n_splits))
+    return manifest_table(rows, catalog.n_splits)
+
+
+def manifest_table(rows: list[tuple], n_splits: int) -> pd.DataFrame:
+    """A manifest from its rows (``manifest_columns`` order), with its column types."""
+    return pd.DataFrame(rows, columns=manifest_columns(n_splits)).astype(_dtypes(n_splits))
 
 
 def _dtypes(n_splits: int) -> dict[str, str]:

@@ -62,7 +62,7 @@ def read(root: Path, seed: int, test_fraction: float, failures: Failures) -> Cat
     catalog = Catalog(classes, 1, failures)
     for class_name in classes:
         videos = found[class_name]
-        test = _draw_test(sorted(videos), f"{seed}/{class_name}", test_fraction)
+        test = draw_test(sorted(videos), f"{seed}/{class_name}", test_fraction)
         if len(test) != _share(len(videos), test_fraction) and len(videos) > 1:
             tell(f"class {class_name!r}: {len(videos)} videos are too few for a test share of {test_fraction}: "
                  f"{len(test)} drawn for test, {len(videos) - len(test)} for training")
@@ -113,7 +113,7 @@ def _share(n: int, test_fraction: float) -> int:
     return math.floor(test_fraction * n + 0.5)
 
 
-def _draw_test(ids: list[str], seed: str, test_fraction: float) -> set[str]:
+def draw_test(ids: list[str], seed: str, test_fraction: float) -> set[str]:
     """The ids drawn for test from one class."""
     n = len(ids)
     n_test = min(max(_share(n, test_fraction), 1), n - 1) if n > 1 else 0

@@ -182,15 +182,22 @@ def write_decoded(frames: np.ndarray, positions: np.ndarray, flow: np.ndarray, s
 
 
 def copy_shard(video: Video) -> Writer:
-    """A writer of a shard's frames and flow as files: its JPEGs copied byte for byte (nothing re-encoded)."""
+    """A writer of a shard's frames and flow as files: its JPEGs copied byte for byte (nothing re-encoded),
+    but for flow in another encoding (an import), written in this layout's (at the shard's JPEG quality)."""
 
     def write(folder: Path, progress: Callable[[int, int], None]) -> tuple[int, int, list[int]]:
         with Shard(video.source) as shard:
             for t in range(shard.frames):
                 (folder / image_name("img_", START_INDEX + t)).write_bytes(shard.rgb_bytes(t).tobytes())
+            quality = int(shard.attrs.get("jpeg_quality", 90))
             for t in range(shard.frames - 1):
-                for axis, jpeg in zip("xy", shard.flow_bytes(t, 1)):
-                    (folder / image_name(flow_prefix(1, axis), START_INDEX + t)).write_bytes(jpeg.tobytes())
+                names = [folder / image_name(flow_prefix(1, axis), START_INDEX + t) for axis in "xy"]
+                if shard.flow_table is None:
+                    for name, jpeg in zip(names, shard.flow_bytes(t, 1)):
+                        name.write_bytes(jpeg.tobytes())
+                else:
+                    for name, plane in zip(names, shard.flow_planes(t, 1)):
+                        _write_jpeg(name, plane, quality)
             return shard.frames, shard.frames - 1, json.loads(shard.attrs.get("frames_dropped", "[]"))
 
     return write
