@@ -139,6 +139,6 @@ def test_a_shard_in_another_encoding_reads_as_this_projects(tmp_path) -> None:
         assert [b.tobytes() for b in d.flow_bytes(0, 2)] == [b.tobytes() for b in t.flow_bytes(0, 2)]  # stored as made
         np.testing.assert_array_equal(d.flow(0, 2), table[t.flow(0, 2)])
     write_shard(tmp_path / "bad.h5", rgb, stored, {"flow_encoding": "raft", "flow_encoding_bound": 1.0,
-                                                   "flow_bound": 20.0})
+                                                   "flow_bound": 20.0}, quality=90)
     with pytest.raises(ShardError, match="bad flow encoding"):
         Shard(tmp_path / "bad.h5")
