@@ -260,7 +260,7 @@ def extract_report(clips: Path, videos: int, threads: int) -> dict:
     and pipelined (``extract_chunk``: decoding workers, batches across videos, a writer thread); pairs/s of
     each and whether their shards are byte-identical."""
     rows = clip_rows(clips, videos)
-    backend = get_backend("torch", "cpu")
+    backend = get_backend("torch", "cpu", schema_variant())
     backend.compute(*load_pairs(1, clips)[:2])  # any build or compile outside the timing
     settings = dict(size=SIZE, bound=20.0, quality=90)
     with tempfile.TemporaryDirectory() as tmp:
@@ -271,7 +271,7 @@ def extract_report(clips: Path, videos: int, threads: int) -> dict:
                    for _, row in rows.iterrows()]
         serial = time.perf_counter() - start
         start = time.perf_counter()
-        index = extract_chunk(rows, backend, piped_dir, workers=threads, **settings)
+        index = extract_chunk(rows, backend, piped_dir, workers=threads, encoders=threads, **settings)
         pipelined = time.perf_counter() - start
         identical = all(Path(shard).read_bytes() == shard_path(serial_dir, vid).read_bytes()
                         for vid, shard in zip(index["video_id"], index["shard"]))

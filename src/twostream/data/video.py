@@ -78,8 +78,43 @@ def _open(path: str | os.PathLike) -> cv2.VideoCapture:
         raise VideoError(problem)
     cap = cv2.VideoCapture(os.fspath(path))
     if not cap.isOpened():
-        raise VideoError("cannot open (not a video or unsupported codec)")
+        raise VideoError(f"cannot open ({_unopenable(path)})")
     return cap
+
+
+def _unopenable(path: str | os.PathLike) -> str:
+    """Why a file FFmpeg cannot open is not a video, as far as its first bytes tell."""
+    with open(path, "rb") as f:
+        head = f.read(512)
+    if head[4:8] == b"ftyp" and not _has_box(path, b"moov"):
+        return "an MP4/MOV file without its index (moov box): a download or copy that did not finish?"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"version https://git-lfs"):
+        return "a Git LFS pointer, not the video: fetch the videos with git lfs pull"
+    if text[:1] == b"<" and b"html" in text[:100].lower():
+        return "an HTML page, not a video: a failed download?"
+    if text and all(32 <= b < 127 or b in b"\t\r\n" for b in text[:200]):
+        return f"a text file, not a video (it starts {text[:40].decode('ascii').splitlines()[0]!r})"
+    return "not a video or unsupported codec"
+
+
+def _has_box(path: str | os.PathLike, kind: bytes) -> bool:
+    """Whether an MP4/MOV file has a top-level box of this type (its box headers walked, not its data read)."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        at = 0
+        while at + 8 <= size:
+            f.seek(at)
+            header = f.read(16)
+            length, box = int.from_bytes(header[:4], "big"), header[4:8]
+            if box == kind:
+                return True
+            if length == 1 and len(header) == 16:
+                length = int.from_bytes(header[8:16], "big")
+            if length < 8:
+                return False
+            at += length
+    return False
 
 
 MAX_FAILED_IN_A_ROW = 250  # x264's default keyframe interval: a corrupt keyframe costs at most its group
