@@ -208,3 +208,13 @@ def test_kinetics_video_no_row_names_is_a_failure(tmp_path, put_video) -> None:
     (tmp_path / "k.csv").write_text("label,youtube_id,time_start,time_end,split\nabseiling,aaa,1,11,train\n")
     manifest, failures = ingest("kinetics400", tmp_path / "videos", annotations=[tmp_path / "k.csv"])
     assert reasons(failures) == {"abseiling/zzz_000001_000011.mp4": "no annotation CSV line names it (not used)"}
+
+
+def test_mmaction2_lists_naming_folder_and_file_leave_no_video_unnamed(tmp_path, put_video) -> None:
+    for name in ("Run/a.avi", "Jump/c.avi", "Jump/extra.avi"):
+        put_video(tmp_path / "videos" / name)
+    (tmp_path / "t.txt").write_text("Run/a.avi 1\n")
+    (tmp_path / "v.txt").write_text("Jump/c.avi 0\n")
+    manifest, failures = ingest("mmaction2", tmp_path / "videos", lists=[[tmp_path / "t.txt", tmp_path / "v.txt"]])
+    assert len(manifest) == 2
+    assert reasons(failures) == {"Jump/extra.avi": "no file list line names it (not used)"}

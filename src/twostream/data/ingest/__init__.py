@@ -14,7 +14,6 @@ from pathlib import Path
 import pandas as pd
 
 from twostream.data.ingest import folder, hmdb51, kinetics, mmaction2, ucf101
-from twostream.data.ingest.presence import presence, shortfall
 from twostream.data.ingest.common import (
     FAILURE_COLUMNS,
     Catalog,
@@ -27,6 +26,7 @@ from twostream.data.ingest.common import (
     read_manifest,
     report_unlisted,
 )
+from twostream.data.ingest.presence import presence, shortfall
 
 KINDS = ("ucf101", "hmdb51", "kinetics400", "folder", "mmaction2")
 N_SPLITS = {"ucf101": ucf101.N_SPLITS, "hmdb51": hmdb51.N_SPLITS, "kinetics400": 1, "folder": 1}  # mmaction2: its lists

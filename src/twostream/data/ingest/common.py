@@ -292,7 +292,9 @@ def report_unlisted(catalog: Catalog, root: Path) -> None:
         return
     for folder in folders:
         videos = videos_in(folder)
-        unnamed = sorted(p for key, paths in videos.items() if key not in catalog.mentioned for p in paths)
+        prefix = "" if folder == root else name_key(f"{folder.name}/")  # ids may hold the folder (mmaction2 lists)
+        unnamed = sorted(p for key, paths in videos.items()
+                         if key not in catalog.mentioned and prefix + key not in catalog.mentioned for p in paths)
         if not unnamed:
             continue
         videos_ = f"{len(unnamed)} video{'s' * (len(unnamed) > 1)}"

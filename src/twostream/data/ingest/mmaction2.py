@@ -42,7 +42,7 @@ def read(root: Path, lists: Sequence[Sequence[str | os.PathLike]], classes: str 
                     entries.append((k, role, f"{path}:{number}", *entry))
     labels = sorted({label for *_, label in entries})
     names = _class_names(labels, entries, classes)
-    catalog = Catalog(names, len(lists), failures)
+    catalog = Catalog(names, len(lists), failures, source="file list")
     for k, role, where, entry, label in entries:
         video_id, ext = os.path.splitext(entry) if os.path.splitext(entry)[1].lower() in VIDEO_EXTENSIONS \
             else (entry, "")
