@@ -73,3 +73,26 @@ def test_one_visible_gpu_takes_no_lock(tmp_path, monkeypatch) -> None:
 
     monkeypatch.setenv("TWOSTREAM_GPU_LOCKS", str(tmp_path))
     assert gpus.claim(1) == 0 and not gpus.lock_dir().exists()
+
+
+@pytest.mark.parametrize("device,threads,local_world,expected", [
+    ("cpu", 8, 1, 0),  # the CPU: load between steps in the main process
+    ("cuda:0", 8, 1, 7),  # one CPU for the main process, the rest load
+    ("cuda:0", 1, 1, 1),
+    ("cuda:1", 64, 1, 8),  # at most MAX_AUTO_WORKERS
+    ("cuda:0", 8, 2, 3),  # torchrun: each process its share of the job's CPUs
+])
+def test_auto_loader_workers_follow_the_device(monkeypatch, device, threads, local_world, expected) -> None:
+    from twostream import gpus
+
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", str(local_world))
+    assert gpus.loader_workers("auto", device, threads) == expected
+    assert gpus.loader_workers(5, device, threads) == 5  # a number is taken as given
+
+
+def test_auto_loader_workers_without_threads_use_the_cpus_the_process_may_run_on(monkeypatch) -> None:
+    from twostream import gpus
+
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    monkeypatch.setattr(gpus.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert gpus.loader_workers("auto", "cuda:0", 0) == 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,11 @@ def accepts(node: dict, tp) -> bool:
     """Whether values valid under a schema node fit a spec field type."""
     tp = next(a for a in typing.get_args(tp) if a is not type(None)) if type(None) in typing.get_args(tp) else tp
     origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):  # int | Literal["auto"]: each branch of the schema's oneOf
+        branches = node.get("oneOf", [])
+        return bool(branches) and all(any(accepts(resolve(b), t) for t in typing.get_args(tp)) for b in branches)
+    if origin is typing.Literal:
+        return "const" in node and node["const"] in typing.get_args(tp)
     if dataclasses.is_dataclass(tp):
         fields = typing.get_type_hints(tp)
         properties = node.get("properties", {})
@@ -170,3 +176,17 @@ def test_a_command_rejects_a_bad_spec_before_running(tmp_path, capsys) -> None:
     assert exit_.value.code == 2
     assert "argument --spec: invalid StreamSpec: depth: missing" in capsys.readouterr().err
     assert not (tmp_path / "m.pt").exists()
+
+
+@pytest.mark.parametrize("value", [0, 6, "auto"])
+def test_workers_take_a_number_or_auto(value) -> None:
+    full = config()
+    full["train"]["workers"] = value
+    assert parse(specs.StreamSpec, spec_for(specs.StreamSpec, full, WILDCARDS)).workers == value
+
+
+@pytest.mark.parametrize("value", ["many", True, 1.5])
+def test_workers_refuse_anything_else(value) -> None:
+    data = json.loads(spec_for(specs.EvaluateSpec, config(), WILDCARDS))
+    with pytest.raises(SpecError, match="workers"):
+        parse(specs.EvaluateSpec, {**data, "workers": value})

@@ -5,6 +5,9 @@ should use. A job asking for ``auto`` takes the first GPU whose lock file no oth
 (``fcntl.flock``, released when the process ends, also when it is killed). Where the scheduler
 already hands each job its own GPU (SLURM sets CUDA_VISIBLE_DEVICES), one GPU is visible and no
 lock is taken.
+
+Also what follows from a job's device and CPU threads: its torch threads (``set_threads``) and its
+DataLoader workers (``loader_workers``, ``train.workers: auto``).
 """
 
 from __future__ import annotations
@@ -99,10 +102,34 @@ def resolve_device(device: str | None) -> str:
     return f"cuda:{index}"
 
 
+MAX_AUTO_WORKERS = 8  # beyond this a loader only adds memory (each worker holds its own shard cache)
+
+
+def job_cpus(threads: int) -> int:
+    """CPUs of this process: its share of the job's ``threads`` under torchrun (0: the CPUs it may run on)."""
+    cpus = threads or len(os.sched_getaffinity(0))
+    return max(1, cpus // int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
+
+
+def loader_workers(workers: int | str, device: str, threads: int) -> int:
+    """DataLoader worker processes for ``train.workers`` on a resolved ``device`` (``resolve_device``).
+
+    ``auto``: 0 on the CPU (loading in the main process between steps costs no more than in workers that
+    compete with the step for the same cores, and results are the same either way); on CUDA one worker per
+    CPU of the job but one (the main process launches the GPU work), 1 to ``MAX_AUTO_WORKERS``. A number
+    is taken as given.
+    """
+    if workers != "auto":
+        return int(workers)
+    if not str(device).startswith("cuda"):
+        return 0
+    return min(MAX_AUTO_WORKERS, max(1, job_cpus(threads) - 1))
+
+
 def set_threads(threads: int) -> None:
     """torch CPU threads of a job (0: torch's default); under torchrun each of its processes on this node takes
     an equal share."""
     import torch
 
     if threads:
-        torch.set_num_threads(max(1, threads // int(os.environ.get("LOCAL_WORLD_SIZE", 1))))
+        torch.set_num_threads(job_cpus(threads))

@@ -26,7 +26,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 T = TypeVar("T")
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -60,6 +60,9 @@ class Schedule:
     plateau_patience: int  # lr / 10 when the epoch loss has not improved for this many epochs (0: off)
 
 
+Workers = int | Literal["auto"]  # DataLoader worker processes; auto: from the device (twostream.gpus.loader_workers)
+
+
 @dataclass(frozen=True)
 class Training:
     """The config values every trainer uses: TSN sampling, the loader, device and speed options, the seed.
@@ -70,7 +73,7 @@ class Training:
     length: int = key("train.length")
     crop: int = key("datasets.{dataset}.crop")
     hflip: bool = key("datasets.{dataset}.hflip")
-    workers: int = key("train.workers")
+    workers: Workers = key("train.workers")
     device: str = key("train.device")
     precision: str = key("train.precision")  # auto | bf16 | fp16 | fp32
     compile: bool = key("train.compile")
@@ -171,7 +174,7 @@ class EvaluateSpec:
     crops: int = key("eval.crops")  # 1 (centre), 5 (corners + centre) or 10 (and their flips)
     batch_size: int = key("eval.batch_size")
     length: int = key("train.length")
-    workers: int = key("train.workers")
+    workers: Workers = key("train.workers")
     device: str = key("train.device")
     precision: str = key("train.precision")
     decode: str = key("train.decode")
@@ -321,8 +324,17 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _convert(inner, value, where)
+        inner = [a for a in args if a is not type(None)]
+        for member in inner[:-1]:  # the first member that takes the value (int | Literal["auto"])
+            try:
+                return _convert(member, value, where)
+            except SpecError:
+                pass
+        return _convert(inner[-1], value, where)
+    if origin is Literal:
+        if value not in args or isinstance(value, bool):
+            raise SpecError(f"{where}: expected {' or '.join(map(repr, args))}, got {value!r}")
+        return value
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, where)
     if origin in (list, tuple):

@@ -109,3 +109,19 @@ def test_fuse_weights_each_stream():
     s_a, s_m = torch.tensor([[1.0, 2.0]]), torch.tensor([[4.0, 0.0]])
     assert torch.equal(fuse(s_a, s_m, (1.0, 1.0)), torch.tensor([[5.0, 2.0]]))
     assert torch.equal(fuse(s_a, s_m, (1.0, 1.5)), torch.tensor([[7.0, 2.0]]))
+
+
+def test_messages_run_in_fp32_inside_autocast():
+    """The LSTMs compute in fp32 (inputs, outputs, gradients) while the backbones run in bf16 under autocast."""
+    torch.manual_seed(0)
+    net = CMMPNet.from_streams(*streams(), fusion="cmmp")
+    lstm_in, lstm_out, backbone_out = [], [], []
+    record(net.message_a, lstm_in, "in")
+    record(net.message_a, lstm_out, "out")
+    record(net.rgb.backbone, backbone_out, "out")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        s_a, s_m = net(*clips())
+    assert backbone_out[0].dtype == torch.bfloat16  # autocast is on around them
+    assert lstm_in[0].dtype == lstm_out[0][0].dtype == torch.float32
+    (s_a.float().sum() + s_m.float().sum()).backward()
+    assert all(p.grad.dtype == torch.float32 for p in net.message_a.parameters())

@@ -16,7 +16,8 @@ rule cma_train:
         iteration=r"[1-9]\d*",
     conda:
         "../../envs/twostream.yaml"
-    threads: workflow.cores
+    threads: job_threads(TRAIN_GPUS)
+    priority: 1  # the chain of iterations is the run's longest path: each starts as soon as it can
     resources:
         **train_resources(),
     params:
@@ -120,7 +121,7 @@ rule cma_attention_figure:
         "logs/cma_attention_figure/{dataset}.log",
     conda:
         "../../envs/twostream.yaml"
-    threads: workflow.cores
+    threads: job_threads()
     resources:
         gpu=1 if GPUS else 0,
     params:

@@ -13,7 +13,7 @@ rule cmmp_train:
         "logs/cmmp_train/{dataset}/split{split}_{variant}.log",
     conda:
         "../../envs/twostream.yaml"
-    threads: workflow.cores
+    threads: job_threads(TRAIN_GPUS)
     resources:
         **train_resources(),
     params:

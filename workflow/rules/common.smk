@@ -38,6 +38,13 @@ TRAIN_NODES = config["train"]["nodes"]
 TRAIN = launcher(TRAIN_GPUS, TRAIN_NODES)
 
 
+def job_threads(gpus=1):
+    """CPU threads of a job that may take ``gpus`` GPUs (extract, training, evaluation): its share of the
+    cores beside the machine's GPUs; without GPUs one, so that independent jobs run side by side (a torch
+    job uses ~1.35 of 2 threads) and CPU results do not depend on --cores (torch's sums depend on threads)."""
+    return max(1, workflow.cores * gpus // GPUS) if GPUS else 1
+
+
 def train_resources():
     """GPUs per node of a training job (none where this machine has no GPU) and its nodes."""
     return {"gpu": TRAIN_GPUS if GPUS else 0, "nodes": TRAIN_NODES}

@@ -13,7 +13,7 @@ rule conv_fusion_train:
         "logs/conv_fusion_train/{dataset}/split{split}.log",
     conda:
         "../../envs/twostream.yaml"
-    threads: workflow.cores
+    threads: job_threads(TRAIN_GPUS)
     resources:
         **train_resources(),
     params:

@@ -43,7 +43,7 @@ rule extract:
         "logs/extract/{dataset}/{chunk}.log",
     conda:
         "../../envs/twostream.yaml"
-    threads: max(1, workflow.cores // GPUS) if GPUS else 1
+    threads: job_threads()
     resources:
         gpu=1 if GPUS else 0,
     params:

@@ -11,7 +11,7 @@ rule train_stream:
         "logs/train_stream/{dataset}/split{split}_{modality}.log",
     conda:
         "../../envs/twostream.yaml"
-    threads: workflow.cores
+    threads: job_threads(TRAIN_GPUS)
     resources:
         **train_resources(),
     params:
@@ -35,7 +35,7 @@ rule evaluate_stream:
         "logs/evaluate_stream/{dataset}/split{split}_{modality}.log",
     conda:
         "../../envs/twostream.yaml"
-    threads: workflow.cores
+    threads: job_threads()
     resources:
         gpu=1 if GPUS else 0,
     params:

@@ -11,7 +11,7 @@ from twostream.cli.common import add_run_arguments
 from twostream.data import batches
 from twostream.data.dataset import TSNDataset, read_index, select
 from twostream.eval.predict import predict, save_scores
-from twostream.gpus import resolve_device, set_threads
+from twostream.gpus import loader_workers, resolve_device, set_threads
 from twostream.specs import EvaluateSpec, add_spec
 
 
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"{args.index}: split {args.split} has no {args.subset} videos")
     data = TSNDataset(videos, modalities, segments=spec.test_segments, length=spec.length, crop=spec.crop,
                       train=False, hflip=spec.hflip, crops=spec.crops, decode=batches.resolve_decode(spec.decode, dev))
-    scores = predict(scorer, data, modalities, dev, batch_size=spec.batch_size, workers=spec.workers,
+    scores = predict(scorer, data, modalities, dev, batch_size=spec.batch_size, workers=loader_workers(spec.workers, str(dev), args.threads),
                      precision=spec.precision)
     save_scores(args.out, videos["video_id"].tolist(), scores)
     return 0

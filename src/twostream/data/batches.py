@@ -13,6 +13,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import numpy as np
 import torch
 
 DECODES = ("auto", "cpu", "gpu")
@@ -32,33 +33,39 @@ def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
     return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 
 
-def encoded(files: list[list[Any]]) -> tuple[torch.Tensor, torch.Tensor]:
+def encoded(files: list[list[Any]]) -> tuple[torch.Tensor, np.ndarray]:
     """K groups of P JPEG files (1-D uint8 arrays) -> (their concatenation, (K, P) byte sizes)."""
     flat = [torch.as_tensor(f) for group in files for f in group]
-    sizes = torch.tensor([[len(f) for f in group] for group in files], dtype=torch.int64)
+    sizes = np.array([[len(f) for f in group] for group in files], dtype=np.int64)
     return torch.cat(flat), sizes
 
 
-IDENTITY = torch.arange(256, dtype=torch.uint8)
+IDENTITY = np.arange(256, dtype=np.uint8)
 
 
 def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     """Encoded items -> labels, indices, views (B, crops, 3), per modality one byte tensor and (B, K, P) sizes,
-    and, where an item's flow is in another encoding, every item's grey-level map (B, 256) (identity elsewhere)."""
+    and, where an item's flow is in another encoding, every item's grey-level map (B, 256) (identity elsewhere)
+    and which items have one (B,). Views, sizes and those flags stay numpy: the host reads them, the device never."""
     out: dict[str, Any] = {"label": torch.tensor([it["label"] for it in items]),
                            "index": torch.tensor([it["index"] for it in items]),
-                           "views": torch.stack([it["views"] for it in items])}
+                           "views": np.stack([it["views"] for it in items])}
     for key in ("rgb", "flow"):
         if f"{key}_jpeg" in items[0]:
             out[f"{key}_jpeg"] = torch.cat([it[f"{key}_jpeg"] for it in items])
-            out[f"{key}_sizes"] = torch.stack([it[f"{key}_sizes"] for it in items])
+            out[f"{key}_sizes"] = np.stack([it[f"{key}_sizes"] for it in items])
     if any("flow_table" in it for it in items):
-        out["flow_tables"] = torch.stack([it.get("flow_table", IDENTITY) for it in items])
+        tables = np.stack([it.get("flow_table", IDENTITY) for it in items])
+        out["flow_tables"] = torch.from_numpy(tables)
+        out["flow_mapped"] = (tables != IDENTITY).any(axis=1)
     return out
 
 
 def decode(batch: dict[str, Any], device: torch.device, crop: int, train: bool) -> dict[str, Any]:
-    """An encoded batch -> the CPU path's batch on ``device``: (B, [crops,] K, crop, crop, C) uint8 per modality."""
+    """An encoded batch -> the CPU path's batch on ``device``: (B, [crops,] K, crop, crop, C) uint8 per modality.
+
+    Nothing is read back from the device: the crops, flips and grey-level maps are chosen from the batch's
+    host-side views and flags, and the copies to the device do not block."""
     from torchvision.io import ImageReadMode, decode_jpeg
 
     from twostream.data.transforms import crop_views
@@ -70,18 +77,17 @@ def decode(batch: dict[str, Any], device: torch.device, crop: int, train: bool) 
             continue
         sizes = batch[f"{key}_sizes"]
         b, k, p = sizes.shape
-        files = list(torch.split(batch[f"{key}_jpeg"], sizes.flatten().tolist()))
+        files = list(torch.split(batch[f"{key}_jpeg"], sizes.reshape(-1).tolist()))
         with warnings.catch_warnings():  # torchvision 0.29 deprecates its decoders for TorchCodec's (not installed)
             warnings.filterwarnings("ignore", "The image decoding", DeprecationWarning)
             images = decode_jpeg(files, mode=mode, device=device)
-        tables = batch.get("flow_tables") if key == "flow" else None
-        mapped = [] if tables is None else [bool((t != IDENTITY).any()) for t in tables]
-        tables = None if tables is None else tables.to(device)
+        mapped = batch["flow_mapped"].tolist() if key == "flow" and "flow_tables" in batch else [False] * b
+        tables = batch["flow_tables"].to(device, non_blocking=True) if any(mapped) else None
         videos = []
         for v in range(b):
             frames = torch.stack(images[v * k * p:(v + 1) * k * p])  # (K P, c, H, W)
             frames = frames.reshape(k, -1, *frames.shape[-2:])  # (K, C, H, W)
-            if mapped and mapped[v]:  # flow in another encoding: to this project's quantisation
+            if mapped[v]:  # flow in another encoding: to this project's quantisation
                 frames = tables[v][frames.long()]
             videos.append(crop_views(frames, views[v], crop, negate_x=key == "flow"))
         x = torch.stack(videos).permute(0, 1, 2, 4, 5, 3).contiguous()  # (B, crops, K, crop, crop, C)

@@ -87,7 +87,7 @@ class TSNDataset(Dataset):
         offsets, boxes = self.plan(i)
         item: dict[str, torch.Tensor | int] = {"label": self.labels[i], "index": i}
         if self.decode == "gpu":
-            return {**item, **self._encoded(i, offsets), "views": torch.tensor(boxes, dtype=torch.int64)}
+            return {**item, **self._encoded(i, offsets), "views": np.array(boxes, dtype=np.int64)}
         rgb, flow = self._decode(i, offsets)
         if rgb:
             views = np.stack([np.stack([transforms.view(f, *box[:2], self.crop, box[2]) for f in rgb]) for box in boxes])
@@ -97,7 +97,7 @@ class TSNDataset(Dataset):
             item["flow"] = torch.from_numpy(views[0] if self.train else views)
         return item
 
-    def _encoded(self, i: int, offsets: np.ndarray) -> dict[str, torch.Tensor]:
+    def _encoded(self, i: int, offsets: np.ndarray) -> dict[str, torch.Tensor | np.ndarray]:
         """The snippets' undecoded JPEG files: per modality their concatenation and (K, P) sizes."""
         shard = self.cache.get(self.shards[i])
         out = {}
@@ -107,7 +107,7 @@ class TSNDataset(Dataset):
             out["flow_jpeg"], out["flow_sizes"] = batches.encoded(
                 [shard.flow_bytes(int(t), self.length) for t in offsets])
             if shard.flow_table is not None:  # flow in another encoding (an import): mapped after decoding
-                out["flow_table"] = torch.from_numpy(shard.flow_table)
+                out["flow_table"] = shard.flow_table
         return out
 
     def collate(self, items: list[dict]) -> dict:

@@ -3,9 +3,13 @@
 Loaders return uint8; ``to_input`` converts on the device. RGB is scaled to [0, 1] and
 normalised with ImageNet's mean and std (RGB order). Flow is dequantised to [-1, 1]
 and not normalised further. A horizontal flip mirrors the image and negates flow-x.
+On the device nothing here copies from the host or reads back per batch: flips negate flow
+arithmetically, and the normalisation constants are copied to a device once per process.
 """
 
 from __future__ import annotations
+
+import functools
 
 import cv2
 import numpy as np
@@ -51,6 +55,11 @@ def view(img: np.ndarray, top: int, left: int, size: int, flip: bool, negate: bo
     return out
 
 
+def negate_quantised(q: torch.Tensor) -> torch.Tensor:
+    """``NEGATE`` on a uint8 tensor, computed on its device: 255 - q + 1 for q > 0, 255 for q = 0."""
+    return (255 - q).add_(q != 0)
+
+
 def crop_views(frames: torch.Tensor, views: list[tuple[int, int, bool]], size: int,
                negate_x: bool = False) -> torch.Tensor:
     """(K, C, H, W) uint8 frames -> (views, K, C, size, size): ``view`` on a tensor, on its device.
@@ -63,10 +72,15 @@ def crop_views(frames: torch.Tensor, views: list[tuple[int, int, bool]], size: i
         if flip:
             v = v.flip(-1)
             if negate_x:
-                lut = torch.from_numpy(NEGATE).to(v.device)
-                v[:, 0::2] = lut[v[:, 0::2].long()]
+                v[:, 0::2] = negate_quantised(v[:, 0::2])
         out.append(v)
     return torch.stack(out)
+
+
+@functools.cache
+def _imagenet(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """ImageNet's mean and std as (3, 1, 1) float tensors on ``device``, copied there once."""
+    return (torch.tensor(IMAGENET_MEAN).view(3, 1, 1).to(device), torch.tensor(IMAGENET_STD).view(3, 1, 1).to(device))
 
 
 def to_input(x: torch.Tensor, modality: str) -> torch.Tensor:
@@ -76,8 +90,7 @@ def to_input(x: torch.Tensor, modality: str) -> torch.Tensor:
     """
     x = x.movedim(-1, -3).float()
     if modality == "rgb":
-        mean = x.new_tensor(IMAGENET_MEAN).view(3, 1, 1)
-        std = x.new_tensor(IMAGENET_STD).view(3, 1, 1)
+        mean, std = _imagenet(x.device)
         return (x / 255.0 - mean) / std
     if modality == "flow":
         return dequantize_flow(x)

@@ -70,8 +70,7 @@ class CMMPNet(nn.Module):
     def fuse(self, x_a: torch.Tensor, x_m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Fused features (x_a^f, x_m^f), each (B, T, D)."""
         if self.fusion == "cmmp":
-            m_a, _ = self.message_a(x_a)
-            m_m, _ = self.message_m(x_m)
+            m_a, m_m = self.messages(x_a, x_m)
             return (x_a + m_m) / 2, (x_m + m_a) / 2
         if self.fusion == "sum":
             fused = x_a + x_m
@@ -80,6 +79,14 @@ class CMMPNet(nn.Module):
             fused = torch.maximum(x_a, x_m)
             return fused, fused
         return x_a, x_m
+
+    def messages(self, x_a: torch.Tensor, x_m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The LSTM messages (m_a, m_m), in fp32 also inside an autocast region: autocast would run them in fp16
+        (cuDNN's RNN) or bf16 without a loss scaler, and their recurrent sums drift in low precision."""
+        with torch.autocast(x_a.device.type, enabled=False):
+            m_a, _ = self.message_a(x_a.float())
+            m_m, _ = self.message_m(x_m.float())
+        return m_a, m_m
 
     def forward(self, rgb_clips: torch.Tensor, flow_clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Video scores (s_a, s_m), each (B, num_classes)."""

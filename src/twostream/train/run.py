@@ -16,7 +16,7 @@ import torch
 
 from twostream.data import batches
 from twostream.data.dataset import TSNDataset, read_index, select
-from twostream.gpus import set_threads
+from twostream.gpus import loader_workers, set_threads
 from twostream.models import checkpoint
 from twostream.specs import Schedule as ScheduleSpec
 from twostream.train import distributed
@@ -45,8 +45,9 @@ def stage1_origin(rgb: str, flow: str) -> dict[str, Any]:
     return {"stage1": [checkpoint.file_digest(rgb), checkpoint.file_digest(flow)]}
 
 
-def schedule(spec: Any, n_train: int) -> Schedule:
-    """The step schedule of a training spec: epochs (and epoch milestones) turned into optimiser steps."""
+def schedule(spec: Any, n_train: int, workers: int) -> Schedule:
+    """The step schedule of a training spec: epochs (and epoch milestones) turned into optimiser steps; ``workers``:
+    its loader workers, resolved (``gpus.loader_workers``)."""
     s: ScheduleSpec = spec.schedule
     per_epoch = max(n_train // spec.batch_size, 1)
     if (s.epochs is None) == (s.steps is None):
@@ -58,7 +59,7 @@ def schedule(spec: Any, n_train: int) -> Schedule:
         steps, milestones = s.steps, [int(x) for x in s.milestones]
     return Schedule(steps=steps, lr=s.lr, batch_size=spec.batch_size, milestones=milestones,
                     plateau_patience=s.plateau_patience, momentum=s.momentum, weight_decay=s.weight_decay,
-                    clip_grad=s.clip_grad, workers=spec.workers, checkpoint_every=spec.checkpoint_every,
+                    clip_grad=s.clip_grad, workers=workers, checkpoint_every=spec.checkpoint_every,
                     precision=spec.precision, compile=spec.compile, prefetch=spec.prefetch)
 
 
@@ -82,8 +83,8 @@ def train(kind: Any, spec: Any, *, index: str, split: int, init: list[str], out:
     run_id = {"config": config, **origin, "index": index, "split": split, "crop": spec.crop, "hflip": spec.hflip,
               "segments": spec.segments}
     params = [p for p in net.parameters() if p.requires_grad]
-    trainer = Trainer(net, params, data, schedule(spec, len(data)), seed=spec.seed, resume=resume, run_id=run_id,
-                      device=dev, ctx=ctx)
+    sched = schedule(spec, len(data), loader_workers(spec.workers, str(dev), threads))
+    trainer = Trainer(net, params, data, sched, seed=spec.seed, resume=resume, run_id=run_id, device=dev, ctx=ctx)
     history = trainer.fit(code.step(config, dev))
     if ctx.main:
         checkpoint.save(out, net, kind.name, config, history)
