@@ -78,8 +78,8 @@ def crop_views(frames: torch.Tensor, views: list[tuple[int, int, bool]], size: i
 
 
 @functools.cache
-def _imagenet(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """ImageNet's mean and std as (3, 1, 1) float tensors on ``device``, copied there once."""
+def device_constants(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """ImageNet's mean and std as (3, 1, 1) float tensors on ``device``, copied there once per process."""
     return (torch.tensor(IMAGENET_MEAN).view(3, 1, 1).to(device), torch.tensor(IMAGENET_STD).view(3, 1, 1).to(device))
 
 
@@ -90,7 +90,7 @@ def to_input(x: torch.Tensor, modality: str) -> torch.Tensor:
     """
     x = x.movedim(-1, -3).float()
     if modality == "rgb":
-        mean, std = _imagenet(x.device)
+        mean, std = device_constants(x.device)
         return (x / 255.0 - mean) / std
     if modality == "flow":
         return dequantize_flow(x)
