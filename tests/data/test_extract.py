@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twostream.data.extract import INDEX_COLUMNS, chunk_rows, extract_chunk
+from twostream.data.extract import chunk_rows, extract_chunk
+from twostream.data.index import INDEX_COLUMNS
 from twostream.data.shards import Shard, dequantize_flow
 from twostream.data.video import read_frames
 from twostream.flow import get_backend

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from twostream.data.extract import INDEX_COLUMNS
-from twostream.data.index import merge_index
+from twostream.data.index import INDEX_COLUMNS, merge_index
 from twostream.data.shards import quantize_flow, write_shard
 
 

@@ -23,13 +23,13 @@ import torch
 from tqdm import tqdm
 
 from twostream.data.decoding import Decoded, DecoderPool, decode
+from twostream.data.index import INDEX_COLUMNS
 from twostream.data.shards import (Shard, ShardError, flow_fields, jpeg_blobs, quantize_flow, remove_stale, shard_name,
                                    verify, write_encoded)
 from twostream.data.video import VideoError, describe_dropped, dropped
 from twostream.flow import FlowBackend, normalize
 from twostream.flow.tvl1 import CPU_BATCH
 
-INDEX_COLUMNS = ["video_id", "shard", "frames", "frames_dropped", "bytes", "status", "reason"]
 TRUNCATED = 0.9  # fewer decodable frames than this share of the container's count: reported as truncated
 # GPU batches from free memory: torch TV-L1 holds ~60 float32 planes per pair at the finest level
 # (the pyramid and the median filter's 25 neighbours add to it): ~240 bytes per pixel of a pair.

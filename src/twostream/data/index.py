@@ -9,8 +9,11 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from twostream.data.extract import INDEX_COLUMNS
 from twostream.data.shards import ShardError, verify
+
+# A chunk index (``twostream extract``, ``import-rawframes``): one row per video of the chunk. This module imports
+# no torch, so ``twostream index`` starts in a fraction of a second.
+INDEX_COLUMNS = ["video_id", "shard", "frames", "frames_dropped", "bytes", "status", "reason"]
 
 
 def verify_shards(done: pd.DataFrame) -> pd.DataFrame:

@@ -21,7 +21,8 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from twostream.data.extract import INDEX_COLUMNS, frames_warning, reusable, shard_path
+from twostream.data.extract import frames_warning, reusable, shard_path
+from twostream.data.index import INDEX_COLUMNS
 from twostream.data.rawframes.reader import read_folder
 from twostream.data.rawframes.templates import Naming, listing
 from twostream.data.shards import FLOW_ENCODINGS, Shard, ShardError, remove_stale, verify, write_encoded
@@ -104,7 +105,7 @@ def import_video(row: pd.Series, out: Path, source: Source, *, bound: float, qua
 
 def import_chunk(rows: pd.DataFrame, shards_dir: str | os.PathLike, source: Source, *, bound: float, quality: int,
                  length: int = 5, code: str = "") -> pd.DataFrame:
-    """The chunk index (``extract.INDEX_COLUMNS``) of importing every folder of ``rows``, one at a time.
+    """The chunk index (``index.INDEX_COLUMNS``) of importing every folder of ``rows``, one at a time.
 
     A folder that cannot be used is a failed row, a used one with defects an ok row with its notes;
     each is printed as one line and the rest go on.
