@@ -12,7 +12,7 @@ import torch
 from twostream.cli import main
 from twostream.eval import cma_figures
 from twostream.eval.metrics import parse_ratio
-from twostream.eval.predict import save_scores
+from twostream.eval.scores import save_scores
 from twostream.models import checkpoint
 from twostream.train import cma
 

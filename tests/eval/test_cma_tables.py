@@ -12,7 +12,7 @@ import torch
 from twostream.cli import main
 from twostream.eval import cma_tables
 from twostream.eval.cma_tables import count_parameters, fusion_weights
-from twostream.eval.predict import load_pair, save_scores
+from twostream.eval.scores import load_pair, save_scores
 from twostream.models import checkpoint
 from twostream.train import cma
 

@@ -12,7 +12,7 @@ import pytest
 from twostream.cli import main
 from twostream.eval import intervals
 from twostream.eval.cmmp_tables import PAPER_TABLE1_COLUMNS, Run, table1, table2
-from twostream.eval.predict import save_scores
+from twostream.eval.scores import save_scores
 
 LABELS = np.array([0, 1, 0, 1])
 ALWAYS_0 = [[1, 0]] * 4  # right on videos 0 and 2: 50 %

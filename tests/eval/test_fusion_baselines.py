@@ -10,7 +10,7 @@ import pandas as pd
 from twostream.cli import main
 from twostream.eval import intervals
 from twostream.eval.fusion_baselines import binding_columns
-from twostream.eval.predict import save_scores
+from twostream.eval.scores import save_scores
 
 DIRECTIONS = 2  # classes 0..3 = (colour 0, dir 0), (0, 1), (1, 0), (1, 1)
 

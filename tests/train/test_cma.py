@@ -15,7 +15,7 @@ from twostream import kinds
 from twostream.cli import main
 from twostream.specs import CMASpec
 from twostream.data.dataset import TSNDataset, select
-from twostream.eval.predict import load_scores
+from twostream.eval.scores import load_scores
 from twostream.models import checkpoint
 from twostream.models.cma import build, tsn_forward_pair
 from twostream.train import cma

@@ -13,7 +13,7 @@ from twostream import kinds
 from twostream.cli import main
 from twostream.data.dataset import TSNDataset
 from twostream.data.transforms import to_input
-from twostream.eval.predict import load_scores
+from twostream.eval.scores import load_scores
 from twostream.models import checkpoint
 from twostream.models.cmmp import build
 from twostream.models.losses import adversarial_loss, plain_loss

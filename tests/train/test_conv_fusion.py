@@ -11,7 +11,7 @@ from specs import evaluation, training
 
 from twostream import kinds
 from twostream.cli import main
-from twostream.eval.predict import load_scores
+from twostream.eval.scores import load_scores
 from twostream.models import checkpoint
 from twostream.specs import ConvFusionSpec
 from twostream.train import conv_fusion

@@ -15,7 +15,7 @@ from twostream.data.dataset import TSNDataset, read_index, select
 from twostream.data.transforms import to_input
 from twostream.eval import cma_figures
 from twostream.eval.metrics import parse_ratio
-from twostream.eval.predict import load_pair, same_videos
+from twostream.eval.scores import load_pair, same_videos
 from twostream.files import write_csv
 from twostream.gpus import resolve_device, set_threads
 from twostream.models.cma import BRANCHES, load

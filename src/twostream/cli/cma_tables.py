@@ -6,7 +6,7 @@ import argparse
 
 from twostream.eval import cma_tables
 from twostream.eval.metrics import ratio
-from twostream.eval.predict import load_pair
+from twostream.eval.scores import load_pair
 from twostream.eval.tables import test_note, write_table
 from twostream.models import checkpoint
 from twostream.models.cma import load

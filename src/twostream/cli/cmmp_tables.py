@@ -7,7 +7,7 @@ import argparse
 from twostream.eval.cmmp_tables import REPORTED, Run, table1, table2
 from twostream.eval.metrics import ratio
 from twostream.eval.tables import test_note, write_table
-from twostream.models.cmmp import VARIANTS
+from twostream.models.cmmp_variants import VARIANTS
 from twostream.specs import CMMPTable1Spec, CMMPTable2Spec, add_spec
 
 PROTOCOL = "Top-1 % of the test videos."

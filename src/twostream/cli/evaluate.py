@@ -10,7 +10,8 @@ from twostream import kinds
 from twostream.cli.common import add_run_arguments
 from twostream.data import batches
 from twostream.data.dataset import TSNDataset, read_index, select
-from twostream.eval.predict import predict, save_scores
+from twostream.eval.predict import predict
+from twostream.eval.scores import save_scores
 from twostream.gpus import loader_workers, resolve_device, set_threads
 from twostream.specs import EvaluateSpec, add_spec
 

@@ -6,8 +6,8 @@ import argparse
 
 from twostream.eval.fusion_baselines import Row, table
 from twostream.eval.metrics import ratio
+from twostream.eval.scores import FUSED
 from twostream.eval.tables import test_note, write_table
-from twostream.models.conv_fusion import FUSED
 from twostream.specs import FusionBaselinesSpec, add_spec
 
 

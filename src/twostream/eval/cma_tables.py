@@ -14,7 +14,7 @@ import pandas as pd
 
 from twostream.eval import intervals
 from twostream.eval.metrics import Weights, fuse, ratio
-from twostream.eval.predict import same_videos
+from twostream.eval.scores import same_videos
 from twostream.models import cma as cma_model
 from twostream.models.cma import CMANet
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from twostream.eval import intervals
 from twostream.eval.metrics import Weights, fuse
-from twostream.eval.predict import load_pair, load_scores
+from twostream.eval.scores import load_pair, load_scores
 
 # Wang et al. (ICASSP 2018) Table 1: HMDB-51 split 1, top-1 % (spatial, temporal, fusion).
 PAPER_TABLE1 = {

@@ -17,7 +17,7 @@ import pandas as pd
 
 from twostream.eval import intervals
 from twostream.eval.metrics import Weights, fuse
-from twostream.eval.predict import load_scores, same_videos
+from twostream.eval.scores import load_scores, same_videos
 
 
 @dataclass(frozen=True)

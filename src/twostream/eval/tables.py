@@ -9,7 +9,7 @@ import pandas as pd
 
 from twostream.eval import intervals
 from twostream.eval.metrics import Weights, fuse
-from twostream.eval.predict import load_pair
+from twostream.eval.scores import load_pair
 from twostream.files import write_csv, write_text
 
 

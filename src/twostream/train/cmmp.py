@@ -20,7 +20,8 @@ from twostream.eval.metrics import fuse
 from twostream.eval.predict import Scored
 from twostream.models import checkpoint
 from twostream.models import cmmp as model
-from twostream.models.cmmp import VARIANTS, CMMPNet, Variant
+from twostream.models.cmmp import CMMPNet
+from twostream.models.cmmp_variants import VARIANTS, Variant
 from twostream.models.losses import adversarial_loss, plain_loss
 from twostream.specs import CMMPSpec
 from twostream.train.engine import StepFn, accuracy

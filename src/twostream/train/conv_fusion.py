@@ -16,9 +16,10 @@ import torch.nn.functional as F
 
 from twostream.data.transforms import to_input
 from twostream.eval.predict import Scored
+from twostream.eval.scores import FUSED
 from twostream.models import checkpoint
 from twostream.models import conv_fusion as model
-from twostream.models.conv_fusion import FUSED, ConvFusionNet
+from twostream.models.conv_fusion import ConvFusionNet
 from twostream.specs import ConvFusionSpec
 from twostream.train.engine import StepFn, accuracy
 from twostream.train.run import check_flow_length, stage1_origin
