@@ -21,12 +21,13 @@ rule cma_train:
     resources:
         **train_resources(),
     params:
+        threads=train_threads(),
         launcher=TRAIN,
         spec=spec(specs.CMASpec),
         code=code("train", "cma"),
     shell:
         "{params.launcher} train --kind cma --spec {params.spec:q} --index {input.index} --split {wildcards.split}"
-        " --init {input.init} --threads {threads} --out {output} > {log} 2>&1"
+        " --init {input.init} --threads {params.threads} --out {output} > {log} 2>&1"
 
 
 use rule evaluate_stream as evaluate_cma with:

@@ -17,12 +17,13 @@ rule cmmp_train:
     resources:
         **train_resources(),
     params:
+        threads=train_threads(),
         launcher=TRAIN,
         spec=spec(specs.CMMPSpec),
         code=code("train", "cmmp"),
     shell:
         "{params.launcher} train --kind cmmp --spec {params.spec:q} --index {input.index} --split {wildcards.split}"
-        " --init {input.rgb} {input.flow} --threads {threads} --out {output} > {log} 2>&1"
+        " --init {input.rgb} {input.flow} --threads {params.threads} --out {output} > {log} 2>&1"
 
 
 use rule evaluate_stream as evaluate_cmmp with:

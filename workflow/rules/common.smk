@@ -38,11 +38,25 @@ TRAIN_NODES = config["train"]["nodes"]
 TRAIN = launcher(TRAIN_GPUS, TRAIN_NODES)
 
 
+# CPU-only machines: every training job computes with this many torch threads, whatever --cores is. Its
+# gradient sums depend on the thread count, so its numbers are those of the 2-core runs published so far
+# (inference's do not: tests/eval/test_predict_threads.py, so evaluation jobs take the cores they reserve).
+TRAIN_CPU_THREADS = 2
+
+
 def job_threads(gpus=1):
-    """CPU threads of a job that may take ``gpus`` GPUs (extract, training, evaluation): its share of the
-    cores beside the machine's GPUs; without GPUs one, so that independent jobs run side by side (a torch
-    job uses ~1.35 of 2 threads) and CPU results do not depend on --cores (torch's sums depend on threads)."""
-    return max(1, workflow.cores * gpus // GPUS) if GPUS else 1
+    """Cores Snakemake reserves for a job that may take ``gpus`` GPUs (training, evaluation): its share of
+    the cores beside the machine's GPUs. Without GPUs one below 4 cores, so that two independent jobs run side
+    by side on 2 cores (a 2-thread training job keeps about 1.35 cores busy and idle OpenMP threads sleep:
+    OMP_WAIT_POLICY=PASSIVE), else TRAIN_CPU_THREADS."""
+    if GPUS:
+        return max(1, workflow.cores * gpus // GPUS)
+    return 1 if workflow.cores < 4 else TRAIN_CPU_THREADS
+
+
+def train_threads():
+    """torch threads of a training job (its --threads): the cores it reserves, TRAIN_CPU_THREADS without GPUs."""
+    return job_threads(TRAIN_GPUS) if GPUS else TRAIN_CPU_THREADS
 
 
 def train_resources():

@@ -17,12 +17,13 @@ rule conv_fusion_train:
     resources:
         **train_resources(),
     params:
+        threads=train_threads(),
         launcher=TRAIN,
         spec=spec(specs.ConvFusionSpec),
         code=code("train", "conv_fusion"),
     shell:
         "{params.launcher} train --kind conv_fusion --spec {params.spec:q} --index {input.index}"
-        " --split {wildcards.split} --init {input.rgb} {input.flow} --threads {threads} --out {output} > {log} 2>&1"
+        " --split {wildcards.split} --init {input.rgb} {input.flow} --threads {params.threads} --out {output} > {log} 2>&1"
 
 
 use rule evaluate_stream as evaluate_conv_fusion with:

@@ -43,7 +43,7 @@ rule extract:
         "logs/extract/{dataset}/{chunk}.log",
     conda:
         "../../envs/twostream.yaml"
-    threads: job_threads()
+    threads: max(1, workflow.cores // GPUS) if GPUS else 1
     resources:
         gpu=1 if GPUS else 0,
     params:

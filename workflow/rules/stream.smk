@@ -15,12 +15,13 @@ rule train_stream:
     resources:
         **train_resources(),
     params:
+        threads=train_threads(),
         launcher=TRAIN,
         spec=spec(specs.StreamSpec),
         code=code("train", "stream"),
     shell:
         "{params.launcher} train --kind stream --spec {params.spec:q} --index {input.index}"
-        " --split {wildcards.split} --threads {threads} --out {output} > {log} 2>&1"
+        " --split {wildcards.split} --threads {params.threads} --out {output} > {log} 2>&1"
 
 
 # The one evaluate rule: every kind's .smk uses it for its models (`use rule ... with:` paths and its
