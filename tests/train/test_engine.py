@@ -135,3 +135,26 @@ def test_plateau_divides_the_learning_rate(tmp_path) -> None:
                 device=torch.device("cpu"))
     history = t.fit(step)
     assert history[-1]["lr"] < 1e-9
+
+
+def test_sgd_is_foreach_on_the_cpu_with_the_loops_numbers_and_fused_on_cuda() -> None:
+    """``engine.sgd``: one kernel per step on CUDA (fused), foreach on the CPU, whose weights equal the
+    per-parameter loop's bit for bit (CPU runs keep their numbers)."""
+    from twostream.train.engine import sgd
+
+    sched = schedule(steps=1, lr=0.1, batch_size=8, milestones=[])
+    weights = []
+    for make in (lambda ps: sgd(ps, sched, torch.device("cpu")),
+                 lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=sched.momentum, weight_decay=sched.weight_decay,
+                                            foreach=False)):
+        net = model()
+        opt = make(list(net.parameters()))
+        x = torch.randn(8, 8, generator=torch.Generator().manual_seed(1))
+        for _ in range(4):
+            opt.zero_grad()
+            net(x).pow(2).mean().backward()
+            opt.step()
+        weights.append([p.detach().clone() for p in net.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*weights))
+    assert sgd(list(model().parameters()), sched, torch.device("cpu")).defaults["foreach"]
+    assert sgd(list(model().parameters()), sched, torch.device("cuda")).defaults["fused"]
