@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from twostream.data.shards import dequantize_flow, quantize_flow
+from twostream.data import transforms
 from twostream.data.transforms import IMAGENET_MEAN, eval_crop_boxes, to_input, view
 
 
@@ -40,3 +41,9 @@ def test_to_input() -> None:
     assert torch.allclose(x[0, 0, 0, 0], torch.tensor((1 - IMAGENET_MEAN[0]) / 0.229))
     flow = torch.tensor([[[[1, 128, 255]]]], dtype=torch.uint8)
     assert torch.allclose(to_input(flow, "flow").flatten(), torch.tensor([-1.0, 0.0, 1.0]))
+
+
+def test_negating_on_the_device_is_the_lookup_table() -> None:
+    """``negate_quantised`` (arithmetic, no table copied to the device per batch) equals ``NEGATE`` on every level."""
+    levels = torch.arange(256, dtype=torch.uint8)
+    assert np.array_equal(transforms.negate_quantised(levels).numpy(), transforms.NEGATE)
