@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"{args.index}: split {args.split} has no {args.subset} videos")
     data = TSNDataset(videos, modalities, segments=spec.test_segments, length=spec.length, crop=spec.crop,
                       train=False, hflip=spec.hflip, crops=spec.crops, decode=batches.resolve_decode(spec.decode, dev))
-    scores = predict(scorer, data, modalities, dev, batch_size=spec.batch_size, workers=loader_workers(spec.workers, str(dev), args.threads),
+    workers = loader_workers(spec.workers, str(dev), args.threads)
+    scores = predict(scorer, data, modalities, dev, batch_size=spec.batch_size, workers=workers,
                      precision=spec.precision)
     save_scores(args.out, videos["video_id"].tolist(), scores)
     return 0
