@@ -14,10 +14,10 @@ rule cma_train:
         "logs/cma_train/{dataset}/split{split}_iter{iteration}.log",
     wildcard_constraints:
         iteration=r"[1-9]\d*",
+    priority: 1  # the chain of iterations is the run's longest path: each starts as soon as it can
     conda:
         "../../envs/twostream.yaml"
     threads: job_threads(TRAIN_GPUS)
-    priority: 1  # the chain of iterations is the run's longest path: each starts as soon as it can
     resources:
         **train_resources(),
     params:
