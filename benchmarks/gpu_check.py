@@ -41,7 +41,6 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
@@ -262,7 +261,7 @@ def extract_end_to_end(device: str, size: tuple[int, int], copies: int, threads:
         backend = TorchTVL1(device, variant=default_variant(), compile=False if dry else None,
                             triton=False if dry else None)
         backend.compute(*texture_pairs(2, size))  # compile outside the timing
-        settings = dict(size=size, bound=20.0, quality=90)
+        settings = dict(size=size, bound=20.0, quality=90, length=5)
         start = time.perf_counter()
         index = extract_chunk(rows, backend, Path(tmp) / "shards", workers=threads, encoders=threads, **settings)
         seconds = time.perf_counter() - start
@@ -299,7 +298,7 @@ def kind_configs(depth: int, classes: int) -> dict[str, dict]:
         "stream_flow": ("stream", flow),
         "cmmp": ("cmmp", {"variant": "cmmp", "fusion": "cmmp", "adversarial": True, "per_sample": False,
                           "rgb": rgb, "flow": flow}),
-        "cma": ("cma", {"rgb": rgb, "flow": flow, "nonlocal": True, "iteration": 1, "trained": "rgb"}),
+        "cma": ("cma", {"rgb": rgb, "flow": flow, "nonlocal_rgb": True, "iteration": 1, "trained": "rgb"}),
         "conv_fusion": ("conv_fusion", {"stage": "layer4", "rgb": rgb, "flow": flow}),
     }
 
@@ -316,16 +315,17 @@ def train_kind(name: str, kind: str, config: dict, index: pd.DataFrame, batch: i
                scratch: Path) -> dict:
     from train import timed  # benchmarks/train.py
 
+    from twostream import precision
     from twostream.data.dataset import TSNDataset
     from twostream.kinds import KINDS
     from twostream.models.cma import set_trainable
-    from twostream.train import precision
     from twostream.train.engine import Schedule, Trainer
 
-    net = precision.place(KINDS[kind].build(config), device)
+    code = KINDS[kind].code()
+    net = precision.place(code.build(config), device)
     if kind == "cma":
         set_trainable(net, config["trained"])
-    modalities = (config["modality"],) if kind == "stream" else ("rgb", "flow")
+    modalities = code.modalities(config)
     data = TSNDataset(index, modalities, segments=p["segments"], length=5, crop=p["crop"], train=True, seed=0,
                       decode="cpu")
     steps = p["warmup"] + p["steps"]
@@ -335,7 +335,7 @@ def train_kind(name: str, kind: str, config: dict, index: pd.DataFrame, batch: i
     trainer = Trainer(net, [q for q in net.parameters() if q.requires_grad], data, sched, seed=0,
                       resume=scratch / f"{name}.resume", run_id="gpu_check", device=device)
     ready = trainer.move(next(iter(trainer.loader())), device)  # one batch on the device, reused
-    step = KINDS[kind].step(config, device)
+    step = code.step(config, device)
     trainer.model.train()
     seconds = timed(device, [ready] * steps, p["warmup"], lambda b: trainer.train_step(step, b))
     return {"model": name, "batch": batch, "segments": p["segments"], "precision": str(trainer.precision),
@@ -347,7 +347,7 @@ def eval_kind(name: str, kind: str, config: dict, index: pd.DataFrame, p: dict, 
     from twostream.eval.predict import predict
     from twostream.kinds import KINDS, checkpoint_scorer
 
-    ckpt = {"kind": kind, "config": config, "state_dict": KINDS[kind].build(config).state_dict()}
+    ckpt = {"kind": kind, "config": config, "state_dict": KINDS[kind].code().build(config).state_dict()}
     modalities, score = checkpoint_scorer(ckpt, device)
     kw = dict(batch_size=1, workers=p["workers"], precision="auto")
 

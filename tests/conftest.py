@@ -54,6 +54,55 @@ def texture_video():
     return make
 
 
+# --- Random shards and stage-1 streams (tests/train, tests/eval): one way to make them ---
+
+
+@pytest.fixture(scope="session")
+def random_shards():
+    """A factory: ``random_shards(root, rows, frames, size)`` writes one shard of random frames and flow per row
+    (``video_id``, ``label``, ``split1``; drawn in row order from seed 0) and their index ``root/shards.csv``."""
+    import numpy as np
+    import pandas as pd
+
+    from twostream.data.shards import write_shard
+
+    def make(root: Path, rows: list[dict], frames: int, size: int) -> Path:
+        rng = np.random.default_rng(0)
+        out = []
+        for row in rows:
+            rgb = rng.integers(0, 256, (frames, size, size, 3), dtype=np.uint8)
+            flow = rng.integers(1, 256, (frames - 1, size, size, 2), dtype=np.uint8)
+            shard = root / "shards" / f"{row['video_id']}.h5"
+            write_shard(shard, rgb, flow, {"video_id": row["video_id"], "label": row["label"]}, quality=90)
+            out.append({"video_id": row["video_id"], "label": row["label"], "class_name": f"C{row['label']}",
+                        "split1": row["split1"], "shard": str(shard), "frames": frames})
+        index = root / "shards.csv"
+        pd.DataFrame(out).to_csv(index, index=False)
+        return index
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def stage1_streams():
+    """A factory: ``stage1_streams(root, classes, length)`` saves an untrained ResNet-10 RGB and flow stream
+    (flow stacks of ``length`` fields) as stage-1 checkpoints; returns their paths (rgb, flow)."""
+    import torch
+
+    from twostream.models import checkpoint
+
+    def make(root: Path, classes: int, length: int) -> tuple[Path, Path]:
+        paths = []
+        for modality in ("rgb", "flow"):
+            torch.manual_seed(len(modality))
+            config = checkpoint.stream_config(modality, 10, classes, 0.5, length)
+            paths.append(root / f"{modality}.pt")
+            checkpoint.save(paths[-1], checkpoint.build_stream(config), "stream", config, [])
+        return paths[0], paths[1]
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def denseflow_tree():
     """A factory: ``denseflow_tree(root, videos, size=(48, 64), bound=20.0, quality=90)`` writes rawframes as
@@ -95,38 +144,14 @@ CMA_CLASSES, CMA_FRAMES, CMA_SIZE = 3, 8, 32
 
 
 @pytest.fixture(scope="session")
-def cma_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def cma_data(tmp_path_factory: pytest.TempPathFactory, random_shards, stage1_streams) -> dict[str, Path]:
     """12 random videos (3 classes; split 1: 2 train + 2 test each) as shards, their index, and stage-1 streams."""
-    import numpy as np
-    import pandas as pd
-    import torch
-
-    from twostream.data.shards import write_shard
-    from twostream.models import checkpoint
-    from twostream.models.streams import StreamNet
-
     root = tmp_path_factory.mktemp("cma_data")
-    rng = np.random.default_rng(0)
-    rows = []
-    for label in range(CMA_CLASSES):
-        for clip in range(4):
-            vid = f"v_C{label}_c{clip}"
-            rgb = rng.integers(0, 256, (CMA_FRAMES, CMA_SIZE, CMA_SIZE, 3), dtype=np.uint8)
-            flow = rng.integers(1, 256, (CMA_FRAMES - 1, CMA_SIZE, CMA_SIZE, 2), dtype=np.uint8)
-            shard = root / "shards" / f"{vid}.h5"
-            write_shard(shard, rgb, flow, {"video_id": vid, "label": label})
-            rows.append({"video_id": vid, "label": label, "class_name": f"C{label}",
-                         "split1": "train" if clip < 2 else "test", "shard": str(shard), "frames": CMA_FRAMES})
-    index = root / "shards.csv"
-    pd.DataFrame(rows).to_csv(index, index=False)
-    out = {"root": root, "index": index}
-    for modality, channels in (("rgb", 3), ("flow", 10)):
-        torch.manual_seed(len(modality))
-        config = checkpoint.stream_config(modality, 10, CMA_CLASSES, 0.5, 5)
-        net = StreamNet(10, channels, CMA_CLASSES, dropout=0.5)
-        out[modality] = root / f"{modality}.pt"
-        checkpoint.save(out[modality], net, "stream", config, [])
-    return out
+    rows = [{"video_id": f"v_C{label}_c{clip}", "label": label, "split1": "train" if clip < 2 else "test"}
+            for label in range(CMA_CLASSES) for clip in range(4)]
+    index = random_shards(root, rows, CMA_FRAMES, CMA_SIZE)
+    rgb, flow = stage1_streams(root, CMA_CLASSES, 5)
+    return {"root": root, "index": index, "rgb": rgb, "flow": flow}
 
 
 @pytest.fixture(scope="session")

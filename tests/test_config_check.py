@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from twostream.config_check import ConfigError, check_config
+from twostream.workflow import snakemake_command
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -61,10 +62,8 @@ def test_snakemake_stops_before_any_job_with_the_lines(tmp_path) -> None:
     bad = config(tmp_path, tiny={**config(tmp_path)["datasets"]["tiny"], "crop": 200, "size": [64, 80]},
                  mine=folder("nowhere"))
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(bad, sort_keys=False))
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    proc = subprocess.run(["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-                           "--configfile", str(tmp_path / "c.yaml"), "--cores", "1"],
-                          cwd=REPO, env=env, capture_output=True, text=True)
+    cmd, env = snakemake_command(tmp_path, configfile=tmp_path / "c.yaml", cores=1)
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     assert proc.returncode == 1
     errors = [line for line in proc.stderr.splitlines() if line.startswith("config error: ")]
     assert len(errors) == 2 and "dataset 'tiny': crop 200" in errors[0]

@@ -90,7 +90,7 @@ EXPECTED = {"clean": (16, [], ""), "first": (15, [0], "number 1,"), "middle": (1
 def test_extract_keeps_the_frames_that_decode_and_records_the_dropped(bad_videos, tmp_path, capsys) -> None:
     backend = get_backend("opencv-cpu")
     for run in ("first", "again"):  # the second run keeps the shards and reports the same
-        index = extract_chunk(bad_videos, backend, tmp_path / "shards", size=(24, 32), bound=20, quality=90,
+        index = extract_chunk(bad_videos, backend, tmp_path / "shards", size=(24, 32), bound=20, quality=90, length=5,
                               workers=1).set_index("video_id")
         err = capsys.readouterr().err
         for name, (frames, lost, note) in EXPECTED.items():
@@ -104,7 +104,7 @@ def test_extract_keeps_the_frames_that_decode_and_records_the_dropped(bad_videos
 def test_the_serial_extractor_follows_the_same_rule(bad_videos, tmp_path) -> None:
     row = bad_videos.set_index("video_id", drop=False).loc["middle"]
     frames, _, warning = extract_video(row, get_backend("opencv-cpu"), tmp_path / "m.h5", size=(24, 32), bound=20,
-                                       quality=90)
+                                       quality=90, length=5)
     assert frames == 15 and "dropped 1 undecodable frame (number 6," in warning
 
 

@@ -64,13 +64,13 @@ def test_batches_cross_videos_and_each_video_gets_its_own_flow(tmp_path):
 
 def test_pipelined_shards_are_byte_identical_to_the_serial_path(tmp_path, monkeypatch):
     rows = _rows(tmp_path, ["v1", "v2", "v3", "v4"])
-    piped = extract_chunk(rows, SleepyBackend(), tmp_path / "piped", size=SIZE, bound=20, quality=90, workers=2,
+    piped = extract_chunk(rows, SleepyBackend(), tmp_path / "piped", size=SIZE, bound=20, quality=90, length=5, workers=2,
                           pairs_per_batch=3, decoder=fake_decoders.frames_of)
     monkeypatch.setattr(extract, "decode", fake_decoders.frames_of)
     (tmp_path / "serial").mkdir()
     for _, row in rows.iterrows():
         extract.extract_video(row, SleepyBackend(), tmp_path / "serial" / f"{row['video_id']}.h5", size=SIZE, bound=20,
-                              quality=90)
+                              quality=90, length=5)
     assert piped["status"].tolist() == ["ok"] * 4
     for name in rows["video_id"]:
         assert (tmp_path / "piped" / f"{name}.h5").read_bytes() == (tmp_path / "serial" / f"{name}.h5").read_bytes()
@@ -78,7 +78,7 @@ def test_pipelined_shards_are_byte_identical_to_the_serial_path(tmp_path, monkey
 
 def test_a_native_decoder_crash_loses_one_video_not_the_chunk(tmp_path, capsys):
     rows = _rows(tmp_path, ["v1", "crash2", "v3", "crash4", "v5"])
-    index = extract_chunk(rows, SleepyBackend(), tmp_path / "shards", size=SIZE, bound=20, quality=90, workers=2,
+    index = extract_chunk(rows, SleepyBackend(), tmp_path / "shards", size=SIZE, bound=20, quality=90, length=5, workers=2,
                           pairs_per_batch=8, decoder=fake_decoders.crashing)
     assert index["video_id"].tolist() == rows["video_id"].tolist()
     assert index["status"].tolist() == ["ok", "failed", "ok", "failed", "ok"]
@@ -99,7 +99,7 @@ def test_stages_overlap_so_a_chunk_takes_about_its_slowest_stage(tmp_path, monke
     monkeypatch.setattr(extract, "_write", slow_write)
     rows = _rows(tmp_path, [f"v{k}" for k in range(8)])
     start = time.perf_counter()
-    index = extract_chunk(rows, SleepyBackend(seconds), tmp_path / "shards", size=SIZE, bound=20, quality=90,
+    index = extract_chunk(rows, SleepyBackend(seconds), tmp_path / "shards", size=SIZE, bound=20, quality=90, length=5,
                           workers=2, pairs_per_batch=4, decoder=fake_decoders.sleepy)
     wall = time.perf_counter() - start
     assert index["status"].tolist() == ["ok"] * 8
@@ -148,13 +148,13 @@ def test_windowed_shards_are_byte_identical_to_the_whole_video_path(tmp_path, en
         rows.append({"video_id": name, "path": str(videos / f"{name}.avi"), "label": 0, "class_name": "C",
                      "frames": frames, "fps": 25.0})
     rows = pd.DataFrame(rows)
-    index = extract_chunk(rows, SleepyBackend(), tmp_path / "windowed", size=SIZE, bound=20, quality=90, workers=2,
+    index = extract_chunk(rows, SleepyBackend(), tmp_path / "windowed", size=SIZE, bound=20, quality=90, length=5, workers=2,
                           encoders=encoders, pairs_per_batch=5, window=4)
     assert index["status"].tolist() == ["ok"] * 3 and index["frames"].tolist() == [23, 2, 9]
     (tmp_path / "whole").mkdir()
     for _, row in rows.iterrows():
         out = tmp_path / "whole" / f"{row['video_id']}.h5"
-        extract.extract_video(row, SleepyBackend(), out, size=SIZE, bound=20, quality=90)
+        extract.extract_video(row, SleepyBackend(), out, size=SIZE, bound=20, quality=90, length=5)
         assert Path(index.set_index("video_id").loc[row["video_id"], "shard"]).read_bytes() == out.read_bytes()
 
 
@@ -170,11 +170,11 @@ class QuantizingBackend(SleepyBackend):
 
 def test_the_backend_quantises_and_the_shards_are_the_serial_paths(tmp_path, monkeypatch):
     rows = _rows(tmp_path, ["v1", "v2"])
-    index = extract_chunk(rows, QuantizingBackend(), tmp_path / "piped", size=SIZE, bound=0.5, quality=90, workers=1,
+    index = extract_chunk(rows, QuantizingBackend(), tmp_path / "piped", size=SIZE, bound=0.5, quality=90, length=5, workers=1,
                           encoders=2, pairs_per_batch=3, decoder=fake_decoders.frames_of)
     assert index["status"].tolist() == ["ok"] * 2
     monkeypatch.setattr(extract, "decode", fake_decoders.frames_of)
     for _, row in rows.iterrows():
         serial = tmp_path / f"{row['video_id']}.h5"
-        extract.extract_video(row, SleepyBackend(), serial, size=SIZE, bound=0.5, quality=90)
+        extract.extract_video(row, SleepyBackend(), serial, size=SIZE, bound=0.5, quality=90, length=5)
         assert (tmp_path / "piped" / f"{row['video_id']}.h5").read_bytes() == serial.read_bytes()

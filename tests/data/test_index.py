@@ -18,7 +18,7 @@ def _row(video_id: str) -> dict:
 def test_merge_index_lists_failures_and_removes_a_corrupted_shard_with_its_chunk(tmp_path) -> None:
     good, bad = tmp_path / "a.h5", tmp_path / "d.h5"
     for path in (good, bad):
-        write_shard(path, np.zeros((9, 8, 8, 3), np.uint8), quantize_flow(np.zeros((8, 8, 8, 2))), {})
+        write_shard(path, np.zeros((9, 8, 8, 3), np.uint8), quantize_flow(np.zeros((8, 8, 8, 2))), {}, quality=90)
     bad.write_bytes(bad.read_bytes()[:500])  # truncated after indexing
     chunk_file = tmp_path / "0000.csv"
     chunk_file.write_text("kept until a shard of it is found corrupted\n")

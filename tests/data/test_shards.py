@@ -23,7 +23,7 @@ def _video(t: int = 6, h: int = 24, w: int = 32) -> tuple[np.ndarray, np.ndarray
 def shard_file(tmp_path):
     rgb, flow = _video()
     path = tmp_path / "v.h5"
-    size = write_shard(path, rgb, quantize_flow(flow), {"video_id": "v", "label": 3, "flow_params": {"tau": 0.25}})
+    size = write_shard(path, rgb, quantize_flow(flow), {"video_id": "v", "label": 3, "flow_params": {"tau": 0.25}}, quality=90)
     assert size == path.stat().st_size
     return path, rgb, flow
 
@@ -54,7 +54,7 @@ def test_round_trip(shard_file) -> None:
 def test_shape_mismatch(tmp_path) -> None:
     rgb, flow = _video()
     with pytest.raises(ValueError, match="does not match"):
-        write_shard(tmp_path / "x.h5", rgb, quantize_flow(flow[:-1]), {})
+        write_shard(tmp_path / "x.h5", rgb, quantize_flow(flow[:-1]), {}, quality=90)
     assert not list(tmp_path.iterdir())
 
 
@@ -93,7 +93,7 @@ def test_cache_is_bounded(tmp_path) -> None:
     paths = []
     for i in range(4):
         paths.append(tmp_path / f"{i}.h5")
-        write_shard(paths[-1], rgb, quantize_flow(flow), {})
+        write_shard(paths[-1], rgb, quantize_flow(flow), {}, quality=90)
     cache = ShardCache(size=2)
     first = cache.get(paths[0])
     assert cache.get(paths[0]) is first
@@ -139,6 +139,6 @@ def test_a_shard_in_another_encoding_reads_as_this_projects(tmp_path) -> None:
         assert [b.tobytes() for b in d.flow_bytes(0, 2)] == [b.tobytes() for b in t.flow_bytes(0, 2)]  # stored as made
         np.testing.assert_array_equal(d.flow(0, 2), table[t.flow(0, 2)])
     write_shard(tmp_path / "bad.h5", rgb, stored, {"flow_encoding": "raft", "flow_encoding_bound": 1.0,
-                                                   "flow_bound": 20.0})
+                                                   "flow_bound": 20.0}, quality=90)
     with pytest.raises(ShardError, match="bad flow encoding"):
         Shard(tmp_path / "bad.h5")

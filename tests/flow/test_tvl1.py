@@ -27,7 +27,7 @@ MARGIN = 8  # px left out at the borders, where the replicated border breaks the
 
 @pytest.fixture(scope="module")
 def backend() -> TorchTVL1:
-    return TorchTVL1("cpu")
+    return TorchTVL1("cpu", variant="cuda")
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def test_a_batch_gives_the_results_of_one_pair_at_a_time(backend, pairs):
 
 def test_converged_pairs_leave_the_batch(pairs, monkeypatch):
     # the torch loop, eager and short (the C++ one runs each pair on its own)
-    backend = TorchTVL1("cpu", fused=False, compile=False, nscales=2, warps=2)
+    backend = TorchTVL1("cpu", variant="cuda", fused=False, compile=False, nscales=2, warps=2)
     sizes = []
     step = backend._step
 
@@ -155,8 +155,8 @@ def test_without_epsilon_every_warp_runs_all_iterations(pairs, monkeypatch):
 @pytest.mark.skipif(not compile_available(torch.device("cpu")), reason="torch.compile needs a C++ compiler")
 def test_compiled_iteration_matches_eager(pairs):
     short = dict(fused=False, nscales=2, warps=2)  # the torch loop (CUDA's), kept short
-    compiled = TorchTVL1("cpu", compile=True, **short).compute(pairs[:2, 0], pairs[:2, 1])
-    eager = TorchTVL1("cpu", compile=False, **short).compute(pairs[:2, 0], pairs[:2, 1])
+    compiled = TorchTVL1("cpu", variant="cuda", compile=True, **short).compute(pairs[:2, 0], pairs[:2, 1])
+    eager = TorchTVL1("cpu", variant="cuda", compile=False, **short).compute(pairs[:2, 0], pairs[:2, 1])
     assert epe(compiled, eager) < 1e-3
 
 
@@ -166,7 +166,7 @@ def test_one_compile_per_process_for_every_batch_and_frame_size(pairs):
 
     torch._dynamo.reset()  # count from nothing (kernels come from the on-disk cache where earlier runs left them)
     counters.clear()
-    backend = TorchTVL1("cpu", compile=True, fused=False, nscales=2, warps=1, iterations=25)  # the torch loop
+    backend = TorchTVL1("cpu", variant="cuda", compile=True, fused=False, nscales=2, warps=1, iterations=25)  # the torch loop
     backend.compute(pairs[:2, 0], pairs[:2, 1])
     assert counters["stats"]["unique_graphs"] == 2  # the warp and the iteration, for both pyramid levels
     for n in (1, 3):  # a batch of one, and more pairs, some stopping before the others
@@ -181,14 +181,14 @@ def test_a_failing_compilation_falls_back_to_eager_and_says_so_on_one_line(pairs
         raise RuntimeError("no compiler\nmore detail")
 
     monkeypatch.setattr(tvl1, "_compiled", lambda fn: broken)
-    backend = TorchTVL1("cpu", compile=True, nscales=1, warps=1, iterations=4, fused=False)
+    backend = TorchTVL1("cpu", variant="cuda", compile=True, nscales=1, warps=1, iterations=4, fused=False)
     with pytest.warns(UserWarning, match="running eagerly instead"):
         flow = backend.compute(pairs[:1, 0], pairs[:1, 1])
     lines = capsys.readouterr().err.splitlines()
     assert [line for line in lines if "warp failed (no compiler); running eagerly instead (torch eager on cpu" in line]
     assert not [line for line in lines if "more detail" in line]
     assert not backend._step.compiled and not backend._warp.compiled
-    eager = TorchTVL1("cpu", compile=False, nscales=1, warps=1, iterations=4, fused=False).compute(
+    eager = TorchTVL1("cpu", variant="cuda", compile=False, nscales=1, warps=1, iterations=4, fused=False).compute(
         pairs[:1, 0], pairs[:1, 1]
     )
     np.testing.assert_array_equal(flow, eager)
@@ -237,7 +237,7 @@ def test_compute_quantized_is_compute_quantised(pairs):
     from twostream.data.shards import quantize_flow
     from twostream.flow.base import normalize
 
-    backend = TorchTVL1("cpu", compile=False, fused=False, nscales=2, warps=1)
+    backend = TorchTVL1("cpu", variant="cuda", compile=False, fused=False, nscales=2, warps=1)
     flow = backend.compute(pairs[:2, 0], pairs[:2, 1])
     np.testing.assert_array_equal(backend.compute_quantized(pairs[:2, 0], pairs[:2, 1], 1.0),
                                   quantize_flow(normalize(flow, 1.0)))

@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 
 import cv2
 import torch
 
-from twostream.cli.spec import add_spec
 from twostream.data.extract import chunk_rows, extract_chunk
 from twostream.data.ingest import read_manifest
 from twostream.files import write_csv
 from twostream.flow import get_backend
+from twostream.specs import ExtractSpec, add_spec
 from twostream.workflow import command_version
-
-
-@dataclass(frozen=True)
-class ExtractSpec:
-    """``flow.*``, the dataset's frame ``size`` and ``train.length`` (videos shorter than a stack are noted)."""
-
-    backend: str
-    device: str
-    variant: str  # torch backend: the OpenCV class it follows (cpu, cuda)
-    batch_pairs: int  # frame pairs per flow batch, across videos (0: from GPU memory, or 8 on CPU)
-    bound: float
-    chunk_size: int
-    jpeg_quality: int  # of frames and quantised flow
-    size: tuple[int, int]  # frames resized to (H, W)
-    length: int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -122,7 +122,7 @@ def _write_encoded(job: Job, rgb: list[np.ndarray], flow: list[np.ndarray], size
 
 
 def extract_video(row: pd.Series, backend: FlowBackend, out: Path, *, size: tuple[int, int], bound: float,
-                  quality: int, length: int = 5, code: str = "") -> tuple[int, int, str]:
+                  quality: int, length: int, code: str = "") -> tuple[int, int, str]:
     """One video's shard, serially in this process (the reference the pipeline matches): (frames, bytes, warning).
 
     A shard already made by the same recipe is kept. Raises VideoError for videos that cannot be used.
@@ -247,7 +247,7 @@ def batch_pairs(configured: int, backend: FlowBackend, size: tuple[int, int]) ->
 
 
 def extract_chunk(rows: pd.DataFrame, backend: FlowBackend, shards_dir: str | os.PathLike, *,
-                  size: tuple[int, int], bound: float, quality: int, length: int = 5, code: str = "",
+                  size: tuple[int, int], bound: float, quality: int, length: int, code: str = "",
                   workers: int = 1, encoders: int = 1, pairs_per_batch: int = 0, decoder: Callable = decode,
                   window: int = WINDOW) -> pd.DataFrame:
     """Extract every video of ``rows``; a bad video is reported on one line and listed, the rest go on.

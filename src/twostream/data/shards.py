@@ -119,9 +119,11 @@ def quantize_flow(flow: np.ndarray) -> np.ndarray:
     return (np.rint(np.clip(flow, -1.0, 1.0) * 127.0) + 128.0).astype(np.uint8)
 
 
-def dequantize_flow(q: np.ndarray) -> np.ndarray:
-    """uint8 flow -> float32 in [-1, 1] (approximately)."""
-    return (q.astype(np.float32) - 128.0) / 127.0
+def dequantize_flow(q):
+    """Quantised flow (uint8 numpy, or a float torch tensor of its values) -> float in [-1, 1] (approximately)."""
+    if isinstance(q, np.ndarray):
+        q = q.astype(np.float32)
+    return (q - 128.0) / 127.0
 
 
 FLOW_ENCODINGS = ("twostream", "denseflow")
@@ -187,7 +189,7 @@ def _store(group: h5py.Group, data: np.ndarray, offsets: np.ndarray) -> None:
     group.create_dataset("offsets", data=offsets)
 
 
-def write_shard(path: str | os.PathLike, rgb: np.ndarray, flow_q: np.ndarray, attrs: dict[str, Any], quality: int = 90) -> int:
+def write_shard(path: str | os.PathLike, rgb: np.ndarray, flow_q: np.ndarray, attrs: dict[str, Any], quality: int) -> int:
     """Write one video's shard atomically; returns its size in bytes.
 
     ``rgb`` is (T, H, W, 3) BGR uint8; ``flow_q`` is (T-1, H, W, 2) quantised flow.
@@ -200,7 +202,7 @@ def write_shard(path: str | os.PathLike, rgb: np.ndarray, flow_q: np.ndarray, at
 
 
 def write_encoded(path: str | os.PathLike, rgb: list[np.ndarray], flow: list[np.ndarray], size: tuple[int, int],
-                  attrs: dict[str, Any], quality: int = 90) -> int:
+                  attrs: dict[str, Any], quality: int) -> int:
     """``write_shard`` from the JPEG files already made (``jpeg_blobs`` of the frames and of ``flow_fields``),
     byte for byte the same shard; so a video can be encoded a window at a time."""
     t = len(rgb)
@@ -305,7 +307,7 @@ class Shard:
         last = self.frames - 2
         return [2 * min(i, last) + c for i in range(t, t + length) for c in range(2)]
 
-    def flow_bytes(self, t: int, length: int = 5) -> list[np.ndarray]:
+    def flow_bytes(self, t: int, length: int) -> list[np.ndarray]:
         """The 2L greyscale JPEG files x_t, y_t, x_t+1, ... of the stack [t, t+length), undecoded (one read).
 
         Their grey levels are in the shard's encoding: map decoded planes through ``flow_table`` where set.
@@ -316,7 +318,7 @@ class Shard:
         off = self._flow_off
         return [buf[off[k] - lo:off[k + 1] - lo] for k in ks]
 
-    def flow_planes(self, t: int, length: int = 5) -> list[np.ndarray]:
+    def flow_planes(self, t: int, length: int) -> list[np.ndarray]:
         """The 2L quantised planes x_t, y_t, x_t+1, ... of the stack [t, t+length), each (H, W) uint8.
 
         Indices past the end repeat the last field. The stack's JPEGs are contiguous: one read. Planes
@@ -328,7 +330,7 @@ class Shard:
             planes = [cv2.LUT(p, self.flow_table) for p in planes]
         return planes
 
-    def flow(self, t: int, length: int = 5) -> np.ndarray:
+    def flow(self, t: int, length: int) -> np.ndarray:
         """Quantised flow fields [t, t+length) as (length, H, W, 2) uint8; indices past the end repeat the last field."""
         planes = self.flow_planes(t, length)
         return np.stack([np.stack(planes[2 * i:2 * i + 2], -1) for i in range(length)])

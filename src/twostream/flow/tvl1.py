@@ -49,7 +49,6 @@ import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -58,6 +57,7 @@ import torch.nn.functional as F
 from torch._dynamo.decorators import mark_unbacked
 
 from twostream.flow import native
+from twostream.flow.native import compile_cache
 from twostream.flow.base import FlowBackend, check_pairs
 
 MIN_SIDE = 16  # OpenCV stops building the pyramid before a side drops below this
@@ -262,12 +262,6 @@ def compile_available(device: torch.device) -> bool:
     return True
 
 
-def compile_cache() -> Path:
-    """Where compiled kernels are kept between processes: TORCHINDUCTOR_CACHE_DIR, else ~/.cache/twostream/inductor
-    (torch's own default is under /tmp, which many clusters clear between jobs)."""
-    return Path(os.environ.get("TORCHINDUCTOR_CACHE_DIR") or Path.home() / ".cache" / "twostream" / "inductor")
-
-
 @functools.cache
 def _compiled(fn: Step) -> Step:
     """``fn`` compiled once per process, for any batch and image size (kernels cached in ``compile_cache()``)."""
@@ -313,7 +307,8 @@ def quantize(flow: torch.Tensor, bound: float) -> torch.Tensor:
 class TorchTVL1(FlowBackend):
     """Dual TV-L1 flow for batches of pairs in PyTorch (CPU or CUDA), as OpenCV's ``variant`` class computes it.
 
-    Parameters default to OpenCV's; ``iterations`` applies to the ``cuda`` variant,
+    ``variant`` (``flow.variant``, no default here: the schema holds it); the other parameters default to
+    OpenCV's; ``iterations`` applies to the ``cuda`` variant,
     ``inner_iterations``, ``outer_iterations`` and ``median_filtering`` to the ``cpu`` one.
     ``batch_size`` bounds the pairs computed at once (None: ``CPU_BATCH`` on CPU, all pairs
     of a call on CUDA); ``compile`` None compiles where ``compile_available`` says it can;
@@ -331,7 +326,7 @@ class TorchTVL1(FlowBackend):
         self,
         device: str | torch.device = "cpu",
         *,
-        variant: str = "cuda",
+        variant: str,
         tau: float = 0.25,
         lambda_: float = 0.15,
         theta: float = 0.3,
@@ -399,7 +394,7 @@ class TorchTVL1(FlowBackend):
             out, step = np.empty(prev.shape + (2,), np.float32), self._batch(prev)
             for start in range(0, prev.shape[0], step):
                 end = start + step
-                out[start:end] = native.flow_arrays(prev[start:end], nxt[start:end], self)[0].transpose(0, 2, 3, 1)
+                out[start:end] = native.flow_arrays(prev[start:end], nxt[start:end], self.native_params())[0].transpose(0, 2, 3, 1)
             return out
         return self._batches(prev, nxt, lambda flow: flow, np.float32)
 
@@ -432,7 +427,7 @@ class TorchTVL1(FlowBackend):
     def flow(self, i0: torch.Tensor, i1: torch.Tensor) -> torch.Tensor:
         """Flow (N, 2, H, W) from float32 (N, H, W) frames in 0..255 on one device."""
         if self.fused:
-            return torch.from_numpy(native.flow_arrays(i0.cpu().numpy(), i1.cpu().numpy(), self)[0])
+            return torch.from_numpy(native.flow_arrays(i0.cpu().numpy(), i1.cpu().numpy(), self.native_params())[0])
         centred = self.scheme.centred_resize
         sizes = pyramid_sizes(i0.shape[1], i0.shape[2], self.nscales, self.scale_step)
         down = (1.0 / self.scale_step, 1.0 / self.scale_step)
@@ -459,6 +454,13 @@ class TorchTVL1(FlowBackend):
             iterate = self._iterate_triton if self.triton else self._iterate
             u1, u2, *dual = iterate([u1, u2, *dual], list(warped))
         return [u1, u2]
+
+    def native_params(self) -> native.Params:
+        """This backend's settings as the C++ TV-L1 (``twostream.flow.native``) takes them."""
+        total, median_every = self._schedule()
+        return native.Params(self.tau, self.lambda_, self.theta, self.nscales, self.warps, self.epsilon,
+                             self.scale_step, total, median_every, self.variant == "cuda",
+                             self.scheme.centred_resize, self.scheme.zero_border, self.scheme.cubic_a)
 
     def _schedule(self) -> tuple[int, int]:
         """(iterations per warp at most, iterations between median filterings (0: none))."""

@@ -46,7 +46,7 @@ def test_flow_jpegs_are_the_shards_quantised_flow(texture_video, tmp_path, setti
     backend = get_backend("opencv-cpu")
     row = pd.Series({"video_id": "v", "path": str(path), "label": 0, "class_name": "A", "fps": 25.0, "frames": 8})
     shard = tmp_path / "v.h5"
-    extract_video(row, backend, shard, size=(48, 64), bound=20.0, quality=90)
+    extract_video(row, backend, shard, size=(48, 64), bound=20.0, quality=90, length=5)
     export([Video("v", str(path), 0, "A")], tmp_path / "computed", backend=backend,
                      settings=settings(quality=90), workers=0)
     export([Video("v", str(shard), 0, "A")], tmp_path / "copied")

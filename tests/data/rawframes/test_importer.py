@@ -35,7 +35,7 @@ def pipeline(texture_video, tmp_path_factory) -> dict:
         clips[name] = texture_video(root / "clips" / f"{name}.avi", frames=frames, size=SIZE, seed=i)
         shards[name] = root / f"{i}.h5"
         extract_video(row(name, clips[name], i, frames), get_backend("opencv-cpu"), shards[name],
-                      size=SIZE, bound=BOUND, quality=QUALITY)
+                      size=SIZE, bound=BOUND, quality=QUALITY, length=5)
     return {"root": root, "clips": clips, "shards": shards}
 
 

@@ -66,3 +66,41 @@ def test_file_lists_follow_rawframe_dataset_conventions(texture_video, tmp_path,
 def test_one_split_lists_are_named_as_mmaction2_names_them() -> None:
     assert [n for n, _, _ in list_names("kinetics400", 1)] == [
         "kinetics400_rawframes", "kinetics400_train_list_rawframes", "kinetics400_val_list_rawframes"]
+
+
+def test_two_level_ids_give_lists_mmaction2_reads_and_this_project_imports(texture_video, tmp_path, settings) -> None:
+    """``Class/video`` folders: the lists resolve as RawframeDataset resolves them, and the export reads back
+    through the lists themselves (the mmaction2 dataset kind) into shards of the same frames."""
+    from twostream.data.rawframes.catalog import rawframes_manifest
+    from twostream.data.rawframes.importer import Source, import_chunk
+    from twostream.data.rawframes.sources import two_level
+    from twostream.data.shards import Shard
+
+    root = tmp_path / "videos"
+    for i, cls in enumerate(("Run", "Jump")):
+        texture_video(root / cls / f"v_{cls}_{i}.avi", frames=4 + i, size=(16, 16), seed=i)
+    videos = two_level(find_videos([str(root)], []))
+    assert [v.video_id for v in videos] == ["Jump/v_Jump_1", "Run/v_Run_0"]
+    out = tmp_path / "rawframes"
+    done, failures = export(videos, out, backend=get_backend("opencv-cpu"), settings=settings(), workers=0)
+    assert failures == []
+    splits = pd.DataFrame({"split1": ["train", "test"]}, index=done["video_id"])
+    write_lists(tmp_path, "toy", done, splits, ["Jump", "Run"], with_flow=True)
+    rgb = read_rawframe_list(tmp_path / "toy_train_list_rawframes.txt", out, "RGB")
+    flow = read_rawframe_list(tmp_path / "toy_val_list_rawframes_flow.txt", out, "Flow")
+    assert [(r["frame_dir"], r["total_frames"]) for r in rgb + flow] == [("Jump/v_Jump_1", 5), ("Run/v_Run_0", 3)]
+    lists = [[tmp_path / "toy_train_list_rawframes.txt", tmp_path / "toy_val_list_rawframes.txt"]]
+    manifest, _, naming = rawframes_manifest("mmaction2", out, lists=lists, classes=tmp_path / "toy_classes.txt")
+    assert manifest[["video_id", "class_name", "split1", "frames"]].values.tolist() == [
+        ["Jump/v_Jump_1", "Jump", "train", 5], ["Run/v_Run_0", "Run", "test", 4]]
+    index = import_chunk(manifest, tmp_path / "shards", Source(naming, "twostream", 20.0), bound=20.0, quality=95)
+    with Shard(index.at[1, "shard"]) as shard:
+        assert shard.rgb_bytes(3).tobytes() == (out / "Run/v_Run_0/img_00004.jpg").read_bytes()
+
+
+def test_ids_of_more_than_two_levels_are_refused(tmp_path, settings) -> None:
+    from twostream.data.rawframes.sources import Video
+
+    done, failures = export([Video("A/B/c", str(tmp_path / "c.avi"), 0, "A")], tmp_path / "out", settings=settings(),
+                            workers=0)
+    assert done.empty and "more than two levels" in failures[0][2]

@@ -74,7 +74,7 @@ def export(videos: Iterable[Video], out: str | os.PathLike, *, backend: FlowBack
     rows, failures = [], []
     start = time.perf_counter()
     with locked(out), tqdm(total=len(videos), desc=STAGE, unit="video", file=sys.stderr) as bar:
-        for stale in out.glob(".*.tmp*"):  # what killed runs left (we hold the lock: no other run writes)
+        for stale in [*out.glob(".*.tmp*"), *out.glob("*/.*.tmp*")]:  # what killed runs left (we hold the lock)
             shutil.rmtree(stale, ignore_errors=True)
         for video, result in _results(videos, out, backend, settings, workers, pairs, bar):
             bar.update()
@@ -155,9 +155,12 @@ def _core(todo: list[tuple[Video, dict]], out: Path, backend: FlowBackend, setti
 
 
 def _usable(video: Video) -> Video:
-    """The video, or VideoError if its id cannot be a folder of an mmaction2 list."""
-    if any(ch.isspace() for ch in video.video_id) or video.video_id.startswith("."):
-        raise VideoError(f"video id {video.video_id!r} cannot be an mmaction2 list entry (whitespace or a leading dot)")
+    """The video, or VideoError if its id cannot be a folder of an mmaction2 list (one level, or two:
+    ``Class/video``)."""
+    parts = video.video_id.split("/")
+    if any(ch.isspace() for ch in video.video_id) or len(parts) > 2 or any(not p or p.startswith(".") for p in parts):
+        raise VideoError(f"video id {video.video_id!r} cannot be an mmaction2 list entry "
+                         "(whitespace, a leading dot, or more than two levels)")
     return video
 
 

@@ -60,6 +60,12 @@ def videos_from_table(table: pd.DataFrame, source: str) -> list[Video]:
     return [Video(r.video_id, getattr(r, source), int(r.label), r.class_name) for r in table.itertuples()]
 
 
+def two_level(videos: Sequence[Video]) -> list[Video]:
+    """The videos with ids ``<class name>/<video id>``: folders ``out/<Class>/<video>``, as mmaction2's lists of
+    UCF-101 and HMDB-51 name them (``tools/data/build_file_list.py --level 2``)."""
+    return [Video(f"{v.class_name}/{v.video_id}", v.source, v.label, v.class_name) for v in videos]
+
+
 def fail(failures: list[tuple[str, str, str]], video: str, reason: str) -> None:
     """Add a failure row (video, stage, reason) and print it as one line."""
     failures.append((video, STAGE, reason))
