@@ -114,8 +114,8 @@ def chunk_indexes(w):
 
 
 def training_index(w):
-    """A trainer's shard index, once the manifest shows a training set of at least one batch of every
-    configured trainer on each split it trains (else the run stops right after ingest, before any flow)."""
+    """A trainer's shard index, once the manifest shows a training set of at least one
+    batch of each configured trainer on each split it trains (else: stop here)."""
     manifest = checkpoints.ingest.get(dataset=w.dataset).output.manifest
     exit_with(training_set_problems(config, w.dataset, training_counts(manifest)[1]))
     return f"results/{w.dataset}/shards.csv"
