@@ -75,7 +75,7 @@ rule cma_tables:
         "python -m twostream cma-tables --spec {params.spec:q} --dataset {wildcards.dataset:q} --split {params.split}"
         " --rgb {input.rgb:q} --flow {input.flow:q} --iterations {input.iterations:q}"
         " --rgb-model {input.rgb_model:q} --flow-model {input.flow_model:q} --cma-model {input.cma_model:q}"
-        " --table1 {output.table1} --table2 {output.table2} > {log:q} 2>&1"
+        " --table1 {output.table1:q} --table2 {output.table2:q} > {log:q} 2>&1"
 
 
 rule cma_fusion_figure:
