@@ -40,11 +40,22 @@ include: "workflow/rules/summary.smk"
 
 
 onstart:
+    # Jobs that run here use this machine's GPUs (on a cluster they run elsewhere: not checked).
+    if workflow.executor_plugin.common_settings.local_exec:
+        exit_on_problems(config, gpus=GPUS)
     check_weights(
         config["model"]["depth"],
         config["model"]["pretrained"],
         config["model"]["torch_home"],
     )
+
+
+onsuccess:
+    print("\n".join(dataset_summaries(list(DATASETS))))
+
+
+onerror:
+    print("\n".join(dataset_summaries(list(DATASETS))))
 
 
 rule all:

@@ -155,6 +155,18 @@ class SyntheticSpec:
 
 
 @dataclass(frozen=True)
+class IngestSpec:
+    """One dataset's ingest besides its files (``--kind``, ``--root``, ...): its name in its summary line, the splits
+    whose files it needs, the folder kind's seeded draw and the share of listed videos that must be found."""
+
+    dataset: str = key("{dataset}")
+    splits: list[int] = key("datasets.{dataset}.splits")
+    test_fraction: float = key("datasets.{dataset}.test_fraction")
+    seed: int = key("seed")
+    min_present: float = key("datasets.{dataset}.min_present")
+
+
+@dataclass(frozen=True)
 class ExtractSpec:
     """Flow and packing of one chunk: ``flow.*``, the dataset's frame size, the flow stack length."""
 

@@ -140,3 +140,32 @@ def snakemake_command(work: str | os.PathLike, *args: str, configfile: str | os.
         argv += ["--configfile", str(configfile)]
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     return argv + ["--cores", str(cores), *args], env
+
+
+def refresh_listings(datasets: dict) -> None:
+    """Rewrite ``results/<d>/listing.txt`` (the ingest rule's input) of each dataset with a root whose videos came or
+    went since the last run, with one line saying so when there was a manifest."""
+    from twostream.data.ingest.listing import refresh  # no torch, no OpenCV decoding: a folder walk
+
+    for name, d in datasets.items():
+        if "root" not in d or not os.path.isdir(d["root"]):
+            continue
+        changed = refresh(d["root"], d["kind"], f"results/{name}/listing.txt")
+        if changed is not None and os.path.exists(f"results/{name}/manifest.csv"):
+            print(f"dataset {name!r}: {changed[0]} videos appeared and {changed[1]} disappeared under {d['root']} "
+                  "since the last ingest: it runs again (shards already made are kept)", file=sys.stderr)
+
+
+def dataset_summaries(names: list[str]) -> list[str]:
+    """Each dataset's summary lines from the logs of its ingest and index (``dataset '<d>': ...``) and their error
+    lines, in that order: what a run's end prints again, so that nothing a user must know is only in logs/."""
+    lines = []
+    for name in names:
+        for step in ("ingest", "index"):
+            try:
+                text = Path(f"logs/{step}/{name}.log").read_text(errors="replace")
+            except OSError:
+                continue
+            lines += [line for line in text.splitlines()
+                      if line.startswith((f"dataset {name!r}:", f"twostream {step}: error:"))]
+    return lines

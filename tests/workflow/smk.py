@@ -75,7 +75,7 @@ def shell_commands(output: str) -> list[tuple[str, str]]:
 
 def twostream_call(command: str) -> tuple[list[str], dict[str, str], dict]:
     """(argv after ``twostream``, {flag: value}, decoded --spec) of a rule's ``twostream`` shell command."""
-    words = shlex.split(command.split(" > ")[0])
+    words = shlex.split(re.split(r" 2?> ", command)[0])  # the command before its log redirection
     argv = words[words.index("twostream") + 1:]
     flags = {w: argv[i + 1] for i, w in enumerate(argv[:-1]) if w.startswith("--")}
     return argv, flags, json.loads(flags.get("--spec", "{}"))

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from twostream.workflow import snakemake_command
 
@@ -47,11 +48,18 @@ def work(tmp_path: Path) -> Path:
         (lists / f"trainlist0{k}.txt").write_text("\r\n".join(UCF_TRAIN) + "\r\n")
         (lists / f"testlist0{k}.txt").write_text("\r\n".join(UCF_TEST) + "\r\n")
     write_video(tmp_path / "raw/ucf101/UCF-101" / UCF_TRAIN[0].split()[0])
+    write_video(tmp_path / "raw/kinetics400/videos/abseiling/aaaaaaaaaaa_000000_000010.mp4")
+    preset = yaml.safe_load((Path(__file__).resolve().parents[2] / PRESET).read_text())
+    for d in preset["datasets"].values():
+        d["min_present"] = 0  # a partial layout on purpose: 1 of 4 UCF-101 videos, 1 of 3 Kinetics videos
+    for section in ("train", "cma"):
+        preset[section]["batch_size"] = 1  # one training video makes a batch
+    (tmp_path / "preset.yaml").write_text(yaml.safe_dump(preset))
     return tmp_path
 
 
 def snakemake(repo: Path, work: Path, *args: str) -> str:
-    cmd, env = snakemake_command(work, *args, configfile=repo / PRESET, cores=1)
+    cmd, env = snakemake_command(work, *args, configfile=work / "preset.yaml", cores=1)
     proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr
@@ -80,11 +88,11 @@ def test_preset_dry_runs_before_and_after_ingest(repo: Path, work: Path) -> None
     # Ingest for real; no ImageNet weights needed for that (nor available offline).
     snakemake(repo, work, "results/kinetics400/manifest.csv", "results/ucf101/manifest.csv",
               "--config", "model={pretrained: none}")
-    assert len(pd.read_csv(work / "results/kinetics400/ingest_failures.csv")) == 3  # no Kinetics video exists
+    assert len(pd.read_csv(work / "results/kinetics400/ingest_failures.csv")) == 2  # one Kinetics video exists
     ucf_failures = pd.read_csv(work / "results/ucf101/ingest_failures.csv")
     assert len(ucf_failures) == 3 and set(ucf_failures["reason"]) == {"missing file"}
     assert list(pd.read_csv(work / "results/ucf101/manifest.csv")["video_id"]) == ["v_ApplyEyeMakeup_g08_c01"]
 
     rules, outputs = dry_run(repo, work)
-    assert rules == collections.Counter({"extract": 1, **stage1, **cma})  # one chunk: UCF-101's one video
+    assert rules == collections.Counter({"extract": 2, **stage1, **cma})  # one chunk each: one video each
     assert "results/ucf101/chunks/0000.csv" in outputs

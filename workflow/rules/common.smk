@@ -1,14 +1,18 @@
 # Shared wiring: dataset lookups, code versions, chunk lists, final targets.
 import math
 import re
+import shlex
 
 from twostream import kinds, specs
+from twostream.config_check import exit_with, training_counts, training_set_problems
 from twostream.specs import spec_for
 from twostream.workflow import (
     check_weights,
     command_version,
+    dataset_summaries,
     gpus_visible,
     launcher,
+    refresh_listings,
 )
 
 DATASETS = config["datasets"]
@@ -19,7 +23,7 @@ GPUS = gpus_visible()
 # two-thread torch job on a 2-core machine that has any other load runs 3-10x slower.
 shell.prefix(
     "set -euo pipefail; export PYTHONPATH="
-    + str(Path(workflow.basedir) / "src")
+    + shlex.quote(str(Path(workflow.basedir) / "src"))
     + "${{PYTHONPATH:+:$PYTHONPATH}} OMP_WAIT_POLICY=${{OMP_WAIT_POLICY:-PASSIVE}}; "
 )
 
@@ -80,46 +84,62 @@ def spec(cls):
     return lambda w: spec_for(cls, config, w)
 
 
+# Videos that appeared or disappeared under a dataset root since the last run: the listing the ingest
+# rule depends on changes, so ingest runs again (in the main process only, not in each cluster job).
+if workflow.is_main_process:
+    refresh_listings(DATASETS)
+
+
 def ingest_inputs(w):
+    """The files ingest reads: the listing of the root, the configured splits' files (synthetic: its folder)."""
     d = ds(w)
     if d["kind"] == "synthetic":
         return [f"data/{w.dataset}"]
+    files = [f"results/{w.dataset}/listing.txt"]
     if d["kind"] == "ucf101":
         names = ["classInd.txt"] + [
-            f"{s}list0{k}.txt" for s in ("train", "test") for k in (1, 2, 3)
+            f"{s}list0{k}.txt" for s in ("train", "test") for k in d["splits"]
         ]
-        return [f"{d['splits_dir']}/{n}" for n in names]
-    if d["kind"] == "hmdb51":
-        return sorted(
-            str(p) for p in Path(d["splits_dir"]).glob("*_test_split[123].txt")
+        files += [f"{d['splits_dir']}/{n}" for n in names]
+    elif d["kind"] == "hmdb51":
+        folder = Path(d["splits_dir"])
+        files += [str(p) for p in [folder / "class_list.txt"] if p.is_file()]
+        files += sorted(
+            str(p) for k in d["splits"] for p in folder.glob(f"*_test_split{k}.txt")
         )
-    if d["kind"] == "kinetics400":
-        return d["annotations"]
-    return []
+    elif d["kind"] == "kinetics400":
+        files += d["annotations"]
+    return files
 
 
 def ingest_args(w):
-    """Source arguments of `twostream ingest` for a dataset (synthetic data use the UCF-101 adapter)."""
+    """Source arguments of `twostream ingest` for a dataset (synthetic data use the UCF-101 adapter), every
+    path quoted for the shell."""
     d = ds(w)
     if d["kind"] == "synthetic":
         return f"--kind ucf101 --root data/{w.dataset}/videos --splits data/{w.dataset}/splits"
-    args = f"--kind {d['kind']} --root '{d['root']}'"
+    args = f"--kind {d['kind']} --root {shlex.quote(d['root'])}"
     if "splits_dir" in d:
-        args += f" --splits '{d['splits_dir']}'"
+        args += f" --splits {shlex.quote(d['splits_dir'])}"
     if "annotations" in d:
-        args += " --annotations " + " ".join(f"'{a}'" for a in d["annotations"])
-    if d["kind"] == "folder":
-        args += f" --seed {config['seed']} --test-fraction {d['test_fraction']}"
+        args += " --annotations " + " ".join(map(shlex.quote, d["annotations"]))
     return args
 
 
 def chunk_indexes(w):
     """One index per chunk of the manifest (known once ingest has run)."""
     manifest = checkpoints.ingest.get(dataset=w.dataset).output.manifest
-    with open(manifest) as f:
-        videos = sum(1 for _ in f) - 1
+    videos, _ = training_counts(manifest)
     chunks = math.ceil(videos / config["flow"]["chunk_size"])
     return [f"results/{w.dataset}/chunks/{i:04d}.csv" for i in range(chunks)]
+
+
+def training_index(w):
+    """A trainer's shard index, once the manifest shows a training set of at least one
+    batch of each configured trainer on each split it trains (else: stop here)."""
+    manifest = checkpoints.ingest.get(dataset=w.dataset).output.manifest
+    exit_with(training_set_problems(config, w.dataset, training_counts(manifest)[1]))
+    return f"results/{w.dataset}/shards.csv"
 
 
 def splits(name):
@@ -215,7 +235,9 @@ def fusion_baselines_inputs(w):
 def fusion_baselines_args(w):
     """The CMMP and CMA score files of `twostream fusion-baselines` (none where not configured)."""
     rows = fusion_baselines_inputs(w)
-    return " ".join(f"--{row} {rows[row]}" for row in ("cmmp", "cma") if row in rows)
+    return " ".join(
+        f"--{row} {shlex.quote(rows[row])}" for row in ("cmmp", "cma") if row in rows
+    )
 
 
 # --- Training curves (curves.smk) ---

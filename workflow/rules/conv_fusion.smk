@@ -4,7 +4,7 @@
 
 rule conv_fusion_train:
     input:
-        index="results/{dataset}/shards.csv",
+        index=training_index,
         rgb="models/{dataset}/split{split}/rgb.pt",
         flow="models/{dataset}/split{split}/flow.pt",
     output:
@@ -22,8 +22,8 @@ rule conv_fusion_train:
         spec=spec(specs.ConvFusionSpec),
         code=code("train", "conv_fusion"),
     shell:
-        "{params.launcher} train --kind conv_fusion --spec {params.spec:q} --index {input.index}"
-        " --split {wildcards.split} --init {input.rgb} {input.flow} --threads {params.threads} --out {output} > {log} 2>&1"
+        "{params.launcher} train --kind conv_fusion --spec {params.spec:q} --index {input.index:q}"
+        " --split {wildcards.split:q} --init {input.rgb:q} {input.flow:q} --threads {params.threads} --out {output:q} > {log:q} 2>&1"
 
 
 use rule evaluate_stream as evaluate_conv_fusion with:
@@ -59,6 +59,6 @@ rule fusion_baselines:
         optional=fusion_baselines_args,
         code=code("fusion-baselines"),
     shell:
-        "python -m twostream fusion-baselines --spec {params.spec:q} --dataset {wildcards.dataset}"
-        " --split {params.split} --rgb {input.rgb} --flow {input.flow} --conv-fusion {input.conv_fusion}"
-        " {params.optional} --out {output.csv} > {log} 2>&1"
+        "python -m twostream fusion-baselines --spec {params.spec:q} --dataset {wildcards.dataset:q}"
+        " --split {params.split} --rgb {input.rgb:q} --flow {input.flow:q} --conv-fusion {input.conv_fusion:q}"
+        " {params.optional} --out {output.csv:q} > {log:q} 2>&1"

@@ -12,7 +12,7 @@ rule synthetic:
         spec=spec(specs.SyntheticSpec),
         code=code("synthetic"),
     shell:
-        "python -m twostream synthetic --spec {params.spec:q} --out {output} > {log} 2>&1"
+        "python -m twostream synthetic --spec {params.spec:q} --out {output:q} > {log:q} 2>&1"
 
 
 checkpoint ingest:
@@ -28,10 +28,11 @@ checkpoint ingest:
     threads: workflow.cores
     params:
         source=ingest_args,
+        spec=spec(specs.IngestSpec),
         code=code("ingest"),
     shell:
-        "python -m twostream ingest {params.source} --workers {threads}"
-        " --out {output.manifest} --failures {output.failures} > {log} 2>&1"
+        "python -m twostream ingest --spec {params.spec:q} {params.source} --workers {threads}"
+        " --out {output.manifest:q} --failures {output.failures:q} 2> {log:q} | tee -a {log:q}"
 
 
 rule extract:
@@ -51,8 +52,8 @@ rule extract:
         spec=spec(specs.ExtractSpec),
         code=code("extract"),
     shell:
-        "python -m twostream extract --spec {params.spec:q} --manifest {input.manifest} --chunk {params.chunk}"
-        " --shards shards/{wildcards.dataset} --threads {threads} --out {output} > {log} 2>&1"
+        "python -m twostream extract --spec {params.spec:q} --manifest {input.manifest:q} --chunk {params.chunk}"
+        " --shards shards/{wildcards.dataset:q} --threads {threads} --out {output:q} > {log:q} 2>&1"
 
 
 rule index:
@@ -70,5 +71,6 @@ rule index:
     params:
         code=code("index"),
     shell:
-        "python -m twostream index --manifest {input.manifest} --ingest-failures {input.failures}"
-        " --chunks {input.chunks} --out {output.index} --failures {output.failures} > {log} 2>&1"
+        "python -m twostream index --dataset {wildcards.dataset:q} --manifest {input.manifest:q}"
+        " --ingest-failures {input.failures:q} --chunks {input.chunks:q} --out {output.index:q}"
+        " --failures {output.failures:q} 2> {log:q} | tee -a {log:q}"

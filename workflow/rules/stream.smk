@@ -4,7 +4,7 @@
 
 rule train_stream:
     input:
-        index="results/{dataset}/shards.csv",
+        index=training_index,
     output:
         protected("models/{dataset}/split{split}/{modality}.pt"),
     log:
@@ -20,8 +20,8 @@ rule train_stream:
         spec=spec(specs.StreamSpec),
         code=code("train", "stream"),
     shell:
-        "{params.launcher} train --kind stream --spec {params.spec:q} --index {input.index}"
-        " --split {wildcards.split} --threads {params.threads} --out {output} > {log} 2>&1"
+        "{params.launcher} train --kind stream --spec {params.spec:q} --index {input.index:q}"
+        " --split {wildcards.split:q} --threads {params.threads} --out {output:q} > {log:q} 2>&1"
 
 
 # The one evaluate rule: every kind's .smk uses it for its models (`use rule ... with:` paths and its
@@ -43,8 +43,8 @@ rule evaluate_stream:
         spec=spec(specs.EvaluateSpec),
         code=code("evaluate", "stream"),
     shell:
-        "python -m twostream evaluate --spec {params.spec:q} --index {input.index} --split {wildcards.split}"
-        " --model {input.model} --threads {threads} --out {output} > {log} 2>&1"
+        "python -m twostream evaluate --spec {params.spec:q} --index {input.index:q} --split {wildcards.split:q}"
+        " --model {input.model:q} --threads {threads} --out {output:q} > {log:q} 2>&1"
 
 
 rule two_stream_table:
@@ -72,5 +72,5 @@ rule two_stream_table:
         spec=spec(specs.TwoStreamTableSpec),
         code=code("table"),
     shell:
-        "python -m twostream table --spec {params.spec:q} --dataset {wildcards.dataset} --splits {params.splits}"
-        " --rgb {input.rgb} --flow {input.flow} --out {output.csv} > {log} 2>&1"
+        "python -m twostream table --spec {params.spec:q} --dataset {wildcards.dataset:q} --splits {params.splits}"
+        " --rgb {input.rgb:q} --flow {input.flow:q} --out {output.csv:q} > {log:q} 2>&1"
