@@ -7,13 +7,31 @@ import sys
 from pathlib import Path
 
 from twostream.data.ingest import KINDS, IngestError, ingest
+from twostream.data.ingest.subset import from_arguments
 from twostream.files import write_csv
 
+
+EXAMPLES = """examples:
+  twostream ingest --kind ucf101 --root /data/UCF-101 --splits-dir /data/ucfTrainTestlist --splits 1 \\
+      --out manifest.csv --failures failures.csv
+  twostream ingest --kind ucf101 --root /data/UCF-101 --splits-dir /data/ucfTrainTestlist --splits 1 \\
+      --classes 5 --per-class 10 --out trial.csv --failures trial_failures.csv    # a trial: 5 classes
+  twostream ingest --kind folder --root my_videos/ --seed 0 --test-fraction 0.3 --out manifest.csv \\
+      --failures failures.csv                                                     # root/<class>/<video>
+
+The workflow runs it for every configured dataset (datasets.<d>: kind, root, splits_dir, splits, subset)."""
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", required=True, choices=KINDS, help="dataset layout")
     parser.add_argument("--root", required=True, help="folder holding the videos")
-    parser.add_argument("--splits", help="official split folder (ucf101, hmdb51)")
+    parser.add_argument("--splits-dir", help="official split folder (ucf101, hmdb51)")
+    parser.add_argument("--splits", type=int, nargs="+", metavar="K",
+                        help="the splits used (1-based; their official files must exist; default: every split)")
+    parser.add_argument("--classes", nargs="+", metavar="N|NAME",
+                        help="a trial: the first N classes, or these classes (config: subset.classes)")
+    parser.add_argument("--per-class", type=int, metavar="M",
+                        help="a trial: at most M training, test and validation videos per class and split "
+                             "(config: subset.per_class)")
     parser.add_argument(
         "--annotations", nargs="+", metavar="CSV", help="official annotation CSVs (kinetics400)"
     )
@@ -31,7 +49,9 @@ def run(args: argparse.Namespace) -> int:
         manifest, failures = ingest(
             args.kind,
             args.root,
-            splits_dir=args.splits,
+            splits_dir=args.splits_dir,
+            splits=args.splits,
+            subset=from_arguments(args.classes, args.per_class),
             annotations=args.annotations,
             seed=args.seed,
             test_fraction=args.test_fraction,
