@@ -168,7 +168,7 @@ def outputs(work: Path) -> None:
         if differ and top == "models":
             print("      (the same data and commands give other weights: is every random draw of training seeded,"
                   " the initial weights included? torch 2.15 starts each process from a random seed)")
-    table = (work / "slurm/results/tiny/two_stream.csv").read_text()
+    table = next((work / "slurm/results").glob("*/tiny/two_stream.csv")).read_text()  # results/<run>/ (twostream.paths)
     print("two_stream.csv (SLURM run):\n  " + table.strip().replace("\n", "\n  "))
 
 

@@ -5,9 +5,9 @@ rule summary:
     input:
         summary_tables(),
     output:
-        "results/summary.md",
+        "results/{run}/summary.md",
     log:
-        "logs/summary.log",
+        "logs/summary/{run}.log",
     conda:
         "../../envs/twostream.yaml"
     params:
