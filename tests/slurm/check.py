@@ -85,9 +85,15 @@ def slurm_jobs(work: Path, profile: dict) -> None:
 
 
 def computed(text: str) -> str:
-    """What a run computed in a text output: without the line that dates the run (results/summary.md's
-    "Run finished <time> on <machine>")."""
-    return "\n".join(line for line in text.splitlines() if not line.startswith("Run finished "))
+    """What a run computed in a text output: without the line that dates the run (summary.md's "Run finished <time>
+    on <machine>") and the plan's calibration (timed on the machine: plan.md's text block, also in summary.md)."""
+    out, timed = [], False
+    for line in text.splitlines():
+        if timed or line == "```text":
+            timed = line != "```"
+        elif not line.startswith("Run finished "):
+            out.append(line)
+    return "\n".join(out)
 
 
 def same_text(a: Path, b: Path, work: Path) -> bool:

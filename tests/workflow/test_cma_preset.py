@@ -71,8 +71,8 @@ def dry_run(repo: Path, work: Path) -> tuple[collections.Counter, set[str]]:
 
 def test_preset_dry_runs_before_and_after_ingest(repo: Path, work: Path) -> None:
     cma = {"cma_train": 6, "evaluate_cma": 6, "cma_tables": 2, "cma_fusion_figure": 2, "cma_attention_figure": 2}
-    stage1 = {"train_stream": 8, "evaluate_stream": 8, "two_stream_table": 2, "index": 2, "training_curves": 2, "summary": 1,
-              "all": 1}
+    stage1 = {"train_stream": 8, "evaluate_stream": 8, "two_stream_table": 2, "index": 2, "training_curves": 2, "plan": 1,
+              "summary": 1, "all": 1}
     rules, outputs = dry_run(repo, work)
     # Before ingest the chunks are unknown: no extract job yet, everything after it is listed.
     assert rules == collections.Counter({"ingest": 2, **stage1, **cma})

@@ -53,8 +53,8 @@ def snakemake(work: tuple[Path, list[str]], *args: str, config: tuple[str, ...] 
 
 # Per dataset: 3 splits x 2 streams; CMMP: 6 variants on split 1 and CMMP on splits 2 and 3.
 AFTER_INGEST = {"index": 2, "train_stream": 12, "evaluate_stream": 12, "two_stream_table": 2, "cmmp_train": 16,
-                "evaluate_cmmp": 16, "cmmp_table1": 2, "cmmp_table2": 1, "training_curves": 2, "summary": 1,
-                "all": 1}
+                "evaluate_cmmp": 16, "cmmp_table1": 2, "cmmp_table2": 1, "training_curves": 2, "plan": 1,
+                "summary": 1, "all": 1}
 
 
 def test_dry_run_before_ingest(work):

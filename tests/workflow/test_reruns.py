@@ -24,7 +24,7 @@ SUMMARY = {"summary"}  # <run>/summary.md: after any table
 CURVES = {"training_curves"}  # every trained checkpoint's history
 # The run's tables and figures: all in one folder keyed by every setting, so remade after any edit.
 TABLES = {"two_stream_table", "cmmp_table1", "cmmp_table2", "cma_tables", "cma_fusion_figure", "cma_attention_figure",
-          "fusion_baselines"} | SUMMARY | CURVES
+          "fusion_baselines", "plan"} | SUMMARY | CURVES
 EVAL = {"evaluate_stream", "evaluate_cmmp", "evaluate_cma", "evaluate_conv_fusion"} | TABLES
 
 

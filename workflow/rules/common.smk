@@ -1,5 +1,6 @@
 # Shared wiring: dataset lookups, code versions, chunk lists, final targets. Every output path carries a
 # key of the settings that make it (twostream.paths), so two configurations share a working directory.
+import json
 import math
 import re
 import shlex

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
 
-from twostream.config import ConfigError, load
+from twostream.config import ConfigError, load, prepare
+from twostream.files import write_text
 from twostream.workflow import REPO
 
 EXAMPLES = """examples:
@@ -25,6 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--directory", default=".", help="the working directory of the run (its manifests, if made)")
     p.add_argument("--cores", type=int, default=os.cpu_count(), help="the cores the run gets (snakemake --cores)")
     p.add_argument("--no-calibration", action="store_true", help="counts only: no flow time or disk estimate")
+    p.add_argument("--config-json", metavar="JSON", help="the whole configuration as JSON (the workflow's plan rule)")
+    p.add_argument("--out", help="also write the plan as Markdown (the run's plan.md, which its summary holds)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,10 +36,22 @@ def run(args: argparse.Namespace) -> int:
 
     configfile = args.configfile or ("config.yaml" if Path("config.yaml").is_file() else str(REPO / "config.yaml"))
     try:
-        config = load(configfile, args.config)
+        if args.config_json:
+            config = json.loads(args.config_json)
+            prepare(config)
+        else:
+            config = load(configfile, args.config)
     except ConfigError as e:
         print("\n".join(f"twostream plan: config error: {line}" for line in str(e).splitlines()), file=sys.stderr)
         return 2
-    for line in plan(config, Path(args.directory), args.cores, calibration=not args.no_calibration):
-        print(line, flush=True)
+    lines = plan(config, Path(args.directory), args.cores, calibration=not args.no_calibration)
+    print("\n".join(lines), flush=True)
+    if args.out:
+        write_text(markdown(lines), args.out)
     return 0
+
+
+def markdown(lines: list[str]) -> str:
+    """The plan as the run's plan.md: a section of its summary."""
+    return ("# Plan and cost\n\n`twostream plan` of this run's configuration, calibrated on this machine as the run "
+            "began:\n\n```text\n" + "\n".join(lines) + "\n```\n")
