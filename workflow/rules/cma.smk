@@ -30,8 +30,8 @@ rule cma_train:
         ),
         code=code("train", "cma"),
     shell:
-        "{params.launcher} train --kind cma --spec {params.spec:q} --index {input.index} --split {wildcards.split}"
-        " --init {input.init} --threads {threads} --out {output} > {log} 2>&1"
+        ": > {log}; {params.launcher} train --kind cma --spec {params.spec:q} --index {input.index} --split {wildcards.split}"
+        " --init {input.init} --threads {threads} --out {output} 2>> {log} | tee -a {log}"
 
 
 use rule evaluate_stream as evaluate_cma with:

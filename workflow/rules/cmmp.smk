@@ -24,8 +24,8 @@ rule cmmp_train:
         ),
         code=code("train", "cmmp"),
     shell:
-        "{params.launcher} train --kind cmmp --spec {params.spec:q} --index {input.index} --split {wildcards.split}"
-        " --init {input.rgb} {input.flow} --threads {threads} --out {output} > {log} 2>&1"
+        ": > {log}; {params.launcher} train --kind cmmp --spec {params.spec:q} --index {input.index} --split {wildcards.split}"
+        " --init {input.rgb} {input.flow} --threads {threads} --out {output} 2>> {log} | tee -a {log}"
 
 
 use rule evaluate_stream as evaluate_cmmp with:

@@ -24,8 +24,8 @@ rule conv_fusion_train:
         ),
         code=code("train", "conv_fusion"),
     shell:
-        "{params.launcher} train --kind conv_fusion --spec {params.spec:q} --index {input.index}"
-        " --split {wildcards.split} --init {input.rgb} {input.flow} --threads {threads} --out {output} > {log} 2>&1"
+        ": > {log}; {params.launcher} train --kind conv_fusion --spec {params.spec:q} --index {input.index}"
+        " --split {wildcards.split} --init {input.rgb} {input.flow} --threads {threads} --out {output} 2>> {log} | tee -a {log}"
 
 
 use rule evaluate_stream as evaluate_conv_fusion with:

@@ -56,8 +56,8 @@ rule extract:
         ),
         code=code("extract"),
     shell:
-        "python -m twostream extract --spec {params.spec:q} --manifest {input.manifest} --chunk {params.chunk}"
-        " --shards {params.shards} --threads {threads} --out {output} > {log} 2>&1"
+        ": > {log}; python -m twostream extract --spec {params.spec:q} --manifest {input.manifest}"
+        " --chunk {params.chunk} --shards {params.shards} --threads {threads} --out {output} 2>> {log} | tee -a {log}"
 
 
 rule index:

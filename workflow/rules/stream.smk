@@ -21,8 +21,8 @@ rule train_stream:
         current=current(lambda w: stream(w.dataset, w.modality, int(w.split))),
         code=code("train", "stream"),
     shell:
-        "{params.launcher} train --kind stream --spec {params.spec:q} --index {input.index}"
-        " --split {wildcards.split} --threads {threads} --out {output} > {log} 2>&1"
+        ": > {log}; {params.launcher} train --kind stream --spec {params.spec:q} --index {input.index}"
+        " --split {wildcards.split} --threads {threads} --out {output} 2>> {log} | tee -a {log}"
 
 
 # The one evaluate rule: every kind's .smk uses it for its models (`use rule ... with:` paths and its

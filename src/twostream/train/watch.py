@@ -64,10 +64,16 @@ def validator(net: torch.nn.Module, scored: Any, data: Any, device: torch.device
 class Watch:
     """What a run shows as it goes (see the module docstring); ``name`` prefixes its console lines."""
 
-    def __init__(self, checkpoint: str | Path, name: str, validate: Validate | None, every: int, resume_step: int):
-        self.csv, self.name = history_csv(checkpoint), name
+    def __init__(self, checkpoint: str | Path, name: str, validate: Validate | None, every: int):
+        self.csv, self.events, self.name = history_csv(checkpoint), events_dir(checkpoint), name
         self.validate, self.every = validate, every
-        self.writer = _writer(events_dir(checkpoint), resume_step)
+        self.writer: Any = None
+
+    def start(self, step: int, history: list[dict[str, Any]]) -> None:
+        """Before the first step (``step`` > 0: resumed there, with ``history`` so far): the event files, from there."""
+        self.writer = _writer(self.events, step)
+        if history:
+            write_csv(pd.DataFrame(history), self.csv)
 
     def record(self, row: dict[str, Any], history: list[dict[str, Any]], steps: int) -> dict[str, Any]:
         """``row`` with ``val_acc`` added, written out with the ``history`` before it; ``steps``: the run's total."""
@@ -86,6 +92,7 @@ class Watch:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+            self.writer = None
 
 
 def _writer(folder: Path, resume_step: int) -> Any:
