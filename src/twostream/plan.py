@@ -39,7 +39,7 @@ import pandas as pd
 from twostream import kinds, paths, specs
 
 SMALL, PAIRS = 2, 24  # frame pairs of the two calibration runs (their difference gives the time per pair)
-MIN_SECONDS, MAX_PAIRS = 1.5, 1536  # the larger run grows (x4) until it takes this much longer than the small one
+MIN_SECONDS, MAX_PAIRS = 1.0, 768  # the larger run grows (x4) until it takes this much longer than the small one
 PROBED = 8  # videos probed for their frame count where the manifest does not exist yet
 ROLES = ("train", "test", "val")
 
