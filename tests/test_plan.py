@@ -113,7 +113,7 @@ def test_plan_command_prints_every_dataset(capsys, tmp_path) -> None:
     out = capsys.readouterr().out
     assert "tiny: synthetic at 24x24, splits 1" in out and "videos       42 (split 1: 24 train, 12 test, 6 val)" in out
     assert "frame pairs  294 in 4 extract jobs" in out and "training     rgb stream: 1 x 4 steps of 6" in out
-    assert f"tables and summary: {paths.run(tiny(tiny={**tiny()['datasets']['tiny'], 'size': [24, 24], 'crop': 20}))}" \
+    assert f"tables and summary: {kinds.run_dir(tiny(tiny={**tiny()['datasets']['tiny'], 'size': [24, 24], 'crop': 20}))}" \
         in out
 
 

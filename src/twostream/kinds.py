@@ -51,8 +51,8 @@ def first_split(config: Config, dataset: str) -> int:
 
 
 def _per_dataset(*names: str) -> Callable[[Config], list[str]]:
-    """Tables and figures of each dataset, in the run's folder (``twostream.paths.run``)."""
-    return lambda config: [f"{paths.run(config)}/{d}/{n}" for d in config["datasets"] for n in names]
+    """Tables and figures of each dataset, in the run's folder (``run_dir``)."""
+    return lambda config: [f"{run_dir(config)}/{d}/{n}" for d in config["datasets"] for n in names]
 
 
 # --- stream: stage 1, each modality alone ---
@@ -88,7 +88,7 @@ def _cmmp_checkpoints(config: Config, d: str) -> list[str]:
 
 
 def _cmmp_targets(config: Config) -> list[str]:
-    table2 = [f"{paths.run(config)}/cmmp_table2.csv", f"{paths.run(config)}/cmmp_table2.md"]
+    table2 = [f"{run_dir(config)}/cmmp_table2.csv", f"{run_dir(config)}/cmmp_table2.md"]
     return _per_dataset("cmmp_table1.csv", "cmmp_table1.md")(config) + table2
 
 
@@ -141,6 +141,12 @@ def configured(config: Config) -> list[Kind]:
 def checkpoints(config: Config, dataset: str) -> list[str]:
     """Every checkpoint the workflow trains for a dataset, kind after kind."""
     return [path for k in configured(config) for path in k.checkpoints(config, dataset)]
+
+
+def run_dir(config: Config) -> str:
+    """``results/<datasets>-<key>``: the folder of a config's tables, figures, plan and summary, keyed by every
+    checkpoint it trains and every setting of its tables (``twostream.paths.run``)."""
+    return paths.run(config, {d: checkpoints(config, d) for d in config["datasets"]})
 
 
 def targets(config: Config) -> list[str]:

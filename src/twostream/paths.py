@@ -19,8 +19,9 @@ re-runs the rules in place (their code version is a param, not part of the path)
         cmmp-<K>/split<k>/<variant>.pt                  CMMP (K: its settings and the stage-1 streams' keys)
         cma-<K>/split<k>/iter<n>.pt                     CMA (K: its settings and the flow stream's key)
         conv_fusion-<K>/split<k>.pt                     conv fusion (K: its settings and both streams' keys)
-    results/<datasets>-<R>/                             the run's tables, figures and summary.md; R keys all of
-        d/two_stream.csv, ..., summary.md               the above and the tables' settings
+    results/<datasets>-<R>/                             the run's tables, figures, plan.md and summary.md; R keys
+        d/two_stream.csv, ..., summary.md               all of the above and the tables' settings
+                                                        (``twostream.kinds.run_dir``)
 
 A key is the first 6 hex digits of the SHA-256 of the settings' JSON, leaving out every setting whose value is
 the schema's default (so a key added to the schema later, at its default, moves no path). Functions take a
@@ -250,10 +251,9 @@ TABLE_SPECS = (specs.TwoStreamTableSpec, specs.CMMPTable1Spec, specs.CMMPTable2S
                specs.CMATablesSpec, specs.CMAFusionFigureSpec, specs.CMAAttentionFigureSpec)
 
 
-def run(config: Config) -> str:
-    """``results/<datasets>-<R>``: the folder of the run's tables, figures and summary."""
-    from twostream import kinds
-
+def run(config: Config, checkpoints: Mapping[str, list[str]]) -> str:
+    """``results/<datasets>-<R>``: the folder of the run's tables, figures and summary, R keying every dataset's
+    ``checkpoints`` (``twostream.kinds.run_dir`` gives them), its data, its test protocol and the tables' settings."""
     parts = {}
     for d in config["datasets"]:
         tables = {}
@@ -262,5 +262,5 @@ def run(config: Config) -> str:
                 tables[cls.__name__] = settings(cls, config, {"dataset": d})
             except KeyError:  # a table of a kind the config does not train
                 continue
-        parts[d] = {"checkpoints": kinds.checkpoints(config, d), "scores": scores_dir(config, d), "tables": tables}
+        parts[d] = {"checkpoints": checkpoints[d], "scores": scores_dir(config, d), "tables": tables}
     return f"results/{'+'.join(config['datasets'])}-{digest(parts)}"

@@ -371,5 +371,5 @@ def plan(config: Mapping[str, Any], directory: Path, cores: int, calibration: bo
     out = [f"Plan for {cores} core{'s' * (cores > 1)} (snakemake --cores {cores}); outputs in {directory}:"]
     for d in config["datasets"]:
         out += lines(plan_dataset(config, d, directory, cores, calibration), config, cores)
-    out.append(f"tables and summary: {paths.run(config)}/")
+    out.append(f"tables and summary: {kinds.run_dir(config)}/")
     return out

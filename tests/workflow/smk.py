@@ -45,7 +45,7 @@ def prepared(config: dict) -> dict:
 
 def run_dir(config: dict) -> str:
     """The folder of a config's tables, figures and summary (``twostream.paths.run``)."""
-    return paths.run(prepared(config))
+    return kinds.run_dir(prepared(config))
 
 
 def data_dir(config: dict, dataset: str) -> str:

@@ -78,7 +78,7 @@ def test_preset_dry_runs_before_and_after_ingest(repo: Path, work: Path) -> None
     assert rules == collections.Counter({"ingest": 2, **stage1, **cma})
     iterations = {paths.cma_model(CONFIG, d, 1, n) for d in ("kinetics400", "ucf101") for n in (1, 2, 3)}
     assert {o for o in outputs if "/cma-" in o and o.endswith(".pt")} == iterations  # the first split only
-    run = paths.run(CONFIG)
+    run = kinds.run_dir(CONFIG)
     assert {f"{run}/kinetics400/cma_table1.csv", f"{run}/ucf101/cma_table2.csv", f"{run}/ucf101/cma_attention.png",
             f"{run}/kinetics400/cma_fusion_weights.png"} <= outputs
     assert set(kinds.targets(CONFIG)) <= outputs

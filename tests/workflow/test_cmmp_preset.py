@@ -84,4 +84,4 @@ def test_ucf101_only_from_the_preset(work):
     out = snakemake(only, "-n")
     counts = job_counts(out)
     assert counts["train_stream"] == 6 and counts["cmmp_train"] == 8 and counts["two_stream_table"] == 1
-    assert "hmdb51" not in out and Path(paths.run(config(only))).name.startswith("ucf101-")  # results/ucf101-<key>
+    assert "hmdb51" not in out and Path(kinds.run_dir(config(only))).name.startswith("ucf101-")  # results/ucf101-<key>

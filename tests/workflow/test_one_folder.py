@@ -106,7 +106,7 @@ def test_both_papers_in_one_folder_redo_nothing_of_each_other_and_overwrite_noth
     assert paths.manifest(cmmp, "ucf101") == paths.manifest(cma, "ucf101")  # equal settings: one file
     assert paths.shards_dir(cmmp, "ucf101") != paths.shards_dir(cma, "ucf101")  # 24x24 and 22x22 frames
     assert paths.stream_model(cmmp, "ucf101", "rgb", 1) != paths.stream_model(cma, "ucf101", "rgb", 1)
-    assert paths.run(cmmp) != paths.run(cma)
+    assert kinds.run_dir(cmmp) != kinds.run_dir(cma)
     for config in (cmmp_like(), cma_like()):  # each is complete: nothing to redo for either
         again = snakemake(work, config, "-n")
         assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, again.stdout[-3000:]

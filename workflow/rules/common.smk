@@ -16,7 +16,7 @@ from twostream.workflow import (
 
 DATASETS = config["datasets"]
 GPUS = gpus_visible()
-RUN = paths.run(
+RUN = kinds.run_dir(
     config
 )  # results/<datasets>-<key>: the run's tables, figures and summary
 
