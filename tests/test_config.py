@@ -94,3 +94,21 @@ def test_the_schema_has_no_stray_keys() -> None:
     """An unquoted comma in a flow mapping makes a key with no value (once `'generated under data/<name>)': None`)."""
     assert _nulls(schema()) == []
     assert _nulls(yaml.safe_load((REPO / "config.yaml").read_text())) == []
+
+
+def test_snakemakes_config_strings_are_read_as_the_schemas_types() -> None:
+    """snakemake --config 'datasets={tiny: {enabled: false}}' gives 'false' (its YAML loader keeps nested scalars as
+    strings): numbers and booleans where the schema asks for them are read as such."""
+    from snakemake.cli import parse_config
+
+    config = tiny()
+    config["datasets"]["off"] = dict(config["datasets"]["tiny"])
+    items = parse_config(["datasets={tiny: {crop: 20, size: [24, 24], subset: {classes: 2}}, off: {enabled: false}}",
+                          "flow={bound: 15.5}"])
+    assert items["datasets"]["off"]["enabled"] == "false"
+    for key, value in items.items():
+        config[key].update(value) if key != "datasets" else [config[key][d].update(v) for d, v in value.items()]
+    prepare(config)
+    assert list(config["datasets"]) == ["tiny"] and config["flow"]["bound"] == 15.5
+    tiny_ = config["datasets"]["tiny"]
+    assert (tiny_["crop"], tiny_["size"], tiny_["subset"]) == (20, [24, 24], {"classes": 2})

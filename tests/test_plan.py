@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from twostream import paths, plan
+from twostream import kinds, paths, plan
 from twostream.config import prepare
 from twostream.data.ingest import ingest
 from twostream.workflow import snakemake_command

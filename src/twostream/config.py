@@ -110,11 +110,57 @@ def full_report(config: Any) -> str:
     return "\n\n".join(str(e) for e in _validator(False).iter_errors(config))
 
 
+def _resolve(node: Any) -> Any:
+    while isinstance(node, dict) and "$ref" in node:
+        node = schema()["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+    return node
+
+
+def _scalar(text: str, node: dict) -> Any:
+    """``text`` as the scalar type ``node`` asks for, where it reads as one; else ``text``."""
+    kind = node.get("type")
+    if kind == "boolean" and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    try:
+        if kind == "integer":
+            return int(text)
+        if kind == "number":
+            return float(text) if not text.lstrip("-").isdigit() else int(text)
+    except ValueError:
+        pass
+    return text
+
+
+def coerce(value: Any, node: Any = None) -> Any:
+    """``value`` with the strings that Snakemake's ``--config`` makes of nested scalars (its YAML loader reads
+    ``{enabled: false}`` as ``{'enabled': 'false'}``) turned into the types the schema asks for."""
+    node = _resolve(schema() if node is None else node)
+    if not isinstance(node, dict):
+        return value
+    if isinstance(value, dict):
+        props, extra = node.get("properties", {}), node.get("additionalProperties")
+        return {k: coerce(v, props.get(k, extra if isinstance(extra, dict) else None)) for k, v in value.items()}
+    if isinstance(value, list) and isinstance(node.get("items"), dict):
+        return [coerce(v, node["items"]) for v in value]
+    if isinstance(value, str):
+        for option in node.get("oneOf", [node]):
+            option = _resolve(option)
+            if option.get("type") == "array":
+                continue
+            converted = _scalar(value, option)
+            if converted is not value:
+                return converted
+    return value
+
+
 def prepare(config: MutableMapping[str, Any]) -> None:
     """Check ``config`` against the schema, fill in its defaults and drop the datasets switched off, in place.
 
-    ConfigError (one line per problem) if the schema refuses it or no dataset is left.
+    Strings where the schema asks for a number or a boolean (Snakemake's ``--config`` makes them of nested
+    values) are read as such first. ConfigError (one line per problem) if the schema refuses it or no dataset
+    is left.
     """
+    config.update(coerce(dict(config)))
     found = problems(config)
     if found:
         if os.environ.get(REPORT_VARIABLE):

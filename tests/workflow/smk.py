@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from twostream import paths
+from twostream import kinds, paths
 from twostream.config import prepare
 from twostream.workflow import snakemake_command
 

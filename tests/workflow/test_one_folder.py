@@ -13,7 +13,7 @@ import pytest
 import yaml
 from smk import REPO, TINY, data_dir, jobs, prepared, snakemake
 
-from twostream import paths
+from twostream import kinds, paths
 
 pytestmark = pytest.mark.slow
 TOPS = ("data", "results", "shards", "models", "logs")
