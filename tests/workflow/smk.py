@@ -44,7 +44,7 @@ def prepared(config: dict) -> dict:
 
 
 def run_dir(config: dict) -> str:
-    """The folder of a config's tables, figures and summary (``twostream.paths.run``)."""
+    """The folder of a config's tables, figures and summary (``twostream.kinds.run_dir``)."""
     return kinds.run_dir(prepared(config))
 
 
