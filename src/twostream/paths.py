@@ -19,7 +19,7 @@ re-runs the rules in place (their code version is a param, not part of the path)
         cmmp-<K>/split<k>/<variant>.pt                  CMMP (K: its settings and the stage-1 streams' keys)
         cma-<K>/split<k>/iter<n>.pt                     CMA (K: its settings and the flow stream's key)
         conv_fusion-<K>/split<k>.pt                     conv fusion (K: its settings and both streams' keys)
-    results/<datasets>-<R>/                             the run's tables, figures, plan.md and summary.md; R keys
+    results/<datasets>-<R>/                             (datasets in name order) the run's tables, figures, plan.md and summary.md; R keys
         d/two_stream.csv, ..., summary.md               all of the above and the tables' settings
                                                         (``twostream.kinds.run_dir``)
 
@@ -263,4 +263,4 @@ def run(config: Config, checkpoints: Mapping[str, list[str]]) -> str:
             except KeyError:  # a table of a kind the config does not train
                 continue
         parts[d] = {"checkpoints": checkpoints[d], "scores": scores_dir(config, d), "tables": tables}
-    return f"results/{'+'.join(config['datasets'])}-{digest(parts)}"
+    return f"results/{'+'.join(sorted(config['datasets']))}-{digest(parts)}"  # in any key order the same

@@ -12,7 +12,7 @@ from smk import data_dir, prepared, run_dir, snakemake, tiny_config
 from twostream import kinds, paths
 
 pytestmark = pytest.mark.slow
-RUN = run_dir(tiny_config(Path()))  # the run's tables: results/tiny+ext-<key> (twostream.paths)
+RUN = run_dir(tiny_config(Path()))  # the run's tables: results/ext+tiny-<key> (twostream.kinds.run_dir)
 DATA = data_dir(tiny_config(Path()), "tiny")  # tiny's shard index and failures
 
 
