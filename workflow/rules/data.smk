@@ -12,7 +12,7 @@ rule synthetic:
         spec=spec(specs.SyntheticSpec),
         code=code("synthetic"),
     shell:
-        "python -m twostream synthetic --spec {params.spec:q} --out {output} > {log} 2>&1"
+        "python -m twostream synthetic --spec {params.spec:q} --out {output:q} > {log:q} 2>&1"
 
 
 checkpoint ingest:
@@ -32,7 +32,7 @@ checkpoint ingest:
         code=code("ingest"),
     shell:
         "python -m twostream ingest {params.source} --workers {threads}"
-        " --out {output.manifest} --failures {output.failures} > {log} 2>&1"
+        " --out {output.manifest:q} --failures {output.failures:q} 2> {log:q} | tee -a {log:q}"
 
 
 rule extract:
@@ -56,8 +56,8 @@ rule extract:
         ),
         code=code("extract"),
     shell:
-        ": > {log}; python -m twostream extract --spec {params.spec:q} --manifest {input.manifest}"
-        " --chunk {params.chunk} --shards {params.shards} --threads {threads} --out {output} 2>> {log} | tee -a {log}"
+        ": > {log:q}; python -m twostream extract --spec {params.spec:q} --manifest {input.manifest:q}"
+        " --chunk {params.chunk} --shards {params.shards:q} --threads {threads} --out {output:q} 2>> {log:q} | tee -a {log:q}"
 
 
 rule index:
@@ -76,5 +76,6 @@ rule index:
         current=current(lambda w: paths.index(config, w.dataset)),
         code=code("index"),
     shell:
-        "python -m twostream index --manifest {input.manifest} --ingest-failures {input.failures}"
-        " --chunks {input.chunks} --out {output.index} --failures {output.failures} > {log} 2>&1"
+        "python -m twostream index --dataset {wildcards.dataset:q} --manifest {input.manifest:q}"
+        " --ingest-failures {input.failures:q} --chunks {input.chunks:q} --out {output.index:q}"
+        " --failures {output.failures:q} 2> {log:q} | tee -a {log:q}"
