@@ -84,6 +84,7 @@ class Training(Loading):
     prefetch: int = key("train.prefetch")
     seed: int = key("seed")
     checkpoint_every: int = key("train.checkpoint_every")
+    validate_every: int = key("train.validate_every")  # steps between validations (0: at each epoch end)
 
 
 # --- trainers (twostream train --kind K) ---
@@ -149,18 +150,6 @@ class SyntheticSpec:
     frames: int = key("datasets.{dataset}.synthetic.frames")
     size: tuple[int, int] = key("datasets.{dataset}.synthetic.size")  # (H, W)
     seed: int = key("datasets.{dataset}.synthetic.seed")
-
-
-@dataclass(frozen=True)
-class IngestSpec:
-    """One dataset's ingest besides its files (``--kind``, ``--root``, ...): its name in its summary line, the splits
-    whose files it needs, the folder kind's seeded draw and the share of listed videos that must be found."""
-
-    dataset: str = key("{dataset}")
-    splits: list[int] = key("datasets.{dataset}.splits")
-    test_fraction: float = key("datasets.{dataset}.test_fraction")
-    seed: int = key("seed")
-    min_present: float = key("datasets.{dataset}.min_present")
 
 
 @dataclass(frozen=True)
@@ -264,13 +253,39 @@ def _schema() -> dict:
     return yaml.safe_load(SCHEMA.read_text())
 
 
-def schema_default(path: str) -> Any:
-    """The schema's default of a config key (``flow.variant``), for the commands a person runs without a config."""
-    node: dict = _schema()
+def schema_node(path: str) -> dict | None:
+    """The schema of a config path (``datasets.ucf101.crop``, ``train.rgb``; any name fills a ``{wildcard}``), $refs
+    followed; None where the schema has no such key."""
+    root = _schema()
+    node: dict | None = root
     for part in path.split("."):
-        node = node["properties"][part]
-    return node["default"]
+        node = _resolved(root, node)
+        if node is None:
+            return None
+        if part in node.get("properties", {}):
+            node = node["properties"][part]
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = node["additionalProperties"]
+        else:
+            return None
+    return _resolved(root, node)
 
+
+def _resolved(root: dict, node: dict | None) -> dict | None:
+    while node is not None and "$ref" in node:
+        target: Any = root
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target.get(part) if isinstance(target, dict) else None
+        node = target
+    return node
+
+
+def schema_default(path: str) -> Any:
+    """The schema's default of a config path (KeyError where it has none)."""
+    node = schema_node(path)
+    if node is None or "default" not in node:
+        raise KeyError(f"the schema has no default for {path}")
+    return node["default"]
 
 
 class SpecError(ValueError):

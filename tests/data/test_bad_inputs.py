@@ -16,9 +16,8 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-from specs import extraction, spec
+from specs import extraction
 
-from twostream import specs
 from twostream.cli import main
 from twostream.data.shards import Shard
 from twostream.data.video import read_frames
@@ -95,7 +94,7 @@ def run(dataset, tmp_path_factory):
         capture.undo()
         err[name] = buf.getvalue()
 
-    cli("ingest", "ingest", "--spec", spec(specs.IngestSpec), "--kind", "ucf101", "--root", str(dataset / "videos"), "--splits", str(dataset / "splits"),
+    cli("ingest", "ingest", "--kind", "ucf101", "--root", str(dataset / "videos"), "--splits-dir", str(dataset / "splits"),
         "--out", str(out / "manifest.csv"), "--failures", str(out / "ingest_failures.csv"))
     for chunk in (0, 1):
         cli(f"extract{chunk}", "extract", "--spec", extraction(7, (32, 32)), "--manifest", str(out / "manifest.csv"),

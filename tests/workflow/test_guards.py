@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from smk import TINY, jobs, shell_commands, snakemake
+from smk import TINY, data_dir, jobs, prepared, shell_commands, snakemake
+
+from twostream import paths
 
 pytestmark = pytest.mark.slow
 
@@ -44,8 +46,8 @@ def ucf(root: str, splits=(1,)) -> dict:
 def test_a_wrong_root_stops_before_any_flow_with_one_line(tmp_path, texture_video) -> None:
     ucf_tree(tmp_path, texture_video)
     config = {**base(), "datasets": {"mine": ucf("data")}}  # one level too high
-    proc = snakemake(tmp_path, config, "results/mine/shards.csv")
-    assert proc.returncode != 0 and not (tmp_path / "results/mine/chunks").exists() and not (tmp_path / "shards").exists()
+    proc = snakemake(tmp_path, config, f"{data_dir(config, 'mine')}/shards.csv")
+    assert proc.returncode != 0 and not list(tmp_path.glob("results/mine/*/chunks")) and not (tmp_path / "shards").exists()
     line = (f"twostream ingest: error: dataset 'mine': only 0 of 10 listed videos are under the root "
             f"{tmp_path / 'data'} (0%, fewer than min_present 0.8); not there: {tmp_path / 'data'}/Alpha/v_Alpha_0.*, "
             f"{tmp_path / 'data'}/Alpha/v_Alpha_1.*; did you mean root: {tmp_path / 'data' / 'UCF-101'}? (10 of 10 "
@@ -60,9 +62,9 @@ def test_a_training_set_smaller_than_one_batch_stops_before_any_flow(tmp_path, t
             texture_video(tmp_path / "videos" / c / f"{k}.avi")
     config = {**base(), "datasets": {"few": {"kind": "folder", "root": "videos", "splits": [1], "size": [32, 32],
                                              "crop": 28}}}
-    proc = snakemake(tmp_path, config, "models/few/split1/rgb.pt")
-    assert proc.returncode != 0 and (tmp_path / "results/few/manifest.csv").is_file()
-    assert not (tmp_path / "results/few/chunks").exists()
+    proc = snakemake(tmp_path, config, paths.stream_model(prepared(config), "few", "rgb", 1))
+    assert proc.returncode != 0 and (tmp_path / paths.manifest(prepared(config), "few")).is_file()
+    assert not list(tmp_path.glob("results/few/*/chunks"))
     assert ("config error: dataset 'few': split 1 has 4 training videos, fewer than one stream batch "
             "(train.batch_size: 6): add videos or lower train.batch_size") in proc.stderr.splitlines(), proc.stderr
     assert "Traceback" not in proc.stderr
@@ -85,7 +87,7 @@ def test_only_the_configured_splits_files_are_required_and_paths_are_quoted(tmp_
     root = tmp_path / "Bob's \"videos\" $(touch pwned); x"
     (tmp_path / "data" / "UCF-101").rename(root)
     config = {**base(), "datasets": {"mine": ucf(str(root))}}
-    proc = snakemake(tmp_path, config, "results/mine/shards.csv", "-n", "-p")
+    proc = snakemake(tmp_path, config, f"{data_dir(config, 'mine')}/shards.csv", "-n", "-p")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert [rule for rule, _, _ in jobs(proc.stdout)][:1] == ["ingest"]
     (command,) = [c for rule, c in shell_commands(proc.stdout) if rule == "ingest"]

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from specs import spec
-
-from twostream import specs
 from twostream.cli import main
 from twostream.data.ingest import FAILURE_COLUMNS, ingest, read_manifest
 
 
-def ingestion(**values) -> list[str]:
-    """``--spec`` of tiny.yaml's dataset, ``values`` over it."""
-    return ["--spec", spec(specs.IngestSpec, **values)]
+def ingestion(dataset: str = "tiny", **values) -> list[str]:
+    """``--dataset`` and the options of ``values`` (``test_fraction=0.3`` -> ``--test-fraction 0.3``)."""
+    return ["--dataset", dataset, *(a for k, v in values.items() for a in (f"--{k.replace('_', '-')}", str(v)))]
 
 
 @pytest.fixture
@@ -64,7 +61,7 @@ def test_failures_file_lists_failures(tmp_path, root):
     ("extra", "named"),
     [
         (["--kind", "folder", "--root", "{tmp}/absent"], "{tmp}/absent"),
-        (["--kind", "ucf101", "--root", "{tmp}", "--splits", "{tmp}"], "{tmp}/classInd.txt"),
+        (["--kind", "ucf101", "--root", "{tmp}", "--splits-dir", "{tmp}"], "{tmp}/classInd.txt"),
         (["--kind", "kinetics400", "--root", "{tmp}", "--annotations", "{tmp}/train.csv"], "{tmp}/train.csv"),
     ],
     ids=["root", "splits", "annotations"],
