@@ -38,6 +38,7 @@ from twostream.data.rawframes.writer import (
 )
 from twostream.data.shards import ShardError
 from twostream.data.video import VideoError, describe_dropped
+from twostream.files import WriteError
 from twostream.flow import FlowBackend
 
 TYPICAL_SIZE = (256, 340)  # sizes GPU flow batches (the pipeline's core) when videos differ in size
@@ -121,6 +122,8 @@ def _results(videos: list[Video], out: Path, backend: FlowBackend | None, settin
                     todo.append((video, recipe))
                     continue
                 result = done, "kept"
+        except WriteError:
+            raise  # the output folder refuses writes (disk full, read-only): so would it for every other video
         except ERRORS as e:
             result = e
         yield video, result
@@ -149,6 +152,8 @@ def _core(todo: list[tuple[Video, dict]], out: Path, backend: FlowBackend, setti
         try:
             result = build(out / video.video_id, recipe, write_decoded(decoded[0], decoded[2], flow, settings),
                            lambda frames, flows: None), "done"
+        except WriteError:
+            raise  # the output folder refuses writes (disk full, read-only): so would it for every other video
         except ERRORS as e:
             result = e
         yield video, result
