@@ -394,13 +394,13 @@ def part_models(report: Report, device: str, dry: bool, what: str) -> None:
                 for batch in p["batches"]:
                     report.measure("train", lambda n=name, k=kind, c=config, b=batch: train_kind(
                         n, k, c, index, b, p, dev, Path(tmp)), append=True)
+            else:
+                report.measure("eval", lambda n=name, k=kind, c=config: eval_kind(n, k, c, index, p, dev), append=True)
         if what == "train":  # train.compile: the RGB stream at the middle batch size, against its eager row
             kind, config = kind_configs(p["depth"], CLASSES)["stream_rgb"]
             batch = p["batches"][len(p["batches"]) // 2]
             report.measure("train_compiled", lambda: train_kind("stream_rgb", kind, config, index, batch, p, dev,
                                                                 Path(tmp), compile=True))
-            else:
-                report.measure("eval", lambda n=name, k=kind, c=config: eval_kind(n, k, c, index, p, dev), append=True)
 
 
 def main() -> int:
