@@ -92,7 +92,7 @@ def timed_import(rows: pd.DataFrame, out: Path, source: Source) -> tuple[float, 
     for old in out.glob("*.h5"):
         old.unlink()  # a kept shard would skip the work
     start = time.perf_counter()
-    index = import_chunk(rows, out, source, bound=BOUND, quality=QUALITY)
+    index = import_chunk(rows, out, source, bound=BOUND, quality=QUALITY, length=5)
     return time.perf_counter() - start, index
 
 
@@ -121,7 +121,7 @@ def main() -> None:
         backend = get_backend(backend_name, "cpu")
         start = time.perf_counter()
         extracted = extract_chunk(rows, backend, scratch / "extracted", size=size, bound=BOUND, quality=QUALITY,
-                                  workers=args.threads, encoders=args.threads)
+                                  length=5, workers=args.threads, encoders=args.threads)
         extract_s = time.perf_counter() - start
         ok = extracted[extracted["status"] == "ok"]
         frames = int(ok["frames"].sum())

@@ -1,6 +1,7 @@
 # Shared wiring: dataset lookups, code versions, chunk lists, final targets.
 import math
 import re
+import shlex
 
 from twostream import kinds, specs
 from twostream.specs import spec_for
@@ -59,10 +60,21 @@ def spec(cls):
     return lambda w: spec_for(cls, config, w)
 
 
+def sourced(source):
+    """Wildcard pattern of the datasets whose root holds `source` (videos or rawframes): rules that make a
+    dataset's manifest and chunks differ by source."""
+    names = [re.escape(n) for n, d in DATASETS.items() if d["source"] == source]
+    return "|".join(names) or "(?!)"  # (?!) matches nothing: no dataset of that source
+
+
 def ingest_inputs(w):
     d = ds(w)
     if d["kind"] == "synthetic":
         return [f"data/{w.dataset}"]
+    if d["kind"] == "mmaction2":
+        return [p for pair in d["lists"] for p in pair] + [
+            d[k] for k in ("classes",) if k in d
+        ]
     if d["kind"] == "ucf101":
         names = ["classInd.txt"] + [
             f"{s}list0{k}.txt" for s in ("train", "test") for k in (1, 2, 3)
@@ -89,12 +101,37 @@ def ingest_args(w):
         args += " --annotations " + " ".join(f"'{a}'" for a in d["annotations"])
     if d["kind"] == "folder":
         args += f" --seed {config['seed']} --test-fraction {d['test_fraction']}"
+    for train, val in d.get("lists", []):
+        args += f" --lists {shlex.quote(train)} {shlex.quote(val)}"
+    if "classes" in d:
+        args += f" --classes {shlex.quote(d['classes'])}"
     return args
+
+
+def rawframes_naming_args(w):
+    """The naming keys of a rawframes dataset that are given (the others are detected by `twostream ingest`)."""
+    keys = ds(w)["rawframes"]
+    templates = keys.get("filename_tmpl", {})
+    args = [
+        f"--{part}-tmpl {shlex.quote(templates[part])}"
+        for part in ("rgb", "flow")
+        if part in templates
+    ]
+    if "start_index" in keys:
+        args.append(f"--start-index {keys['start_index']}")
+    return " ".join(args)
+
+
+def ingest_checkpoint(name):
+    """The checkpoint that makes a dataset's manifest: ingest (videos) or ingest_rawframes."""
+    if DATASETS[name]["source"] == "rawframes":
+        return checkpoints.ingest_rawframes
+    return checkpoints.ingest
 
 
 def chunk_indexes(w):
     """One index per chunk of the manifest (known once ingest has run)."""
-    manifest = checkpoints.ingest.get(dataset=w.dataset).output.manifest
+    manifest = ingest_checkpoint(w.dataset).get(dataset=w.dataset).output.manifest
     with open(manifest) as f:
         videos = sum(1 for _ in f) - 1
     chunks = math.ceil(videos / config["flow"]["chunk_size"])

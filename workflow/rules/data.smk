@@ -1,4 +1,4 @@
-# Data: synthetic generation, ingest, flow + pack in chunks, shard index.
+# Data: synthetic generation, ingest, flow + pack in chunks (or a rawframes import), shard index.
 
 
 rule synthetic:
@@ -23,6 +23,8 @@ checkpoint ingest:
         failures="results/{dataset}/ingest_failures.csv",
     log:
         "logs/ingest/{dataset}.log",
+    wildcard_constraints:
+        dataset=sourced("videos"),
     conda:
         "../../envs/twostream.yaml"
     threads: workflow.cores
@@ -41,6 +43,8 @@ rule extract:
         "results/{dataset}/chunks/{chunk}.csv",
     log:
         "logs/extract/{dataset}/{chunk}.log",
+    wildcard_constraints:
+        dataset=sourced("videos"),
     conda:
         "../../envs/twostream.yaml"
     threads: max(1, workflow.cores // GPUS) if GPUS else 1
@@ -53,6 +57,50 @@ rule extract:
     shell:
         "python -m twostream extract --spec {params.spec:q} --manifest {input.manifest} --chunk {params.chunk}"
         " --shards shards/{wildcards.dataset} --threads {threads} --out {output} > {log} 2>&1"
+
+
+checkpoint ingest_rawframes:
+    input:
+        ingest_inputs,
+    output:
+        manifest="results/{dataset}/manifest.csv",
+        failures="results/{dataset}/ingest_failures.csv",
+        naming="results/{dataset}/rawframes_naming.json",
+    log:
+        "logs/ingest/{dataset}.log",
+    wildcard_constraints:
+        dataset=sourced("rawframes"),
+    conda:
+        "../../envs/twostream.yaml"
+    params:
+        source=ingest_args,
+        naming=rawframes_naming_args,
+        code=code("ingest"),
+    shell:
+        "python -m twostream ingest {params.source} {params.naming} --rawframes {output.naming}"
+        " --out {output.manifest} --failures {output.failures} > {log} 2>&1"
+
+
+rule import_rawframes:
+    input:
+        manifest="results/{dataset}/manifest.csv",
+        naming="results/{dataset}/rawframes_naming.json",
+    output:
+        "results/{dataset}/chunks/{chunk}.csv",
+    log:
+        "logs/import_rawframes/{dataset}/{chunk}.log",
+    wildcard_constraints:
+        dataset=sourced("rawframes"),
+    conda:
+        "../../envs/twostream.yaml"
+    params:
+        chunk=lambda w: int(w.chunk),
+        spec=spec(specs.ImportSpec),
+        code=code("import-rawframes"),
+    shell:
+        "python -m twostream import-rawframes --spec {params.spec:q} --manifest {input.manifest}"
+        " --naming {input.naming} --chunk {params.chunk} --shards shards/{wildcards.dataset}"
+        " --out {output} > {log} 2>&1"
 
 
 rule index:
@@ -68,7 +116,9 @@ rule index:
     conda:
         "../../envs/twostream.yaml"
     params:
+        stage=lambda w: "import" if ds(w)["source"] == "rawframes" else "flow+pack",
         code=code("index"),
     shell:
         "python -m twostream index --manifest {input.manifest} --ingest-failures {input.failures}"
-        " --chunks {input.chunks} --out {output.index} --failures {output.failures} > {log} 2>&1"
+        " --chunks {input.chunks} --stage {params.stage} --out {output.index} --failures {output.failures}"
+        " > {log} 2>&1"

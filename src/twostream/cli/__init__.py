@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "synthetic": "Generate the embedded synthetic dataset in UCF-101 layout.",
     "ingest": "Build a dataset manifest (and failures list) from its official files.",
     "extract": "Compute flow and write per-video HDF5 shards for one chunk of a manifest.",
+    "import-rawframes": "Pack one chunk of a rawframes dataset (frames and flow images) into shards, no flow computed.",
     "index": "Merge chunk indexes into one shard index and one failures table.",
     "flow": "Write the raw TV-L1 flow of one image pair as a Middlebury .flo file.",
     "rawframes": "Write frames and TV-L1 flow as denseflow-style JPEG folders with mmaction2 file lists.",

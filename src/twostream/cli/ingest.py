@@ -1,18 +1,26 @@
-"""``twostream ingest``: write a dataset's manifest and failures tables from its official files."""
+"""``twostream ingest``: write a dataset's manifest and failures tables from its official files.
+
+With ``--rawframes NAMING``, the root holds rawframes folders (one per video) in place of video files:
+their naming (templates and first numbers, detected where not given) is written to NAMING as JSON, for
+``twostream import-rawframes``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from twostream.data.ingest import KINDS, IngestError, ingest
-from twostream.files import write_csv
+from twostream.data.rawframes.catalog import rawframes_manifest
+from twostream.data.rawframes.naming import RawframesError
+from twostream.files import write_csv, write_text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", required=True, choices=KINDS, help="dataset layout")
-    parser.add_argument("--root", required=True, help="folder holding the videos")
+    parser.add_argument("--root", required=True, help="folder holding the videos (or rawframes folders)")
     parser.add_argument("--splits", help="official split folder (ucf101, hmdb51)")
     parser.add_argument(
         "--annotations", nargs="+", metavar="CSV", help="official annotation CSVs (kinetics400)"
@@ -21,26 +29,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--test-fraction", type=float, help="share of each class for test (folder; config: test_fraction)"
     )
+    parser.add_argument("--lists", nargs=2, action="append", metavar=("TRAIN", "VAL"),
+                        help="mmaction2 file lists of one split (mmaction2; once per split)")
+    parser.add_argument("--classes", help="classes file of the lists (mmaction2; optional)")
+    parser.add_argument("--rawframes", metavar="NAMING",
+                        help="the root holds rawframes folders: write their naming (JSON) here")
+    parser.add_argument("--rgb-tmpl", help="rawframes: the frames' filename_tmpl (default: detected)")
+    parser.add_argument("--flow-tmpl", help="rawframes: the flow's filename_tmpl, axis then number (default: detected)")
+    parser.add_argument("--start-index", type=int, help="rawframes: the first frame number (default: detected)")
     parser.add_argument("--workers", type=int, default=1, help="processes probing videos")
     parser.add_argument("--out", required=True, help="manifest CSV to write")
     parser.add_argument("--failures", required=True, help="failures CSV to write (always written)")
 
 
 def run(args: argparse.Namespace) -> int:
+    split_files = {"splits_dir": args.splits, "annotations": args.annotations, "lists": args.lists,
+                   "classes": args.classes}
+    naming_keys = (args.rgb_tmpl, args.flow_tmpl, args.start_index)
     try:
-        manifest, failures = ingest(
-            args.kind,
-            args.root,
-            splits_dir=args.splits,
-            annotations=args.annotations,
-            seed=args.seed,
-            test_fraction=args.test_fraction,
-            workers=args.workers,
-            aliases=Path(args.out).parent / "aliases",  # safe-named links to names OpenCV cannot take
-        )
-    except IngestError as e:
+        if args.rawframes is None and naming_keys != (None, None, None):
+            raise IngestError("--rgb-tmpl, --flow-tmpl and --start-index are for --rawframes")
+        if args.rawframes is not None:
+            manifest, failures, naming = rawframes_manifest(
+                args.kind, args.root, rgb=args.rgb_tmpl, flow=args.flow_tmpl, start=args.start_index,
+                seed=args.seed, test_fraction=args.test_fraction, **split_files)
+        else:
+            manifest, failures = ingest(
+                args.kind,
+                args.root,
+                seed=args.seed,
+                test_fraction=args.test_fraction,
+                workers=args.workers,
+                aliases=Path(args.out).parent / "aliases",  # safe-named links to names OpenCV cannot take
+                **split_files,
+            )
+    except (IngestError, RawframesError) as e:
         print(f"twostream ingest: error: {e}", file=sys.stderr)
         return 2
+    if args.rawframes is not None:
+        write_text(json.dumps(naming.describe(), indent=1) + "\n", args.rawframes)
+        print(f"rawframes named {naming.rgb.text!r} (from {naming.rgb_start}), flow {naming.flow.text!r} "
+              f"(from {naming.flow_start}, axes {'/'.join(naming.flow.axes)}) -> {args.rawframes}", file=sys.stderr)
     write_csv(manifest, args.out)
     write_csv(failures, args.failures)
     print(
