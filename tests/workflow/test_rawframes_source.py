@@ -24,7 +24,7 @@ TABLE = "results/tiny/two_stream.csv"
 
 
 def small_config() -> dict:
-    """tiny.yaml, stage 1 only (the streams and the two-stream table)."""
+    """tiny.yaml, stage 1 only (the streams and the two-stream table, whose config is the end-to-end run's)."""
     config = yaml.safe_load(TINY.read_text())
     for section in ("cmmp", "cma", "conv_fusion"):
         config.pop(section)
@@ -41,19 +41,17 @@ def rawframes_config(root: Path, splits_dir: Path, **rawframes) -> dict:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> Path:
-    """The tiny synthetic dataset from its videos, to the two-stream table."""
-    work = tmp_path_factory.mktemp("videos")
-    proc = snakemake(work, small_config(), TABLE)
-    assert proc.returncode == 0, proc.stderr[-5000:]
-    return work
+def reference(run: Path) -> Path:
+    """The tiny synthetic dataset from its videos to every table: the end-to-end run the workflow tests share."""
+    return run
 
 
 def export(reference: Path, out: Path) -> None:
     """``twostream rawframes --from-shards --two-level``: the reference's shards as Class/video folders."""
     proc = subprocess.run([sys.executable, "-m", "twostream", "rawframes", "--from-shards",
                            str(reference / "results/tiny/shards.csv"), "--two-level", "--out", str(out)],
-                          env=dict(os.environ, PYTHONPATH=str(REPO / "src")), capture_output=True, text=True)
+                          cwd=reference, env=dict(os.environ, PYTHONPATH=str(REPO / "src")), capture_output=True,
+                          text=True)  # the index's shard paths are relative to the run's folder
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
@@ -69,7 +67,7 @@ def test_the_exported_rawframes_give_the_same_table(reference, tmp_path) -> None
     theirs = pd.read_csv(reference / "results/tiny/shards.csv").set_index("video_id")
     assert sorted(ours.index) == sorted(theirs.index)
     vid = ours.index[0]
-    with Shard(ours.at[vid, "shard"]) as a, Shard(theirs.at[vid, "shard"]) as b:
+    with Shard(tmp_path / ours.at[vid, "shard"]) as a, Shard(reference / theirs.at[vid, "shard"]) as b:
         assert a.frames == b.frames
         assert [a.rgb_bytes(t).tobytes() for t in range(a.frames)] == [b.rgb_bytes(t).tobytes() for t in range(a.frames)]
         assert [x.tobytes() for x in a.flow_bytes(0, a.frames - 1)] == [
@@ -83,7 +81,7 @@ def denseflow_tree(reference: Path, root: Path) -> list[str]:
     for row in index.itertuples():
         folder = root / row.class_name / row.video_id
         folder.mkdir(parents=True)
-        with Shard(row.shard) as shard:
+        with Shard(reference / row.shard) as shard:
             for t in range(shard.frames):
                 (folder / f"img_{t:05d}.jpg").write_bytes(shard.rgb_bytes(t).tobytes())
             for t in range(shard.frames - 1):
