@@ -7,6 +7,11 @@ uninterrupted run ends (on the same device and precision). Checkpoints are writt
 atomically to ``<out>.resume`` every ``checkpoint_every`` steps, at every epoch end and
 on SIGTERM, and deleted once the final weights are written.
 
+The learning rate is divided by 10 at the milestones and, with ``plateau_patience``, when the epoch
+loss stalls, kept in the checkpointed state. Not ``torch.optim.lr_scheduler``: its schedulers multiply
+by 0.1 (0.01 * 0.1 = 0.0010000000000000002, not 0.001), which would change every trained weight
+against the runs published so far, for no gain in what the schedule does.
+
 Speed: one DataLoader (and its workers, persistent, prefetching across epoch ends) serves
 the whole run; its sampler yields (epoch, item) keys in the order above, so workers need no
 ``set_epoch`` from the main process. Batches are pinned and copied without blocking; the
