@@ -93,10 +93,20 @@ def device_problems(config: Mapping[str, Any], gpus: int) -> list[str]:
     return problems
 
 
+def model_problems(config: Mapping[str, Any]) -> list[str]:
+    """ImageNet weights asked for a depth that has none (ResNet-10)."""
+    model = config["model"]
+    if model["pretrained"] == "imagenet" and model["depth"] == 10:
+        return ["model.pretrained is imagenet but no ImageNet weights exist for ResNet-10 (model.depth 10): set "
+                "model.pretrained to none or a state dict's path, or model.depth to 18 or more"]
+    return []
+
+
 def check_config(config: Mapping[str, Any], gpus: int | None = None) -> None:
     """Raise ConfigError listing every dataset problem of a schema-validated config, unwritable outputs, and
     (``gpus``: how many this machine has, None where the jobs run elsewhere) configured GPUs that are not there."""
     problems = [p for name, d in config["datasets"].items() for p in dataset_problems(name, d)]
+    problems += model_problems(config)
     problems += folder_problems(list(config["datasets"]))
     if gpus is not None:
         problems += device_problems(config, gpus)

@@ -84,6 +84,7 @@ class Training(Loading):
     prefetch: int = key("train.prefetch")
     seed: int = key("seed")
     checkpoint_every: int = key("train.checkpoint_every")
+    validate_every: int = key("train.validate_every")  # steps between validations (0: at each epoch end)
 
 
 # --- trainers (twostream train --kind K) ---

@@ -104,13 +104,34 @@ def gpus_visible() -> int:
     return len(list(gpus.iterdir())) if gpus.is_dir() else 0
 
 
-def check_weights(depth: int, pretrained: str, torch_home: str) -> None:
-    """Before any job runs: fail now if the pretrained weights the config names are unavailable."""
-    from twostream.models.streams import check_pretrained  # imports torch: only when a run starts
+_REPORTED: set[str] = set()
 
+
+def pretrained_weights(depth: int, pretrained: str, torch_home: str, dry_run: bool = False) -> list[str]:
+    """The weights file a training job starts from (``model.pretrained``), as the rule's input: none for ``none``,
+    the file for a path, torchvision's cache file for ``imagenet``. Only jobs that train read it, so a plan
+    that trains nothing needs no weights. Missing ImageNet weights are one line naming them and the command that
+    fetches them; a run then stops before any job (the missing input), a dry run (``dry_run``) goes on."""
+    if pretrained == "none":
+        return []
+    if pretrained != "imagenet":
+        return [pretrained]
+    from twostream.models.streams import imagenet_cache_path  # imports torch: only for a plan that trains
+
+    previous = os.environ.get("TORCH_HOME")
     if torch_home:
         os.environ["TORCH_HOME"] = torch_home
-    check_pretrained(depth, pretrained)
+    try:
+        path = str(imagenet_cache_path(depth))
+    finally:
+        if torch_home:
+            os.environ.pop("TORCH_HOME") if previous is None else os.environ.update(TORCH_HOME=previous)
+    if not os.path.isfile(path) and path not in _REPORTED:
+        _REPORTED.add(path)
+        home = f" --torch-home {torch_home}" if torch_home else ""
+        print(f"missing ImageNet weights for ResNet-{depth}: {path}; fetch them once with `twostream weights --depth"
+              f" {depth}{home}` (on a machine with internet access), or set model.pretrained: none", file=sys.stderr)
+    return [] if dry_run and not os.path.isfile(path) else [path]
 
 
 def launcher(gpus: int, nodes: int, port: int = 29500) -> str:

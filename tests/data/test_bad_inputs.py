@@ -94,7 +94,7 @@ def run(dataset, tmp_path_factory):
         capture.undo()
         err[name] = buf.getvalue()
 
-    cli("ingest", "ingest", "--kind", "ucf101", "--root", str(dataset / "videos"), "--splits", str(dataset / "splits"),
+    cli("ingest", "ingest", "--kind", "ucf101", "--root", str(dataset / "videos"), "--splits-dir", str(dataset / "splits"),
         "--out", str(out / "manifest.csv"), "--failures", str(out / "ingest_failures.csv"))
     for chunk in (0, 1):
         cli(f"extract{chunk}", "extract", "--spec", extraction(7, (32, 32)), "--manifest", str(out / "manifest.csv"),

@@ -104,3 +104,16 @@ def test_tensorboard_event_files_hold_the_plotted_numbers(tmp_path):
     events = EventAccumulator(str(tmp_path / "tb/split1/rgb")).Reload()
     assert [e.value for e in events.Scalars("lr")] == pytest.approx([0.01, 0.01, 0.001, 0.001])
     assert [e.step for e in events.Scalars("loss")] == [0, 1, 2, 3]
+
+
+def test_the_validation_curve_is_drawn_dashed_beside_the_training_accuracy():
+    runs = {"rgb-x/split1": ("stream", [{**h, "val_acc": 0.1 * h["epoch"], "step": 10 * h["epoch"]}
+                                        for h in history(4, 2.0, 0.01)])}
+    table = training_curves.curves(runs)
+    assert table["val_acc"].tolist() == pytest.approx([0.0, 0.1, 0.2, 0.3]) and table["step"].tolist() == [0, 10, 20, 30]
+    assert training_curves.curves(RUNS)["val_acc"].isna().all()  # histories without validation
+    fig = training_curves.draw(table, "t")
+    accuracy = fig.axes[1]  # the second row: accuracy
+    (validation,) = [line for line in accuracy.get_lines() if line.get_label() == "rgb-x/split1 (validation)"]
+    assert validation.get_linestyle() == "--"
+    np.testing.assert_allclose(validation.get_ydata(), table["val_acc"])

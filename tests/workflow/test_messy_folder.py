@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from smk import TINY, snakemake
+from smk import TINY, data_dir, prepared, snakemake
+
+from twostream import paths
 
 from twostream.data.shards import Shard, video_id_of
 
@@ -76,14 +78,15 @@ def messy(tmp_path_factory) -> tuple[Path, object]:
         config.pop(paper)
     config["datasets"] = {"messy": {"kind": "folder", "root": "videos", "splits": [1], "size": [32, 32], "crop": 28}}
     config["flow"]["chunk_size"] = 5
-    proc = snakemake(work, config, "results/messy/shards.csv", "results/messy/failures.csv")
-    return work, proc
+    data = data_dir(config, "messy")
+    proc = snakemake(work, config, f"{data}/shards.csv", f"{data}/failures.csv")
+    return work, proc, config
 
 
 def test_every_decodable_video_is_in_the_shard_index_and_the_run_exits_0(messy) -> None:
-    work, proc = messy
+    work, proc, config = messy
     assert proc.returncode == 0, proc.stderr[-4000:]
-    index = pd.read_csv(work / "results/messy/shards.csv", keep_default_na=False)
+    index = pd.read_csv(work / data_dir(config, "messy") / "shards.csv", keep_default_na=False)
     assert dict(zip(index["video_id"], index["class_name"])) == KEPT
     assert len(set(index["shard"])) == len(index)
     for _, row in index.iterrows():
@@ -93,8 +96,8 @@ def test_every_decodable_video_is_in_the_shard_index_and_the_run_exits_0(messy) 
 
 
 def test_everything_else_is_listed_with_its_reason(messy) -> None:
-    work, _ = messy
-    failures = pd.read_csv(work / "results/messy/failures.csv", keep_default_na=False)
+    work, _, config = messy
+    failures = pd.read_csv(work / data_dir(config, "messy") / "failures.csv", keep_default_na=False)
     left_out = failures[~failures["reason"].str.startswith("truncated")].copy()
     left_out["video"] = left_out["video"].str.removeprefix(f"{work / 'videos'}/")  # duplicates: by full path
     assert sorted(left_out["video"]) == sorted(LISTED)
@@ -104,6 +107,7 @@ def test_everything_else_is_listed_with_its_reason(messy) -> None:
 
 
 def test_an_impossible_frame_count_is_unknown_in_the_manifest(messy) -> None:
-    work, _ = messy
-    manifest = pd.read_csv(work / "results/messy/manifest.csv", keep_default_na=False).set_index("video_id")
+    work, _, config = messy
+    manifest = pd.read_csv(work / paths.manifest(prepared(config), "messy"), keep_default_na=False)
+    manifest = manifest.set_index("video_id")
     assert manifest.loc["wave/image", "frames"] == 0 and manifest.loc["run/good_00", "frames"] == 8

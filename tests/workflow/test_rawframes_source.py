@@ -14,13 +14,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from smk import REPO, TINY, snakemake
+from smk import REPO, TINY, data_dir, prepared, run_dir, snakemake, tiny_config
 
+from twostream import paths
 from twostream.data.shards import Shard
 
 pytestmark = pytest.mark.slow
 
-TABLE = "results/tiny/two_stream.csv"
+REFERENCE = tiny_config(Path())  # the end-to-end run's config: its paths (twostream.paths)
 
 
 def small_config() -> dict:
@@ -46,10 +47,24 @@ def reference(run: Path) -> Path:
     return run
 
 
+def table(config: dict) -> str:
+    """tiny's two-stream table in a config's run folder."""
+    return f"{run_dir(config)}/tiny/two_stream.csv"
+
+
+def reference_index(reference: Path) -> Path:
+    return reference / data_dir(REFERENCE, "tiny") / "shards.csv"
+
+
+def splits_dir(reference: Path) -> Path:
+    """The split files of the reference's embedded dataset."""
+    return reference / paths.synthetic_dir(prepared(REFERENCE), "tiny") / "splits"
+
+
 def export(reference: Path, out: Path) -> None:
     """``twostream rawframes --from-shards --two-level``: the reference's shards as Class/video folders."""
     proc = subprocess.run([sys.executable, "-m", "twostream", "rawframes", "--from-shards",
-                           str(reference / "results/tiny/shards.csv"), "--two-level", "--out", str(out)],
+                           str(reference_index(reference)), "--two-level", "--out", str(out)],
                           cwd=reference, env=dict(os.environ, PYTHONPATH=str(REPO / "src")), capture_output=True,
                           text=True)  # the index's shard paths are relative to the run's folder
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -58,13 +73,13 @@ def export(reference: Path, out: Path) -> None:
 def test_the_exported_rawframes_give_the_same_table(reference, tmp_path) -> None:
     """This project's export (1-based, its encoding) imported: shards of the same JPEG bytes, so the same table."""
     export(reference, tmp_path / "rawframes")
-    config = rawframes_config(tmp_path / "rawframes", reference / "data/tiny/splits", encoding="twostream")
-    proc = snakemake(tmp_path, config, TABLE)
+    config = rawframes_config(tmp_path / "rawframes", splits_dir(reference), encoding="twostream")
+    proc = snakemake(tmp_path, config, table(config))
     assert proc.returncode == 0, proc.stderr[-5000:]
     assert (tmp_path / "logs/import_rawframes").is_dir() and not (tmp_path / "logs/extract").exists()
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / TABLE), pd.read_csv(reference / TABLE))
-    ours = pd.read_csv(tmp_path / "results/tiny/shards.csv").set_index("video_id")
-    theirs = pd.read_csv(reference / "results/tiny/shards.csv").set_index("video_id")
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / table(config)), pd.read_csv(reference / table(REFERENCE)))
+    ours = pd.read_csv(tmp_path / data_dir(config, "tiny") / "shards.csv").set_index("video_id")
+    theirs = pd.read_csv(reference_index(reference)).set_index("video_id")
     assert sorted(ours.index) == sorted(theirs.index)
     vid = ours.index[0]
     with Shard(tmp_path / ours.at[vid, "shard"]) as a, Shard(reference / theirs.at[vid, "shard"]) as b:
@@ -77,7 +92,7 @@ def test_the_exported_rawframes_give_the_same_table(reference, tmp_path) -> None
 def denseflow_tree(reference: Path, root: Path) -> list[str]:
     """The reference's shards as denseflow writes rawframes: Class/video folders numbered from 0, flow in
     denseflow's encoding at bound 20 (JPEG quality 95); returns the video ids, sorted."""
-    index = pd.read_csv(reference / "results/tiny/shards.csv").sort_values("video_id")
+    index = pd.read_csv(reference_index(reference)).sort_values("video_id")
     for row in index.itertuples():
         folder = root / row.class_name / row.video_id
         folder.mkdir(parents=True)
@@ -106,17 +121,19 @@ def test_a_denseflow_tree_with_defects_runs_and_lists_what_it_left_out(reference
     for axis in "xy":
         cv2.imwrite(str(folders[small_flow] / f"flow_{axis}_00000.jpg"), np.full((16, 16), 128, np.uint8))
         shutil.copy(folders[extra] / f"flow_{axis}_00006.jpg", folders[extra] / f"flow_{axis}_00007.jpg")
-    proc = snakemake(tmp_path, rawframes_config(root, reference / "data/tiny/splits"), TABLE,
-                     "results/tiny/failures.csv")
+    config = rawframes_config(root, splits_dir(reference))
+    data = data_dir(config, "tiny")
+    proc = snakemake(tmp_path, config, table(config), f"{data}/failures.csv")
     assert proc.returncode == 0, proc.stderr[-5000:]
-    naming = yaml.safe_load((tmp_path / "results/tiny/rawframes_naming.json").read_text())
+    naming = yaml.safe_load((tmp_path / paths.ingest_dir(prepared(config), "tiny") / "rawframes_naming.json").read_text())
     assert (naming["rgb"], naming["flow"], naming["rgb_start"], naming["flow_start"]) == (
         "img_{:05d}.jpg", "flow_{}_{:05d}.jpg", 0, 0)
-    index = pd.read_csv(tmp_path / "results/tiny/shards.csv").set_index("video_id")
+    assert data.startswith("results/tiny/rawframes-")
+    index = pd.read_csv(tmp_path / data / "shards.csv").set_index("video_id")
     assert sorted(index.index) == sorted(set(ids) - {missing, small_flow})  # every usable video
     assert index.loc[[gap, truncated, short_y, extra], "frames"].tolist() == [3, 5, 7, 8]
     assert index.drop([gap, truncated, short_y])["frames"].eq(8).all()
-    failures = pd.read_csv(tmp_path / "results/tiny/failures.csv", keep_default_na=False)
+    failures = pd.read_csv(tmp_path / data / "failures.csv", keep_default_na=False)
     reasons = {(r.video, r.stage): r.reason for r in failures.itertuples()}
     assert set(reasons) == {(missing, "ingest"), (gap, "import"), (truncated, "import"), (short_y, "import"),
                             (small_flow, "import"), (extra, "import")}
@@ -126,6 +143,6 @@ def test_a_denseflow_tree_with_defects_runs_and_lists_what_it_left_out(reference
     assert "7 x and 6 y flow fields for 8 frames: cut to 7 frames" in reasons[(short_y, "import")]
     assert reasons[(small_flow, "import")] == "flow is 16x16 in flow_x_00000.jpg, frames are 32x32"
     assert "fields after the 7th left out" in reasons[(extra, "import")]
-    table = pd.read_csv(tmp_path / TABLE)
-    assert list(table["stream"]) == ["RGB", "Flow", "Fused"]
-    assert table["videos"].eq((index["split1"] == "test").sum()).all()  # the test videos that are left
+    two_stream = pd.read_csv(tmp_path / table(config))
+    assert list(two_stream["stream"]) == ["RGB", "Flow", "Fused"]
+    assert two_stream["videos"].eq((index["split1"] == "test").sum()).all()  # the test videos that are left

@@ -1,19 +1,24 @@
-# Shared wiring: dataset lookups, code versions, chunk lists, final targets.
+# Shared wiring: dataset lookups, code versions, chunk lists, final targets. Every output path carries a
+# key of the settings that make it (twostream.paths), so two configurations share a working directory.
+import json
 import math
 import re
 import shlex
 
-from twostream import kinds, specs
+from twostream import kinds, paths, specs
 from twostream.specs import spec_for
 from twostream.workflow import (
-    check_weights,
     command_version,
     gpus_visible,
     launcher,
+    pretrained_weights,
 )
 
 DATASETS = config["datasets"]
 GPUS = gpus_visible()
+RUN = kinds.run_dir(
+    config
+)  # results/<datasets>-<key>: the run's tables, figures and summary
 
 # Rules run the checkout's package (python -m twostream), so code versions match what runs.
 # OMP_WAIT_POLICY=PASSIVE: idle OpenMP threads sleep instead of spinning; with spinning, a
@@ -25,8 +30,18 @@ shell.prefix(
 )
 
 
+def one_of(names):
+    return "|".join(re.escape(n) for n in dict.fromkeys(names))
+
+
 wildcard_constraints:
-    dataset="|".join(re.escape(d) for d in DATASETS),
+    dataset=one_of(DATASETS),
+    generator=r"[0-9a-f]{6}",
+    source=r"(full|subset)-[0-9a-f]{6}",
+    data=r"(\d+x\d+|rawframes)(-subset)?-[0-9a-f]{6}",
+    scores=r"scores-[0-9a-f]{6}",
+    key=r"[0-9a-f]{6}",
+    run=re.escape(Path(RUN).name),
     split=r"\d+",
     modality="rgb|flow",
     chunk=r"\d+",
@@ -67,10 +82,37 @@ def sourced(source):
     return "|".join(names) or "(?!)"  # (?!) matches nothing: no dataset of that source
 
 
+def current(expected):
+    """A param that stops a job whose output is not this config's path (a path of other settings asked for by
+    name): ``expected(wildcards)`` is the config's path for the job's wildcards."""
+
+    def check(w, output):
+        if output[0] != expected(w):
+            raise ValueError(
+                f"{output[0]} is not an output of this configuration (its settings give {expected(w)})"
+            )
+        return ""
+
+    return check
+
+
+def weights(w):
+    """The pretrained weights (model.pretrained) a stream or CMA iteration 1 starts from: an input of those jobs
+    only, so that a plan that trains nothing runs without them (twostream.workflow.pretrained_weights).
+    """
+    if "iteration" in w.keys() and int(w.iteration) != 1:
+        return []
+    model = config["model"]
+    dry_run = workflow.dryrun or workflow.touch
+    return pretrained_weights(
+        model["depth"], model["pretrained"], model["torch_home"], dry_run
+    )
+
+
 def ingest_inputs(w):
     d = ds(w)
     if d["kind"] == "synthetic":
-        return [f"data/{w.dataset}"]
+        return [paths.synthetic_dir(config, w.dataset)]
     if d["kind"] == "mmaction2":
         return [p for pair in d["lists"] for p in pair] + [
             d[k] for k in ("classes",) if k in d
@@ -93,19 +135,56 @@ def ingest_args(w):
     """Source arguments of `twostream ingest` for a dataset (synthetic data use the UCF-101 adapter)."""
     d = ds(w)
     if d["kind"] == "synthetic":
-        return f"--kind ucf101 --root data/{w.dataset}/videos --splits data/{w.dataset}/splits"
-    args = f"--kind {d['kind']} --root '{d['root']}'"
+        data = paths.synthetic_dir(config, w.dataset)
+        args = [
+            "--kind",
+            "ucf101",
+            "--root",
+            f"{data}/videos",
+            "--splits-dir",
+            f"{data}/splits",
+        ]
+    else:
+        args = ["--kind", d["kind"], "--root", d["root"]]
     if "splits_dir" in d:
-        args += f" --splits '{d['splits_dir']}'"
+        args += ["--splits-dir", d["splits_dir"]]
     if "annotations" in d:
-        args += " --annotations " + " ".join(f"'{a}'" for a in d["annotations"])
+        args += ["--annotations", *d["annotations"]]
     if d["kind"] == "folder":
-        args += f" --seed {config['seed']} --test-fraction {d['test_fraction']}"
+        args += [
+            "--seed",
+            str(config["seed"]),
+            "--test-fraction",
+            str(d["test_fraction"]),
+        ]
     for train, val in d.get("lists", []):
-        args += f" --lists {shlex.quote(train)} {shlex.quote(val)}"
+        args += ["--lists", train, val]
     if "classes" in d:
-        args += f" --classes {shlex.quote(d['classes'])}"
-    return args
+        args += ["--classes-file", d["classes"]]
+    args += ["--splits", *map(str, d["splits"])]
+    subset = d.get("subset", {})
+    if "classes" in subset:
+        classes = subset["classes"]
+        args += [
+            "--classes",
+            *([str(classes)] if isinstance(classes, int) else classes),
+        ]
+    if "per_class" in subset:
+        args += ["--per-class", str(subset["per_class"])]
+    return " ".join(shlex.quote(a) for a in args)
+
+
+def manifest(w):
+    return paths.manifest(config, w.dataset)
+
+
+def ingest_failures(w):
+    return f"{paths.ingest_dir(config, w.dataset)}/ingest_failures.csv"
+
+
+def rawframes_naming(w):
+    """The naming a rawframes dataset's ingest detected (templates, first numbers)."""
+    return f"{paths.ingest_dir(config, w.dataset)}/rawframes_naming.json"
 
 
 def rawframes_naming_args(w):
@@ -131,11 +210,21 @@ def ingest_checkpoint(name):
 
 def chunk_indexes(w):
     """One index per chunk of the manifest (known once ingest has run)."""
-    manifest = ingest_checkpoint(w.dataset).get(dataset=w.dataset).output.manifest
-    with open(manifest) as f:
+    made = (
+        ingest_checkpoint(w.dataset)
+        .get(dataset=w.dataset, source=Path(paths.ingest_dir(config, w.dataset)).name)
+        .output.manifest
+    )
+    with open(made) as f:
         videos = sum(1 for _ in f) - 1
     chunks = math.ceil(videos / config["flow"]["chunk_size"])
-    return [f"results/{w.dataset}/chunks/{i:04d}.csv" for i in range(chunks)]
+    return [
+        f"{paths.data(config, w.dataset)}/chunks/{i:04d}.csv" for i in range(chunks)
+    ]
+
+
+def index(w):
+    return paths.index(config, w.dataset)
 
 
 def splits(name):
@@ -147,16 +236,30 @@ def first_split(name):
     return kinds.first_split(config, name)
 
 
+def stream(name, modality, split=None):
+    """A stage-1 stream of a dataset (of its first split unless ``split``)."""
+    split = first_split(name) if split is None else split
+    return paths.stream_model(config, name, modality, split)
+
+
+def scores(name, model):
+    """The test scores of a checkpoint of a dataset."""
+    return paths.scores(config, name, model)
+
+
 def tables():
     """Every dataset's failures and training curves, plus every configured model kind's tables and figures."""
     out = []
     for name in DATASETS:
-        out += [f"results/{name}/failures.csv", f"results/{name}/training_curves.png"]
+        out += [
+            f"{paths.data(config, name)}/failures.csv",
+            f"{RUN}/{name}/training_curves.png",
+        ]
     return out + kinds.targets(config)
 
 
 def summary_tables():
-    """The Markdown of every final table (summary.smk gathers them into results/summary.md)."""
+    """The Markdown of every final table (summary.smk gathers them into <run>/summary.md)."""
     csvs = [
         t for t in tables() if t.endswith(".csv") and not t.endswith("failures.csv")
     ]
@@ -164,8 +267,8 @@ def summary_tables():
 
 
 def final_targets():
-    """Every table and figure, and results/summary.md."""
-    return tables() + ["results/summary.md"]
+    """Every table and figure, and the run's summary.md."""
+    return tables() + [f"{RUN}/summary.md"]
 
 
 # --- CMMP (cmmp.smk) ---
@@ -178,6 +281,10 @@ def cmmp_runs():
     return [(name, d["kind"], k) for name, d in DATASETS.items() for k in d["splits"]]
 
 
+def cmmp_scores(name, split, variant):
+    return scores(name, paths.cmmp_model(config, name, split, variant))
+
+
 # --- CMA (cma.smk) ---
 
 CMA = config.get("cma")
@@ -187,25 +294,24 @@ def cma_init(w):
     """Iteration 1 starts from the stage-1 flow stream, iteration n from iteration n-1's checkpoint."""
     n = int(w.iteration)
     if n == 1:
-        return f"models/{w.dataset}/split{w.split}/flow.pt"
-    return f"models/{w.dataset}/split{w.split}/cma/iter{n - 1}.pt"
+        return stream(w.dataset, "flow", int(w.split))
+    return paths.cma_model(config, w.dataset, int(w.split), n - 1)
 
 
 def cma_scores(w):
     """Scores of iterations 1..N on the first split."""
+    k = first_split(w.dataset)
     return [
-        f"results/{w.dataset}/split{first_split(w.dataset)}/scores/cma/iter{n}.npz"
+        scores(w.dataset, paths.cma_model(config, w.dataset, k, n))
         for n in range(1, CMA["iterations"] + 1)
     ]
 
 
 def cma_stage1(kind, modality):
     """A stage-1 model or score file of the first split (iteration 0)."""
-    path = {
-        "model": "models/{d}/split{s}/{m}.pt",
-        "scores": "results/{d}/split{s}/scores/{m}.npz",
-    }[kind]
-    return lambda w: path.format(d=w.dataset, s=first_split(w.dataset), m=modality)
+    if kind == "model":
+        return lambda w: stream(w.dataset, modality)
+    return lambda w: scores(w.dataset, stream(w.dataset, modality))
 
 
 # --- Conv fusion and the fusion baselines table (conv_fusion.smk) ---
@@ -215,16 +321,16 @@ CONV = config.get("conv_fusion")
 
 def fusion_baselines_inputs(w):
     """Score files of the table's rows: stage 1, conv fusion, and CMMP / CMA_iter1 where configured."""
-    scores = f"results/{w.dataset}/split{first_split(w.dataset)}/scores"
+    d, k = w.dataset, first_split(w.dataset)
     out = {
-        "rgb": f"{scores}/rgb.npz",
-        "flow": f"{scores}/flow.npz",
-        "conv_fusion": f"{scores}/conv_fusion.npz",
+        "rgb": scores(d, stream(d, "rgb")),
+        "flow": scores(d, stream(d, "flow")),
+        "conv_fusion": scores(d, paths.conv_fusion_model(config, d, k)),
     }
     if CMMP is not None:
-        out["cmmp"] = f"{scores}/cmmp-cmmp.npz"
+        out["cmmp"] = cmmp_scores(d, k, "cmmp")
     if CMA is not None:
-        out["cma"] = f"{scores}/cma/iter1.npz"
+        out["cma"] = scores(d, paths.cma_model(config, d, k, 1))
     return out
 
 

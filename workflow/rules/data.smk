@@ -1,11 +1,12 @@
-# Data: synthetic generation, ingest, flow + pack in chunks (or a rawframes import), shard index.
+# Data: synthetic generation, ingest, flow + pack in chunks (or a rawframes import), shard index. Paths:
+# twostream.paths.
 
 
 rule synthetic:
     output:
-        directory("data/{dataset}"),
+        directory("data/{dataset}/{generator}"),
     log:
-        "logs/synthetic/{dataset}.log",
+        "logs/synthetic/{dataset}/{generator}.log",
     conda:
         "../../envs/twostream.yaml"
     params:
@@ -19,10 +20,10 @@ checkpoint ingest:
     input:
         ingest_inputs,
     output:
-        manifest="results/{dataset}/manifest.csv",
-        failures="results/{dataset}/ingest_failures.csv",
+        manifest="results/{dataset}/{source}/manifest.csv",
+        failures="results/{dataset}/{source}/ingest_failures.csv",
     log:
-        "logs/ingest/{dataset}.log",
+        "logs/ingest/{dataset}/{source}.log",
     wildcard_constraints:
         dataset=sourced("videos"),
     conda:
@@ -30,6 +31,7 @@ checkpoint ingest:
     threads: workflow.cores
     params:
         source=ingest_args,
+        current=current(lambda w: paths.manifest(config, w.dataset)),
         code=code("ingest"),
     shell:
         "python -m twostream ingest {params.source} --workers {threads}"
@@ -38,11 +40,11 @@ checkpoint ingest:
 
 rule extract:
     input:
-        manifest="results/{dataset}/manifest.csv",
+        manifest=manifest,
     output:
-        "results/{dataset}/chunks/{chunk}.csv",
+        "results/{dataset}/{data}/chunks/{chunk}.csv",
     log:
-        "logs/extract/{dataset}/{chunk}.log",
+        "logs/extract/{dataset}/{data}/{chunk}.log",
     wildcard_constraints:
         dataset=sourced("videos"),
     conda:
@@ -52,22 +54,26 @@ rule extract:
         gpu=1 if GPUS else 0,
     params:
         chunk=lambda w: int(w.chunk),
+        shards=lambda w: paths.shards_dir(config, w.dataset),
         spec=spec(specs.ExtractSpec),
+        current=current(
+            lambda w: f"{paths.data(config, w.dataset)}/chunks/{w.chunk}.csv"
+        ),
         code=code("extract"),
     shell:
-        "python -m twostream extract --spec {params.spec:q} --manifest {input.manifest} --chunk {params.chunk}"
-        " --shards shards/{wildcards.dataset} --threads {threads} --out {output} > {log} 2>&1"
+        ": > {log}; python -m twostream extract --spec {params.spec:q} --manifest {input.manifest}"
+        " --chunk {params.chunk} --shards {params.shards} --threads {threads} --out {output} 2>> {log} | tee -a {log}"
 
 
 checkpoint ingest_rawframes:
     input:
         ingest_inputs,
     output:
-        manifest="results/{dataset}/manifest.csv",
-        failures="results/{dataset}/ingest_failures.csv",
-        naming="results/{dataset}/rawframes_naming.json",
+        manifest="results/{dataset}/{source}/manifest.csv",
+        failures="results/{dataset}/{source}/ingest_failures.csv",
+        naming="results/{dataset}/{source}/rawframes_naming.json",
     log:
-        "logs/ingest/{dataset}.log",
+        "logs/ingest/{dataset}/{source}.log",
     wildcard_constraints:
         dataset=sourced("rawframes"),
     conda:
@@ -75,6 +81,7 @@ checkpoint ingest_rawframes:
     params:
         source=ingest_args,
         naming=rawframes_naming_args,
+        current=current(lambda w: paths.manifest(config, w.dataset)),
         code=code("ingest"),
     shell:
         "python -m twostream ingest {params.source} {params.naming} --rawframes {output.naming}"
@@ -83,40 +90,44 @@ checkpoint ingest_rawframes:
 
 rule import_rawframes:
     input:
-        manifest="results/{dataset}/manifest.csv",
-        naming="results/{dataset}/rawframes_naming.json",
+        manifest=manifest,
+        naming=rawframes_naming,
     output:
-        "results/{dataset}/chunks/{chunk}.csv",
+        "results/{dataset}/{data}/chunks/{chunk}.csv",
     log:
-        "logs/import_rawframes/{dataset}/{chunk}.log",
+        "logs/import_rawframes/{dataset}/{data}/{chunk}.log",
     wildcard_constraints:
         dataset=sourced("rawframes"),
     conda:
         "../../envs/twostream.yaml"
     params:
         chunk=lambda w: int(w.chunk),
+        shards=lambda w: paths.shards_dir(config, w.dataset),
         spec=spec(specs.ImportSpec),
+        current=current(
+            lambda w: f"{paths.data(config, w.dataset)}/chunks/{w.chunk}.csv"
+        ),
         code=code("import-rawframes"),
     shell:
         "python -m twostream import-rawframes --spec {params.spec:q} --manifest {input.manifest}"
-        " --naming {input.naming} --chunk {params.chunk} --shards shards/{wildcards.dataset}"
-        " --out {output} > {log} 2>&1"
+        " --naming {input.naming} --chunk {params.chunk} --shards {params.shards} --out {output} > {log} 2>&1"
 
 
 rule index:
     input:
-        manifest="results/{dataset}/manifest.csv",
-        failures="results/{dataset}/ingest_failures.csv",
+        manifest=manifest,
+        failures=ingest_failures,
         chunks=chunk_indexes,
     output:
-        index="results/{dataset}/shards.csv",
-        failures="results/{dataset}/failures.csv",
+        index="results/{dataset}/{data}/shards.csv",
+        failures="results/{dataset}/{data}/failures.csv",
     log:
-        "logs/index/{dataset}.log",
+        "logs/index/{dataset}/{data}.log",
     conda:
         "../../envs/twostream.yaml"
     params:
         stage=lambda w: "import" if ds(w)["source"] == "rawframes" else "flow+pack",
+        current=current(lambda w: paths.index(config, w.dataset)),
         code=code("index"),
     shell:
         "python -m twostream index --manifest {input.manifest} --ingest-failures {input.failures}"

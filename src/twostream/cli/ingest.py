@@ -13,15 +13,37 @@ import sys
 from pathlib import Path
 
 from twostream.data.ingest import KINDS, IngestError, ingest
+from twostream.data.ingest.subset import from_arguments
 from twostream.data.rawframes.catalog import rawframes_manifest
 from twostream.data.rawframes.naming import RawframesError
 from twostream.files import write_csv, write_text
 
 
+EXAMPLES = """examples:
+  twostream ingest --kind ucf101 --root /data/UCF-101 --splits-dir /data/ucfTrainTestlist --splits 1 \\
+      --out manifest.csv --failures failures.csv
+  twostream ingest --kind ucf101 --root /data/UCF-101 --splits-dir /data/ucfTrainTestlist --splits 1 \\
+      --classes 5 --per-class 10 --out trial.csv --failures trial_failures.csv    # a trial: 5 classes
+  twostream ingest --kind folder --root my_videos/ --seed 0 --test-fraction 0.3 --out manifest.csv \\
+      --failures failures.csv                                                     # root/<class>/<video>
+  twostream ingest --kind ucf101 --root /data/ucf101/rawframes --splits-dir /data/ucfTrainTestlist \\
+      --rawframes naming.json --out manifest.csv --failures failures.csv          # rawframes folders
+
+The workflow runs it for every configured dataset (datasets.<d>: kind, source, root, splits_dir, lists, splits,
+subset, rawframes)."""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", required=True, choices=KINDS, help="dataset layout")
     parser.add_argument("--root", required=True, help="folder holding the videos (or rawframes folders)")
-    parser.add_argument("--splits", help="official split folder (ucf101, hmdb51)")
+    parser.add_argument("--splits-dir", help="official split folder (ucf101, hmdb51)")
+    parser.add_argument("--splits", type=int, nargs="+", metavar="K",
+                        help="the splits used (1-based; their official files must exist; default: every split)")
+    parser.add_argument("--classes", nargs="+", metavar="N|NAME",
+                        help="a trial: the first N classes, or these classes (config: subset.classes)")
+    parser.add_argument("--per-class", type=int, metavar="M",
+                        help="a trial: at most M training, test and validation videos per class and split "
+                             "(config: subset.per_class)")
     parser.add_argument(
         "--annotations", nargs="+", metavar="CSV", help="official annotation CSVs (kinetics400)"
     )
@@ -31,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--lists", nargs=2, action="append", metavar=("TRAIN", "VAL"),
                         help="mmaction2 file lists of one split (mmaction2; once per split)")
-    parser.add_argument("--classes", help="classes file of the lists (mmaction2; optional)")
+    parser.add_argument("--classes-file", help="classes file of the lists (mmaction2; optional)")
     parser.add_argument("--rawframes", metavar="NAMING",
                         help="the root holds rawframes folders: write their naming (JSON) here")
     parser.add_argument("--rgb-tmpl", help="rawframes: the frames' filename_tmpl (default: detected)")
@@ -43,20 +65,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    split_files = {"splits_dir": args.splits, "annotations": args.annotations, "lists": args.lists,
-                   "classes": args.classes}
+    split_files = {"splits_dir": args.splits_dir, "annotations": args.annotations, "lists": args.lists,
+                   "classes": args.classes_file}
     naming_keys = (args.rgb_tmpl, args.flow_tmpl, args.start_index)
     try:
+        subset = from_arguments(args.classes, args.per_class)
         if args.rawframes is None and naming_keys != (None, None, None):
             raise IngestError("--rgb-tmpl, --flow-tmpl and --start-index are for --rawframes")
         if args.rawframes is not None:
             manifest, failures, naming = rawframes_manifest(
                 args.kind, args.root, rgb=args.rgb_tmpl, flow=args.flow_tmpl, start=args.start_index,
-                seed=args.seed, test_fraction=args.test_fraction, **split_files)
+                seed=args.seed, test_fraction=args.test_fraction, splits=args.splits, subset=subset, **split_files)
         else:
             manifest, failures = ingest(
                 args.kind,
                 args.root,
+                splits=args.splits,
+                subset=subset,
                 seed=args.seed,
                 test_fraction=args.test_fraction,
                 workers=args.workers,

@@ -1,10 +1,12 @@
-"""Training curves: loss, training accuracy and learning rate per epoch, from checkpoints' histories.
+"""Training curves: loss, training and validation accuracy and learning rate, from checkpoints' histories.
 
-Every trainer (``train.engine.Trainer``) records one history row per epoch (``epoch``, ``loss``,
-``lr``, ``acc`` and the step's other means) and the checkpoint keeps it. The figure has one
-column per model kind present (``twostream.kinds``, in the table's order) and one row per quantity,
-one line per run; the plotted numbers are the table ``curves`` returns (written as CSV beside
-the PNG), and optionally TensorBoard event files.
+Every trainer (``train.engine.Trainer``) records one history row per epoch, and with
+``train.validate_every`` every that many steps (``epoch``, fractional within an epoch, ``loss``, ``lr``,
+``acc`` and the step's other means, and ``val_acc`` where the dataset has a validation split), and the
+checkpoint keeps it. The figure has one column per model kind present (``twostream.kinds``, in the
+table's order) and one row per quantity, one line per run, the validation accuracy dashed beside the
+training accuracy; the plotted numbers are the table ``curves`` returns (written as CSV beside the PNG),
+and optionally TensorBoard event files.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from twostream.files import atomic_path
 from twostream.kinds import KINDS
 
 QUANTITIES = {"loss": "training loss", "acc": "training accuracy", "lr": "learning rate"}
+VALIDATION = "val_acc"  # validation accuracy, where the run had a validation split (NaN otherwise); drawn with acc
 Run = tuple[str, list[dict[str, float]]]  # (model kind, epoch history)
 
 
 def curves(runs: dict[str, Run]) -> pd.DataFrame:
-    """One row per run and epoch: run, kind, epoch, loss, acc, lr (runs in the order given)."""
+    """One row per run and history row: run, kind, epoch, step, loss, acc, lr, val_acc (runs in the order given; the
+    step is the epoch's number in histories that do not record steps)."""
     rows = []
     for name, (kind, history) in runs.items():
         if kind not in KINDS:
@@ -33,8 +37,9 @@ def curves(runs: dict[str, Run]) -> pd.DataFrame:
             missing = [q for q in ("epoch", *QUANTITIES) if q not in h]
             if missing:
                 raise ValueError(f"{name}: history lacks {', '.join(missing)}")
-            rows.append({"run": name, "kind": kind, "epoch": int(h["epoch"]), **{q: float(h[q]) for q in QUANTITIES}})
-    return pd.DataFrame(rows, columns=["run", "kind", "epoch", *QUANTITIES])
+            rows.append({"run": name, "kind": kind, "epoch": float(h["epoch"]), "step": int(h.get("step", h["epoch"])),
+                         **{q: float(h[q]) for q in QUANTITIES}, VALIDATION: float(h.get(VALIDATION, float("nan")))})
+    return pd.DataFrame(rows, columns=["run", "kind", "epoch", "step", *QUANTITIES, VALIDATION])
 
 
 def draw(table: pd.DataFrame, title: str) -> Figure:
@@ -47,13 +52,16 @@ def draw(table: pd.DataFrame, title: str) -> Figure:
     for col, kind in enumerate(kinds):
         for run, rows in table[table["kind"] == kind].groupby("run", sort=False):
             for row, q in enumerate(QUANTITIES):
-                axes[row, col].plot(rows["epoch"], rows[q], marker=".", label=run)
+                line, = axes[row, col].plot(rows["epoch"], rows[q], marker=".", label=run)
+                if q == "acc" and rows[VALIDATION].notna().any():
+                    axes[row, col].plot(rows["epoch"], rows[VALIDATION], linestyle="--", marker="x",
+                                        color=line.get_color(), label=f"{run} (validation)")
         axes[0, col].set_title(KINDS[kind].label)
         axes[0, col].legend(fontsize="small")
         axes[-1, col].set_xlabel("epoch")
         axes[-1, col].set_yscale("log")  # the last row: the learning rate, divided by 10 at steps
         for row, label in enumerate(QUANTITIES.values()):
-            axes[row, col].set_ylabel(label)
+            axes[row, col].set_ylabel(label if row != 1 else "accuracy (dashed: validation)")
             axes[row, col].grid(alpha=0.3)
     fig.suptitle(title)
     return fig
@@ -65,7 +73,8 @@ def save_png(fig: Figure, path: str | os.PathLike) -> None:
 
 
 def write_tensorboard(table: pd.DataFrame, logdir: str | os.PathLike) -> bool:
-    """Event files under ``logdir/<run>`` (scalars loss, acc, lr per epoch); False where tensorboard is missing.
+    """Event files under ``logdir/<run>`` (scalars loss, acc, lr, val_acc by step); False where tensorboard is
+    missing.
 
     The folder is written under a temporary name and then replaces the old one.
     """
@@ -80,8 +89,9 @@ def write_tensorboard(table: pd.DataFrame, logdir: str | os.PathLike) -> bool:
         for run, rows in table.groupby("run", sort=False):
             with SummaryWriter(str(tmp / run)) as writer:
                 for r in rows.itertuples():
-                    for q in QUANTITIES:
-                        writer.add_scalar(q, getattr(r, q), r.epoch)
+                    for q in (*QUANTITIES, VALIDATION):
+                        if pd.notna(getattr(r, q)):
+                            writer.add_scalar(q, getattr(r, q), r.step)
         shutil.rmtree(logdir, ignore_errors=True)
         os.replace(tmp, logdir)
     finally:

@@ -44,6 +44,7 @@ from twostream.data.batches import to_device
 from twostream.models.checkpoint import save_atomic
 from twostream import precision
 from twostream.train.distributed import Context, barrier, sum_over_processes, sync_batchnorm, wrap
+from twostream.train.watch import Watch
 
 # A step returns the loss and logs (tensors on the device, or floats) averaged by the Trainer per epoch.
 StepFn = Callable[[nn.Module, dict[str, Any]], tuple[torch.Tensor, dict[str, torch.Tensor | float]]]
@@ -151,11 +152,14 @@ class Trainer:
     Under torchrun (``ctx.world > 1``) BatchNorm layers are synchronised, the model that
     ``step_fn`` receives is wrapped in DDP, and each process takes its slice of every batch.
     A dataset with a ``to_device(batch, device)`` method finishes its batches on the device
-    (GPU JPEG decoding); others are copied there with ``to_device``.
+    (GPU JPEG decoding); others are copied there with ``to_device``. A ``watch``
+    (``twostream.train.watch``) gets each history row as it is recorded, on rank 0: at every epoch end and,
+    with ``watch.every``, every that many steps within an epoch (rows with the epoch's means so far).
     """
 
     def __init__(self, model: nn.Module, params: list[nn.Parameter], dataset: Any, schedule: Schedule, *,
-                 seed: int, resume: Path, run_id: Any, device: torch.device, ctx: Context = Context()):
+                 seed: int, resume: Path, run_id: Any, device: torch.device, ctx: Context = Context(),
+                 watch: Watch | None = None):
         self.model, self.dataset, self.s = model, dataset, schedule
         self.seed, self.resume, self.device = seed, Path(resume), device
         self.ctx, self.rank, self.world = ctx, ctx.rank, ctx.world
@@ -177,6 +181,7 @@ class Trainer:
         self.state = {"step": 0, "lr": schedule.lr, "history": [], "best_loss": math.inf, "bad_epochs": 0,
                       "sums": {}, "count": 0, "seconds": 0.0}  # the last three: the epoch so far
         self.sums: dict[str, torch.Tensor] = {}  # the epoch's sums on the device (this process's share)
+        self.watch = watch
 
     def _load(self) -> None:
         if not self.resume.is_file():
@@ -231,10 +236,21 @@ class Trainer:
         self._sync_sums()
         return {k: v / max(self.state["count"], 1) for k, v in self.state["sums"].items()}
 
-    def _epoch_end(self, epoch: int, seconds: float) -> None:
+    def _record(self, seconds: float) -> dict[str, float]:
+        """A history row of the epoch's means so far (handed to the watch on rank 0), appended to the history;
+        its ``epoch``: the epochs done (fractional within an epoch)."""
         mean = self._means()
+        row = {"epoch": self.state["step"] / self.steps_per_epoch, "step": self.state["step"], "loss": mean.pop("loss"), "lr": self.state["lr"],
+               "seconds": seconds, **mean}
+        if self.watch is not None and self.rank == 0:
+            row = self.watch.record(row, self.state["history"], self.s.steps)
+        self.state["history"].append(row)
+        return row
+
+    def _epoch_end(self, epoch: int, seconds: float) -> None:
+        mean = dict(self._record(seconds))
         loss = mean.pop("loss")
-        self.state["history"].append({"epoch": epoch, "loss": loss, "lr": self.state["lr"], "seconds": seconds, **mean})
+        mean = {k: v for k, v in mean.items() if k not in ("epoch", "step", "lr", "seconds")}
         self.state.update(sums={}, count=0, seconds=0.0)
         self.sums = {}
         if self.s.plateau_patience:
@@ -246,17 +262,22 @@ class Trainer:
                     self.state["lr"] /= 10
                     self.state["bad_epochs"] = 0
                     self._log(f"loss plateau: lr -> {self.state['lr']:g}")
-        self._log(f"epoch {epoch}: loss {loss:.4f} " + " ".join(f"{k} {v:.4f}" for k, v in mean.items())
-                  + f" lr {self.state['lr']:g} ({seconds:.1f} s)")
+        if self.watch is None:  # else the watch's line says it
+            self._log(f"epoch {epoch}: loss {loss:.4f} " + " ".join(f"{k} {v:.4f}" for k, v in mean.items())
+                      + f" lr {self.state['lr']:g} ({seconds:.1f} s)")
 
     def fit(self, step_fn: StepFn) -> list[dict[str, float]]:
         """Train to the end of the schedule (resuming if a matching checkpoint exists); returns the epoch history."""
         self._load()
         stop = _Stop()
+        if self.watch is not None and self.rank == 0:
+            self.watch.start(self.state["step"], self.state["history"])
         try:
             self._run(step_fn, stop)
         finally:
             stop.restore()
+            if self.watch is not None and self.rank == 0:
+                self.watch.close()
         return self.state["history"]
 
     def loader(self) -> DataLoader:
@@ -308,10 +329,13 @@ class Trainer:
                 self._epoch_end((step - 1) // self.steps_per_epoch, seconds)
                 self._save()
                 t0 = time.time()
-            elif stop.requested or (self.s.checkpoint_every and step % self.s.checkpoint_every == 0):
-                self.state["seconds"] += time.time() - t0
-                t0 = time.time()
-                self._save()
+            else:
+                if self.watch is not None and self.watch.every and step % self.watch.every == 0:
+                    self._record(self.state["seconds"] + time.time() - t0)
+                if stop.requested or (self.s.checkpoint_every and step % self.s.checkpoint_every == 0):
+                    self.state["seconds"] += time.time() - t0
+                    t0 = time.time()
+                    self._save()
             if stop.requested:
                 self._log(f"SIGTERM: checkpoint saved to {self.resume} at step {step}; exiting")
                 sys.exit(143)

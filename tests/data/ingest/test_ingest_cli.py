@@ -59,7 +59,7 @@ def test_failures_file_lists_failures(tmp_path, root):
     ("extra", "named"),
     [
         (["--kind", "folder", "--root", "{tmp}/absent"], "{tmp}/absent"),
-        (["--kind", "ucf101", "--root", "{tmp}", "--splits", "{tmp}"], "{tmp}/classInd.txt"),
+        (["--kind", "ucf101", "--root", "{tmp}", "--splits-dir", "{tmp}"], "{tmp}/classInd.txt"),
         (["--kind", "kinetics400", "--root", "{tmp}", "--annotations", "{tmp}/train.csv"], "{tmp}/train.csv"),
     ],
     ids=["root", "splits", "annotations"],

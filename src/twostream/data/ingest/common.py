@@ -377,9 +377,10 @@ def _dtypes(n_splits: int) -> dict[str, str]:
 
 
 def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a manifest CSV back with the types it was written with (empty split cells stay '')."""
+    """Read a manifest CSV back with the types it was written with (empty split cells stay ''); a trial's
+    manifest has a last column, ``subset``."""
     header = pd.read_csv(path, nrows=0).columns
     n_splits = sum(1 for c in header if c.startswith("split"))
-    if list(header) != manifest_columns(n_splits):
+    if list(header) not in (manifest_columns(n_splits), [*manifest_columns(n_splits), "subset"]):
         raise ValueError(f"{path}: not a manifest (columns {list(header)})")
-    return pd.read_csv(path, keep_default_na=False, dtype=_dtypes(n_splits))
+    return pd.read_csv(path, keep_default_na=False, dtype={**_dtypes(n_splits), "subset": "str"})
