@@ -40,6 +40,22 @@ include: "workflow/rules/curves.smk"
 include: "workflow/rules/summary.smk"
 
 
+onstart:
+    # Jobs that run here use this machine's GPUs (on a cluster they run elsewhere: not checked).
+    if workflow.executor_plugin.common_settings.local_exec:
+        exit_on_problems(config, gpus=GPUS)
+
+
+onsuccess:
+    print("
+".join(dataset_summaries(config)))
+
+
+onerror:
+    print("
+".join(dataset_summaries(config)))
+
+
 rule all:
     input:
         final_targets(),

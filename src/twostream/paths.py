@@ -52,39 +52,11 @@ def digest(obj: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:KEY_LENGTH]
 
 
-def _schema_node(path: str) -> dict | None:
-    """The schema of a concrete config path (``datasets.ucf101.crop``, ``train.rgb``), $refs followed."""
-    root = specs._schema()
-    node: dict | None = root
-    for part in path.split("."):
-        while node is not None and "$ref" in node:
-            node = _ref(root, node["$ref"])
-        if node is None:
-            return None
-        props = node.get("properties", {})
-        if part in props:
-            node = props[part]
-        elif isinstance(node.get("additionalProperties"), dict):
-            node = node["additionalProperties"]
-        else:
-            return None
-    while node is not None and "$ref" in node:
-        node = _ref(root, node["$ref"])
-    return node
-
-
-def _ref(root: dict, ref: str) -> dict | None:
-    node: Any = root
-    for part in ref.removeprefix("#/").split("/"):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
-
-
 _NO_DEFAULT = object()
 
 
 def _default(path: str) -> Any:
-    node = _schema_node(path)
+    node = specs.schema_node(path)
     return node.get("default", _NO_DEFAULT) if node is not None else _NO_DEFAULT
 
 
@@ -174,6 +146,11 @@ def ingest_dir(config: Config, d: str) -> str:
 
 def manifest(config: Config, d: str) -> str:
     return f"{ingest_dir(config, d)}/manifest.csv"
+
+
+def listing(config: Config, d: str) -> str:
+    """The listing of a dataset's root that its ingest depends on (rewritten when videos come or go)."""
+    return f"{ingest_dir(config, d)}/listing.txt"
 
 
 RECIPE_FIELDS = ("size", "backend", "variant", "bound", "jpeg_quality")  # what a shard's content depends on

@@ -161,3 +161,37 @@ def snakemake_command(work: str | os.PathLike, *args: str, configfile: str | os.
         argv += ["--configfile", str(configfile)]
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     return argv + ["--cores", str(cores), *args], env
+
+
+def refresh_listings(config: dict) -> None:
+    """Rewrite the listing of each dataset root (``twostream.paths.listing``, the ingest rule's input) whose videos
+    came or went since the last run, with one line saying so when there was a manifest. ``config``: prepared."""
+    from twostream import paths
+    from twostream.data.ingest.listing import refresh  # no torch, no OpenCV decoding: a folder walk
+
+    for name, d in config["datasets"].items():
+        if "root" not in d or not os.path.isdir(d["root"]) or d.get("source") == "rawframes":
+            continue  # a rawframes root holds folders of images, not videos to list
+        changed = refresh(d["root"], d["kind"], paths.listing(config, name))
+        if changed is not None and os.path.exists(paths.manifest(config, name)):
+            print(f"dataset {name!r}: {changed[0]} videos appeared and {changed[1]} disappeared under {d['root']} "
+                  "since the last ingest: it runs again (shards already made are kept)", file=sys.stderr)
+
+
+def dataset_summaries(config: dict) -> list[str]:
+    """Each dataset's summary lines from the logs of its ingest and index (``dataset '<d>': ...``) and their error
+    lines, in that order: what a run's end prints again, so that nothing a user must know is only in logs/."""
+    from twostream import paths
+
+    lines = []
+    for name in config["datasets"]:
+        logs = {"ingest": f"logs/ingest/{name}/{Path(paths.ingest_dir(config, name)).name}.log",
+                "index": f"logs/index/{name}/{paths.data_dir(config, name)}.log"}
+        for step, log in logs.items():
+            try:
+                text = Path(log).read_text(errors="replace")
+            except OSError:
+                continue
+            lines += [line for line in text.splitlines()
+                      if line.startswith((f"dataset {name!r}:", f"twostream {step}: error:"))]
+    return lines

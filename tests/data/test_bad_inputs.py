@@ -106,7 +106,7 @@ def run(dataset, tmp_path_factory):
     data = bytearray(good2.read_bytes())
     data[offset + 200:offset + 300] = bytes(100)  # damage flow bytes after extraction
     good2.write_bytes(bytes(data))
-    cli("index", "index", "--manifest", str(out / "manifest.csv"), "--ingest-failures", str(out / "ingest_failures.csv"),
+    cli("index", "index", "--dataset", "bad", "--manifest", str(out / "manifest.csv"), "--ingest-failures", str(out / "ingest_failures.csv"),
         "--chunks", str(out / "chunk0.csv"), str(out / "chunk1.csv"), "--out", str(out / "shards.csv"),
         "--failures", str(out / "failures.csv"), rc=1)  # 1: a corrupted shard was removed, run again to rebuild
     assert not good2.exists() and not (out / "chunk0.csv").exists() and (out / "chunk1.csv").exists()

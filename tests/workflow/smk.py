@@ -95,7 +95,9 @@ def shell_commands(output: str) -> list[tuple[str, str]]:
 
 def twostream_call(command: str) -> tuple[list[str], dict[str, str], dict]:
     """(argv after ``twostream``, {flag: value}, decoded --spec) of a rule's ``twostream`` shell command."""
-    words = shlex.split(command.split(" > ")[0])
-    argv = words[words.index("twostream") + 1:]
+    words = shlex.split(command, posix=True)
+    start = words.index("twostream") + 1  # after `python -m` or a launcher; a leading `: > log;` is skipped
+    ends = [i for i, w in enumerate(words[start:], start) if w in (">", ">>", "2>", "2>>", "|", ";", "2>&1")]
+    argv = words[start:ends[0] if ends else None]
     flags = {w: argv[i + 1] for i, w in enumerate(argv[:-1]) if w.startswith("--")}
     return argv, flags, json.loads(flags.get("--spec", "{}"))

@@ -7,11 +7,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from smk import REPO, job_counts, shell_commands, twostream_call
 
 from twostream import kinds, paths
 from twostream.config import load
-
 from twostream.workflow import snakemake_command
 
 PRESET = REPO / "workflow/presets/cmmp_ucf101_hmdb51.yaml"
@@ -23,28 +23,45 @@ pytestmark = pytest.mark.slow
 def work(repo: Path, shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     """A working folder and the ``--config`` items that point the preset at fake dataset roots.
 
-    The roots hold the shared real clips only (every other listed video is missing); the split
-    folders are copies of the official split files.
+    The roots hold the shared real clips only (every other listed video is missing: the preset is copied with
+    ``min_present: 0``); the split folders are copies of the official split files.
     """
     tmp = tmp_path_factory.mktemp("preset")
+    preset = yaml.safe_load(PRESET.read_text())
+    for d in preset["datasets"].values():
+        d["min_present"] = 0
+    for section in ("train", "cmmp"):
+        preset[section]["batch_size"] = 1  # one training video per split makes a batch
+    (tmp / "preset.yaml").write_text(yaml.safe_dump(preset))
     roots = {}
     for kind in ("ucf101", "hmdb51"):
         shutil.copytree(shared_data / "clips" / kind, tmp / kind / "videos")
         shutil.copytree(shared_data / "splits" / kind, tmp / kind / "splits")
         roots[kind] = f"{{root: {tmp / kind / 'videos'}, splits_dir: {tmp / kind / 'splits'}}}"
+    # A training video in every split (the real clips are all test videos of some split): copies of a real clip.
+    ucf = tmp / "ucf101/videos/ApplyEyeMakeup"
+    shutil.copy(ucf / "v_ApplyEyeMakeup_g01_c01.avi", ucf / "v_ApplyEyeMakeup_g08_c01.avi")  # train in splits 1, 3
+    drink = tmp / "hmdb51/videos/drink"
+    clip = next(drink.glob("*.mp4"))
+    for k in (1, 2, 3):
+        lines = (tmp / f"hmdb51/splits/drink_test_split{k}.txt").read_text().split("\n")
+        first = next(line.split()[0] for line in lines if line.split()[1:] == ["1"])
+        shutil.copy(clip, drink / f"{Path(first).stem}.mp4")
     return tmp / "work", [f"datasets={{ucf101: {roots['ucf101']}, hmdb51: {roots['hmdb51']}}}"]
 
 
 def config(work: tuple[Path, list[str]], *items: str) -> dict:
-    """The preset with the fake roots (and ``items``), as the workflow reads it (for its output paths)."""
-    return load(PRESET, [*work[1], *items])
+    """The preset as run (min_present 0, batch 1) with the fake roots (and ``items``), as the workflow reads it (for
+    its output paths)."""
+    return load(work[0].parent / "preset.yaml", [*work[1], *items])
 
 
 def snakemake(work: tuple[Path, list[str]], *args: str, config: tuple[str, ...] = ()) -> str:
     """Run the preset with ``args`` (targets, flags) and extra ``--config`` items (last: --config takes every value
     after it). --replace-workflow-config: the preset is complete (needed where a --configfile merges into config.yaml)."""
     work[0].mkdir(exist_ok=True)
-    cmd, env = snakemake_command(work[0], *args, "--replace-workflow-config", "--configfile", str(PRESET), "--config",
+    cmd, env = snakemake_command(work[0], *args, "--replace-workflow-config", "--configfile",
+                                 str(work[0].parent / "preset.yaml"), "--config",
                                  *work[1], *config, cores=1)
     out = subprocess.run(cmd, cwd=work[0], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -6,7 +6,7 @@
 
 rule cma_train:
     input:
-        index="results/{dataset}/{data}/shards.csv",
+        index=training_index,
         init=cma_init,
         weights=weights,
     output:
@@ -30,8 +30,8 @@ rule cma_train:
         ),
         code=code("train", "cma"),
     shell:
-        ": > {log}; {params.launcher} train --kind cma --spec {params.spec:q} --index {input.index} --split {wildcards.split}"
-        " --init {input.init} --threads {threads} --out {output} 2>> {log} | tee -a {log}"
+        ": > {log:q}; {params.launcher} train --kind cma --spec {params.spec:q} --index {input.index:q} --split {wildcards.split:q}"
+        " --init {input.init:q} --threads {threads} --out {output:q} 2>> {log:q} | tee -a {log:q}"
 
 
 use rule evaluate_stream as evaluate_cma with:
@@ -86,10 +86,10 @@ rule cma_tables:
         spec=spec(specs.CMATablesSpec),
         code=code("cma-tables"),
     shell:
-        "python -m twostream cma-tables --spec {params.spec:q} --dataset {wildcards.dataset} --split {params.split}"
-        " --rgb {input.rgb} --flow {input.flow} --iterations {input.iterations}"
-        " --rgb-model {input.rgb_model} --flow-model {input.flow_model} --cma-model {input.cma_model}"
-        " --table1 {output.table1} --table2 {output.table2} > {log} 2>&1"
+        "python -m twostream cma-tables --spec {params.spec:q} --dataset {wildcards.dataset:q} --split {params.split}"
+        " --rgb {input.rgb:q} --flow {input.flow:q} --iterations {input.iterations:q}"
+        " --rgb-model {input.rgb_model:q} --flow-model {input.flow_model:q} --cma-model {input.cma_model:q}"
+        " --table1 {output.table1:q} --table2 {output.table2:q} > {log:q} 2>&1"
 
 
 rule cma_fusion_figure:
@@ -114,9 +114,9 @@ rule cma_fusion_figure:
         spec=spec(specs.CMAFusionFigureSpec),
         code=code("cma-figures"),
     shell:
-        "python -m twostream cma-figures fusion --spec {params.spec:q} --dataset {wildcards.dataset}"
-        " --split {params.split} --rgb {input.rgb} --flow {input.flow} --iterations {input.iterations}"
-        " --out {output.figure} > {log} 2>&1"
+        "python -m twostream cma-figures fusion --spec {params.spec:q} --dataset {wildcards.dataset:q}"
+        " --split {params.split} --rgb {input.rgb:q} --flow {input.flow:q} --iterations {input.iterations:q}"
+        " --out {output.figure:q} > {log:q} 2>&1"
 
 
 rule cma_attention_figure:
@@ -142,5 +142,5 @@ rule cma_attention_figure:
         spec=spec(specs.CMAAttentionFigureSpec),
         code=code("cma-figures"),
     shell:
-        "python -m twostream cma-figures attention --spec {params.spec:q} --index {input.index}"
-        " --split {params.split} --model {input.model} --threads {threads} --out {output} > {log} 2>&1"
+        "python -m twostream cma-figures attention --spec {params.spec:q} --index {input.index:q}"
+        " --split {params.split} --model {input.model:q} --threads {threads} --out {output:q} > {log:q} 2>&1"

@@ -4,7 +4,7 @@
 
 rule cmmp_train:
     input:
-        index="results/{dataset}/{data}/shards.csv",
+        index=training_index,
         rgb=lambda w: stream(w.dataset, "rgb", int(w.split)),
         flow=lambda w: stream(w.dataset, "flow", int(w.split)),
     output:
@@ -24,8 +24,8 @@ rule cmmp_train:
         ),
         code=code("train", "cmmp"),
     shell:
-        ": > {log}; {params.launcher} train --kind cmmp --spec {params.spec:q} --index {input.index} --split {wildcards.split}"
-        " --init {input.rgb} {input.flow} --threads {threads} --out {output} 2>> {log} | tee -a {log}"
+        ": > {log:q}; {params.launcher} train --kind cmmp --spec {params.spec:q} --index {input.index:q} --split {wildcards.split:q}"
+        " --init {input.rgb:q} {input.flow:q} --threads {threads} --out {output:q} 2>> {log:q} | tee -a {log:q}"
 
 
 use rule evaluate_stream as evaluate_cmmp with:
@@ -64,8 +64,8 @@ rule cmmp_table1:
         spec=spec(specs.CMMPTable1Spec),
         code=code("cmmp-tables"),
     shell:
-        "python -m twostream cmmp-tables table1 --spec {params.spec:q} --dataset {wildcards.dataset}"
-        " --split {params.split} --variants {params.variants} --scores {input} --out {output.csv} > {log} 2>&1"
+        "python -m twostream cmmp-tables table1 --spec {params.spec:q} --dataset {wildcards.dataset:q}"
+        " --split {params.split} --variants {params.variants} --scores {input:q} --out {output.csv:q} > {log:q} 2>&1"
 
 
 rule cmmp_table2:
@@ -95,10 +95,12 @@ rule cmmp_table2:
     params:
         runs=" ".join(f"{n}:{kind}:{k}" for n, kind, k in cmmp_runs()),
         conv_fusion=lambda w, input: (
-            f"--conv-fusion {' '.join(input.conv_fusion)}" if input.conv_fusion else ""
+            f"--conv-fusion {' '.join(map(shlex.quote, input.conv_fusion))}"
+            if input.conv_fusion
+            else ""
         ),
         spec=spec(specs.CMMPTable2Spec),
         code=code("cmmp-tables"),
     shell:
-        "python -m twostream cmmp-tables table2 --spec {params.spec:q} --runs {params.runs} --rgb {input.rgb}"
-        " --flow {input.flow} --cmmp {input.cmmp} {params.conv_fusion} --out {output.csv} > {log} 2>&1"
+        "python -m twostream cmmp-tables table2 --spec {params.spec:q} --runs {params.runs} --rgb {input.rgb:q}"
+        " --flow {input.flow:q} --cmmp {input.cmmp:q} {params.conv_fusion} --out {output.csv:q} > {log:q} 2>&1"

@@ -6,12 +6,15 @@ import re
 import shlex
 
 from twostream import kinds, paths, specs
+from twostream.config_check import exit_with, training_counts, training_set_problems
 from twostream.specs import spec_for
 from twostream.workflow import (
     command_version,
+    dataset_summaries,
     gpus_visible,
     launcher,
     pretrained_weights,
+    refresh_listings,
 )
 
 DATASETS = config["datasets"]
@@ -25,7 +28,7 @@ RUN = kinds.run_dir(
 # two-thread torch job on a 2-core machine that has any other load runs 3-10x slower.
 shell.prefix(
     "set -euo pipefail; export PYTHONPATH="
-    + str(Path(workflow.basedir) / "src")
+    + shlex.quote(str(Path(workflow.basedir) / "src"))
     + "${{PYTHONPATH:+:$PYTHONPATH}} OMP_WAIT_POLICY=${{OMP_WAIT_POLICY:-PASSIVE}}; "
 )
 
@@ -109,30 +112,40 @@ def weights(w):
     )
 
 
+# Videos that appeared or disappeared under a dataset root since the last run: the listing the ingest
+# rule depends on changes, so ingest runs again (in the main process only, not in each cluster job).
+if workflow.is_main_process:
+    refresh_listings(config)
+
+
 def ingest_inputs(w):
+    """The files ingest reads: the listing of the root, the configured splits' files (synthetic: its folder)."""
     d = ds(w)
     if d["kind"] == "synthetic":
         return [paths.synthetic_dir(config, w.dataset)]
+    files = [paths.listing(config, w.dataset)] if d["source"] == "videos" else []
     if d["kind"] == "mmaction2":
-        return [p for pair in d["lists"] for p in pair] + [
-            d[k] for k in ("classes",) if k in d
-        ]
+        files += [p for pair in d["lists"] for p in pair]
+        files += [d[k] for k in ("classes",) if k in d]
     if d["kind"] == "ucf101":
         names = ["classInd.txt"] + [
-            f"{s}list0{k}.txt" for s in ("train", "test") for k in (1, 2, 3)
+            f"{s}list0{k}.txt" for s in ("train", "test") for k in d["splits"]
         ]
-        return [f"{d['splits_dir']}/{n}" for n in names]
-    if d["kind"] == "hmdb51":
-        return sorted(
-            str(p) for p in Path(d["splits_dir"]).glob("*_test_split[123].txt")
+        files += [f"{d['splits_dir']}/{n}" for n in names]
+    elif d["kind"] == "hmdb51":
+        folder = Path(d["splits_dir"])
+        files += [str(p) for p in [folder / "class_list.txt"] if p.is_file()]
+        files += sorted(
+            str(p) for k in d["splits"] for p in folder.glob(f"*_test_split{k}.txt")
         )
-    if d["kind"] == "kinetics400":
-        return d["annotations"]
-    return []
+    elif d["kind"] == "kinetics400":
+        files += d["annotations"]
+    return files
 
 
 def ingest_args(w):
-    """Source arguments of `twostream ingest` for a dataset (synthetic data use the UCF-101 adapter)."""
+    """Source arguments of `twostream ingest` for a dataset (synthetic data use the UCF-101 adapter), every
+    path quoted for the shell."""
     d = ds(w)
     if d["kind"] == "synthetic":
         data = paths.synthetic_dir(config, w.dataset)
@@ -162,6 +175,7 @@ def ingest_args(w):
     if "classes" in d:
         args += ["--classes-file", d["classes"]]
     args += ["--splits", *map(str, d["splits"])]
+    args += ["--dataset", w.dataset, "--min-present", str(d["min_present"])]
     subset = d.get("subset", {})
     if "classes" in subset:
         classes = subset["classes"]
@@ -210,13 +224,7 @@ def ingest_checkpoint(name):
 
 def chunk_indexes(w):
     """One index per chunk of the manifest (known once ingest has run)."""
-    made = (
-        ingest_checkpoint(w.dataset)
-        .get(dataset=w.dataset, source=Path(paths.ingest_dir(config, w.dataset)).name)
-        .output.manifest
-    )
-    with open(made) as f:
-        videos = sum(1 for _ in f) - 1
+    videos, _ = training_counts(ingested(w))
     chunks = math.ceil(videos / config["flow"]["chunk_size"])
     return [
         f"{paths.data(config, w.dataset)}/chunks/{i:04d}.csv" for i in range(chunks)
@@ -224,6 +232,23 @@ def chunk_indexes(w):
 
 
 def index(w):
+    return paths.index(config, w.dataset)
+
+
+def ingested(w):
+    """The manifest ingest made (known once the ingest checkpoint has run)."""
+    source = Path(paths.ingest_dir(config, w.dataset)).name
+    return (
+        ingest_checkpoint(w.dataset)
+        .get(dataset=w.dataset, source=source)
+        .output.manifest
+    )
+
+
+def training_index(w):
+    """A trainer's shard index, once the manifest shows a training set of at least one
+    batch of each configured trainer on each split it trains (else: stop here)."""
+    exit_with(training_set_problems(config, w.dataset, training_counts(ingested(w))[1]))
     return paths.index(config, w.dataset)
 
 
@@ -337,7 +362,9 @@ def fusion_baselines_inputs(w):
 def fusion_baselines_args(w):
     """The CMMP and CMA score files of `twostream fusion-baselines` (none where not configured)."""
     rows = fusion_baselines_inputs(w)
-    return " ".join(f"--{row} {rows[row]}" for row in ("cmmp", "cma") if row in rows)
+    return " ".join(
+        f"--{row} {shlex.quote(rows[row])}" for row in ("cmmp", "cma") if row in rows
+    )
 
 
 # --- Training curves (curves.smk) ---

@@ -4,7 +4,7 @@
 
 rule conv_fusion_train:
     input:
-        index="results/{dataset}/{data}/shards.csv",
+        index=training_index,
         rgb=lambda w: stream(w.dataset, "rgb", int(w.split)),
         flow=lambda w: stream(w.dataset, "flow", int(w.split)),
     output:
@@ -24,8 +24,8 @@ rule conv_fusion_train:
         ),
         code=code("train", "conv_fusion"),
     shell:
-        ": > {log}; {params.launcher} train --kind conv_fusion --spec {params.spec:q} --index {input.index}"
-        " --split {wildcards.split} --init {input.rgb} {input.flow} --threads {threads} --out {output} 2>> {log} | tee -a {log}"
+        ": > {log:q}; {params.launcher} train --kind conv_fusion --spec {params.spec:q} --index {input.index:q}"
+        " --split {wildcards.split:q} --init {input.rgb:q} {input.flow:q} --threads {threads} --out {output:q} 2>> {log:q} | tee -a {log:q}"
 
 
 use rule evaluate_stream as evaluate_conv_fusion with:
@@ -66,6 +66,6 @@ rule fusion_baselines:
         optional=fusion_baselines_args,
         code=code("fusion-baselines"),
     shell:
-        "python -m twostream fusion-baselines --spec {params.spec:q} --dataset {wildcards.dataset}"
-        " --split {params.split} --rgb {input.rgb} --flow {input.flow} --conv-fusion {input.conv_fusion}"
-        " {params.optional} --out {output.csv} > {log} 2>&1"
+        "python -m twostream fusion-baselines --spec {params.spec:q} --dataset {wildcards.dataset:q}"
+        " --split {params.split} --rgb {input.rgb:q} --flow {input.flow:q} --conv-fusion {input.conv_fusion:q}"
+        " {params.optional} --out {output.csv:q} > {log:q} 2>&1"

@@ -21,5 +21,5 @@ rule training_curves:
         tensorboard="results/{run}/{dataset}/tensorboard",
         code=code("training-curves"),
     shell:
-        "python -m twostream training-curves --dataset {wildcards.dataset} --checkpoints {input}"
-        " --root {params.root} --tensorboard {params.tensorboard} --out {output.figure} > {log} 2>&1"
+        "python -m twostream training-curves --dataset {wildcards.dataset:q} --checkpoints {input:q}"
+        " --root {params.root:q} --tensorboard {params.tensorboard:q} --out {output.figure:q} > {log:q} 2>&1"

@@ -13,7 +13,7 @@ rule synthetic:
         spec=spec(specs.SyntheticSpec),
         code=code("synthetic"),
     shell:
-        "python -m twostream synthetic --spec {params.spec:q} --out {output} > {log} 2>&1"
+        "python -m twostream synthetic --spec {params.spec:q} --out {output:q} > {log:q} 2>&1"
 
 
 checkpoint ingest:
@@ -35,7 +35,7 @@ checkpoint ingest:
         code=code("ingest"),
     shell:
         "python -m twostream ingest {params.source} --workers {threads}"
-        " --out {output.manifest} --failures {output.failures} > {log} 2>&1"
+        " --out {output.manifest:q} --failures {output.failures:q} 2> {log:q} | tee -a {log:q}"
 
 
 rule extract:
@@ -61,8 +61,8 @@ rule extract:
         ),
         code=code("extract"),
     shell:
-        ": > {log}; python -m twostream extract --spec {params.spec:q} --manifest {input.manifest}"
-        " --chunk {params.chunk} --shards {params.shards} --threads {threads} --out {output} 2>> {log} | tee -a {log}"
+        ": > {log:q}; python -m twostream extract --spec {params.spec:q} --manifest {input.manifest:q}"
+        " --chunk {params.chunk} --shards {params.shards:q} --threads {threads} --out {output:q} 2>> {log:q} | tee -a {log:q}"
 
 
 checkpoint ingest_rawframes:
@@ -84,8 +84,8 @@ checkpoint ingest_rawframes:
         current=current(lambda w: paths.manifest(config, w.dataset)),
         code=code("ingest"),
     shell:
-        "python -m twostream ingest {params.source} {params.naming} --rawframes {output.naming}"
-        " --out {output.manifest} --failures {output.failures} > {log} 2>&1"
+        "python -m twostream ingest {params.source} {params.naming} --rawframes {output.naming:q}"
+        " --out {output.manifest:q} --failures {output.failures:q} 2> {log:q} | tee -a {log:q}"
 
 
 rule import_rawframes:
@@ -109,8 +109,8 @@ rule import_rawframes:
         ),
         code=code("import-rawframes"),
     shell:
-        "python -m twostream import-rawframes --spec {params.spec:q} --manifest {input.manifest}"
-        " --naming {input.naming} --chunk {params.chunk} --shards {params.shards} --out {output} > {log} 2>&1"
+        "python -m twostream import-rawframes --spec {params.spec:q} --manifest {input.manifest:q}"
+        " --naming {input.naming:q} --chunk {params.chunk} --shards {params.shards:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule index:
@@ -130,6 +130,6 @@ rule index:
         current=current(lambda w: paths.index(config, w.dataset)),
         code=code("index"),
     shell:
-        "python -m twostream index --manifest {input.manifest} --ingest-failures {input.failures}"
-        " --chunks {input.chunks} --stage {params.stage} --out {output.index} --failures {output.failures}"
-        " > {log} 2>&1"
+        "python -m twostream index --dataset {wildcards.dataset:q} --manifest {input.manifest:q}"
+        " --ingest-failures {input.failures:q} --chunks {input.chunks:q} --stage {params.stage}"
+        " --out {output.index:q} --failures {output.failures:q} 2> {log:q} | tee -a {log:q}"

@@ -4,7 +4,7 @@
 
 rule train_stream:
     input:
-        index="results/{dataset}/{data}/shards.csv",
+        index=training_index,
         weights=weights,
     output:
         protected("models/{dataset}/{data}/{modality}-{key}/split{split}.pt"),
@@ -21,8 +21,8 @@ rule train_stream:
         current=current(lambda w: stream(w.dataset, w.modality, int(w.split))),
         code=code("train", "stream"),
     shell:
-        ": > {log}; {params.launcher} train --kind stream --spec {params.spec:q} --index {input.index}"
-        " --split {wildcards.split} --threads {threads} --out {output} 2>> {log} | tee -a {log}"
+        ": > {log:q}; {params.launcher} train --kind stream --spec {params.spec:q} --index {input.index:q}"
+        " --split {wildcards.split:q} --threads {threads} --out {output:q} 2>> {log:q} | tee -a {log:q}"
 
 
 # The one evaluate rule: every kind's .smk uses it for its models (`use rule ... with:` paths and its
@@ -48,8 +48,8 @@ rule evaluate_stream:
         ),
         code=code("evaluate", "stream"),
     shell:
-        "python -m twostream evaluate --spec {params.spec:q} --index {input.index} --split {wildcards.split}"
-        " --model {input.model} --threads {threads} --out {output} > {log} 2>&1"
+        "python -m twostream evaluate --spec {params.spec:q} --index {input.index:q} --split {wildcards.split:q}"
+        " --model {input.model:q} --threads {threads} --out {output:q} > {log:q} 2>&1"
 
 
 rule two_stream_table:
@@ -77,5 +77,5 @@ rule two_stream_table:
         spec=spec(specs.TwoStreamTableSpec),
         code=code("table"),
     shell:
-        "python -m twostream table --spec {params.spec:q} --dataset {wildcards.dataset} --splits {params.splits}"
-        " --rgb {input.rgb} --flow {input.flow} --out {output.csv} > {log} 2>&1"
+        "python -m twostream table --spec {params.spec:q} --dataset {wildcards.dataset:q} --splits {params.splits}"
+        " --rgb {input.rgb:q} --flow {input.flow:q} --out {output.csv:q} > {log:q} 2>&1"

@@ -36,4 +36,4 @@ rule summary:
     params:
         code=code("summary"),
     shell:
-        "python -m twostream summary --tables {input} --out {output} > {log} 2>&1"
+        "python -m twostream summary --tables {input:q} --out {output:q} > {log:q} 2>&1"

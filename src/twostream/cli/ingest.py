@@ -3,6 +3,9 @@
 With ``--rawframes NAMING``, the root holds rawframes folders (one per video) in place of video files:
 their naming (templates and first numbers, detected where not given) is written to NAMING as JSON, for
 ``twostream import-rawframes``.
+
+Its summary line (listed, used, failed, skipped videos and the failures table) goes to stdout, which the
+ingest rule shows on the console; every other line goes to stderr (the rule's log).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from twostream import specs
 from twostream.data.ingest import KINDS, IngestError, ingest
 from twostream.data.ingest.subset import from_arguments
 from twostream.data.rawframes.catalog import rawframes_manifest
@@ -47,10 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--annotations", nargs="+", metavar="CSV", help="official annotation CSVs (kinetics400)"
     )
-    parser.add_argument("--seed", type=int, help="seed of the train/test draw (folder; config: seed)")
-    parser.add_argument(
-        "--test-fraction", type=float, help="share of each class for test (folder; config: test_fraction)"
-    )
+    parser.add_argument("--seed", type=int, help="seed of the train/test draw (folder kind; config: seed)")
+    parser.add_argument("--test-fraction", type=float, default=specs.schema_default("datasets.{dataset}.test_fraction"),
+                        help="share of each class for test (folder; config: test_fraction)")
+    parser.add_argument("--min-present", type=float, default=specs.schema_default("datasets.{dataset}.min_present"),
+                        help="stop unless this share of the listed videos is found (0: no check; config: min_present)")
+    parser.add_argument("--dataset", help="the dataset's name in the summary line (default: the root's folder name)")
     parser.add_argument("--lists", nargs=2, action="append", metavar=("TRAIN", "VAL"),
                         help="mmaction2 file lists of one split (mmaction2; once per split)")
     parser.add_argument("--classes-file", help="classes file of the lists (mmaction2; optional)")
@@ -64,10 +70,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--failures", required=True, help="failures CSV to write (always written)")
 
 
+def summary(dataset: str, counts: dict[str, int], failures: str) -> str:
+    """The dataset's one summary line after ingest."""
+    return (f"dataset {dataset!r}: {counts['listed']} videos listed, {counts['used']} used, {counts['failed']} "
+            f"failed, {counts['skipped']} skipped; each in {failures}")
+
+
 def run(args: argparse.Namespace) -> int:
     split_files = {"splits_dir": args.splits_dir, "annotations": args.annotations, "lists": args.lists,
                    "classes": args.classes_file}
     naming_keys = (args.rgb_tmpl, args.flow_tmpl, args.start_index)
+    dataset = args.dataset or Path(args.root).name
     try:
         subset = from_arguments(args.classes, args.per_class)
         if args.rawframes is None and naming_keys != (None, None, None):
@@ -75,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
         if args.rawframes is not None:
             manifest, failures, naming = rawframes_manifest(
                 args.kind, args.root, rgb=args.rgb_tmpl, flow=args.flow_tmpl, start=args.start_index,
-                seed=args.seed, test_fraction=args.test_fraction, splits=args.splits, subset=subset, **split_files)
+                seed=args.seed, test_fraction=args.test_fraction, splits=args.splits, subset=subset,
+                min_present=args.min_present, **split_files)
         else:
             manifest, failures = ingest(
                 args.kind,
@@ -84,12 +98,13 @@ def run(args: argparse.Namespace) -> int:
                 subset=subset,
                 seed=args.seed,
                 test_fraction=args.test_fraction,
+                min_present=args.min_present,
                 workers=args.workers,
                 aliases=Path(args.out).parent / "aliases",  # safe-named links to names OpenCV cannot take
                 **split_files,
             )
     except (IngestError, RawframesError) as e:
-        print(f"twostream ingest: error: {e}", file=sys.stderr)
+        print(f"twostream ingest: error: dataset {dataset!r}: {e}", file=sys.stderr)
         return 2
     if args.rawframes is not None:
         write_text(json.dumps(naming.describe(), indent=1) + "\n", args.rawframes)
@@ -97,7 +112,5 @@ def run(args: argparse.Namespace) -> int:
               f"(from {naming.flow_start}, axes {'/'.join(naming.flow.axes)}) -> {args.rawframes}", file=sys.stderr)
     write_csv(manifest, args.out)
     write_csv(failures, args.failures)
-    print(
-        f"{len(manifest)} videos -> {args.out}; {len(failures)} failures -> {args.failures}", file=sys.stderr
-    )
+    print(summary(dataset, failures.attrs["counts"], args.failures), flush=True)
     return 0

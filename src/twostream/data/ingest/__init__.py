@@ -97,6 +97,8 @@ def ingest(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(manifest, failures) of one dataset; IngestError for bad arguments, never for one bad video.
 
+    ``failures.attrs["counts"]``: the summary (listed, used, failed, skipped; ``Failures.counts``).
+
     ``splits_dir`` is needed by ``ucf101`` and ``hmdb51``, ``annotations`` (CSV paths) by
     ``kinetics400``, ``lists`` (per split a train and a test list) and optionally ``classes`` by
     ``mmaction2``, ``seed`` and ``test_fraction`` by ``folder`` (their defaults live in the config
@@ -128,4 +130,6 @@ def ingest(
         manifest[SUBSET_COLUMN] = subset.record()
     if kind == "folder":
         folder.check(manifest, classes)
-    return manifest, failures.frame()
+    table = failures.frame()
+    table.attrs["counts"] = failures.counts(len(manifest))
+    return manifest, table

@@ -41,13 +41,15 @@ SAMPLE = 8  # folders whose file names decide a dataset's naming
 
 def rawframes_manifest(kind: str, root: str | os.PathLike, *, rgb: str | None = None, flow: str | None = None,
                        start: int | None = None, seed: int | None = None, test_fraction: float | None = None,
-                       splits: Sequence[int] | None = None, subset: Subset | None = None,
+                       splits: Sequence[int] | None = None, subset: Subset | None = None, min_present: float = 0.0,
                        **split_files) -> tuple[pd.DataFrame, pd.DataFrame, Naming]:
     """(manifest, failures, naming) of a rawframes tree; IngestError for bad arguments or an undetectable naming.
 
     ``rgb``, ``flow`` (templates) and ``start`` are detected where None; ``split_files`` are
     ``read_catalog``'s (``splits_dir``, ``annotations``, ``lists``, ``classes``); ``splits`` and ``subset``
-    are ``twostream.data.ingest.ingest``'s (the splits whose files must exist, a trial's part).
+    are ``twostream.data.ingest.ingest``'s (the splits whose files must exist, a trial's part); fewer than
+    ``min_present`` of the listed video folders found is an IngestError. ``failures.attrs["counts"]``: the
+    summary (listed, used, failed, skipped).
     """
     root = existing_dir(root, "rawframes root")
     failures = Failures()
@@ -61,6 +63,10 @@ def rawframes_manifest(kind: str, root: str | os.PathLike, *, rgb: str | None = 
     if subset is not None:
         keep_classes(catalog, subset)
     located = locate_folders(catalog, root)
+    listed = len(catalog.listings)
+    if listed and len(located) < min_present * listed:
+        raise IngestError(f"{root}: {len(located)} of {listed} listed video folders found, fewer than min_present "
+                          f"{min_present:g} of them (is root the folder that holds them?)")
     if subset is not None:
         located = choose(located, subset, splits or range(1, catalog.n_splits + 1))
     if not located:
@@ -78,7 +84,9 @@ def rawframes_manifest(kind: str, root: str | os.PathLike, *, rgb: str | None = 
     manifest = manifest_table(rows, catalog.n_splits)
     if subset is not None:
         manifest[SUBSET_COLUMN] = subset.record()
-    return manifest, failures.frame(), naming
+    table = failures.frame()
+    table.attrs["counts"] = failures.counts(len(manifest))
+    return manifest, table, naming
 
 
 def locate_folders(catalog: Catalog, root: Path) -> list[tuple[Listing, Path]]:
