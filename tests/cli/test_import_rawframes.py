@@ -37,6 +37,7 @@ def test_ingest_import_index(texture_video, denseflow_tree, tmp_path) -> None:
                      "--rawframes", str(results / "naming.json"), "--out", str(results / "manifest.csv"),
                      "--failures", str(results / "ingest_failures.csv"))
     assert made.returncode == 0, made.stderr[-2000:]
+    assert "dataset 'raw': 5 videos listed, 4 used, 1 failed, 0 skipped" in made.stdout
     naming = json.loads((results / "naming.json").read_text())
     assert (naming["rgb"], naming["flow"], naming["rgb_start"]) == ("img_{:05d}.jpg", "flow_{}_{:05d}.jpg", 0)
     rawframes = {"encoding": "denseflow", "bound": 15.0}
