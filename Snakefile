@@ -47,13 +47,11 @@ onstart:
 
 
 onsuccess:
-    print("
-".join(dataset_summaries(config)))
+    print("\n".join(dataset_summaries(config)))
 
 
 onerror:
-    print("
-".join(dataset_summaries(config)))
+    print("\n".join(dataset_summaries(config)))
 
 
 rule all:

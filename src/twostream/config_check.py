@@ -156,7 +156,7 @@ def training_set_problems(config: Mapping[str, Any], dataset: str, train: Mappin
         field = next(f for f in dataclasses.fields(kind.spec) if f.name == "batch_size")
         key = specs.path_of(field)
         batch = specs.lookup(config, key, {"dataset": dataset})
-        trained = sorted({int(k) for path in kind.checkpoints(config, dataset) for k in re.findall(r"/split(\d+)/", path)})
+        trained = sorted({int(k) for path in kind.checkpoints(config, dataset) for k in re.findall(r"/split(\d+)[/.]", path)})
         for k in trained:
             if train.get(k, 0) < batch:
                 problems.append(f"dataset {dataset!r}: split {k} has {train.get(k, 0)} training videos, fewer than one "

@@ -110,7 +110,7 @@ def messy(tmp_path_factory) -> tuple[Path, object, dict]:
 
 
 def test_every_decodable_video_is_in_the_shard_index_and_the_run_exits_0(messy) -> None:
-    work, proc, _ = messy
+    work, proc, config = messy
     assert proc.returncode == 0, proc.stderr[-4000:]
     index = pd.read_csv(work / data_dir(config, "messy") / "shards.csv", keep_default_na=False)
     assert dict(zip(index["video_id"], index["class_name"])) == KEPT

@@ -90,9 +90,10 @@ def current(expected):
     name): ``expected(wildcards)`` is the config's path for the job's wildcards."""
 
     def check(w, output):
-        if output[0] != expected(w):
+        made, wanted = output[0], expected(w)
+        if made != wanted:
             raise ValueError(
-                f"{output[0]} is not an output of this configuration (its settings give {expected(w)})"
+                f"{made} is not an output of this configuration (its settings give {wanted})"
             )
         return ""
 

@@ -20,8 +20,7 @@ rule plan:
         config=json.dumps(config, sort_keys=True),
         code=code("plan"),
     shell:
-        "python -m twostream plan --config-json {params.config:q} --cores {threads} --out {output} > {log} 2>&1"
-
+        "python -m twostream plan --config-json {params.config:q} --cores {threads} --out {output:q} > {log:q} 2>&1"
 
 
 rule summary:
