@@ -47,7 +47,7 @@ def test_ingest_import_index(texture_video, denseflow_tree, tmp_path) -> None:
                          "--chunk", str(chunk), "--shards", str(tmp_path / "shards"),
                          "--out", str(results / f"chunk{chunk}.csv"))
         assert done.returncode == 0, done.stderr[-2000:]
-    indexed = twostream("index", "--manifest", str(results / "manifest.csv"), "--ingest-failures",
+    indexed = twostream("index", "--dataset", "raw", "--manifest", str(results / "manifest.csv"), "--ingest-failures",
                         str(results / "ingest_failures.csv"), "--chunks", str(results / "chunk0.csv"),
                         str(results / "chunk1.csv"), "--stage", "import", "--out", str(results / "shards.csv"),
                         "--failures", str(results / "failures.csv"))
