@@ -66,7 +66,8 @@ def export(videos: Iterable[Video], out: str | os.PathLike, *, backend: FlowBack
     Step 1 goes through the pipeline's core (``twostream.data.extract.flow_videos``: ``workers`` decoding
     processes, flow in batches of ``pairs`` frame pairs across videos, 0: the pipeline's choice).
     Returns (done: video_id, label, class_name, frames, frames_dropped, flows, status 'done' or 'kept'; failures
-    rows). A finished folder of the same recipe is kept; a bad video is reported on one line and the rest go on;
+    rows). A finished folder of the same recipe is kept; a bad video is reported on one line and the rest go on
+    (a write the output folder refuses, disk full or read-only, is a WriteError that stops the export);
     a video kept without frames that do not decode is a failures row too (its note, ``kept: ...``).
     """
     out = Path(out)
