@@ -26,27 +26,17 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
-include: "workflow/rules/streams.smk"
-include: "workflow/rules/summary.smk"
 
 
-# Each paper's rules exist when the config has its section (the presets configure one paper each).
-if "cmmp" in config:
+# One rule file per model kind the config trains (twostream.kinds: the streams always; CMMP, CMA
+# and conv fusion where the config has their section): workflow/rules/<kind>.smk.
+for kind in kinds.configured(config):
 
-    include: "workflow/rules/cmmp.smk"
-
-
-if "cma" in config:
-
-    include: "workflow/rules/cma.smk"
-
-
-if "conv_fusion" in config:
-
-    include: "workflow/rules/conv_fusion.smk"
+    include: f"workflow/rules/{kind.name}.smk"
 
 
 include: "workflow/rules/curves.smk"
+include: "workflow/rules/summary.smk"
 
 
 onstart:

@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from twostream.data.ingest import manifest_columns  # noqa: E402
 from twostream.files import write_csv  # noqa: E402
+from twostream.workflow import snakemake_command  # noqa: E402
 
 
 def fake_ucf101(root: Path, videos: int) -> Path:
@@ -71,9 +72,8 @@ def fake_manifest(splits: Path, root: Path) -> "pd.DataFrame":  # noqa: F821
 
 
 def snakemake(work: Path, config: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
-           "--configfile", str(config), "--cores", "16", *args]
-    return subprocess.run(cmd, cwd=work, capture_output=True, text=True)
+    cmd, env = snakemake_command(work, *args, configfile=config, cores=16)
+    return subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
 
 
 def main() -> int:

@@ -43,6 +43,7 @@ from twostream.flow import get_backend, native, resolve_device
 from twostream.flow.metrics import epe
 from twostream.flow.opencv import opencv_cuda_unavailable
 from twostream.flow.tvl1 import CPU_BATCH, TorchTVL1
+from twostream.specs import schema_default
 
 REPO = Path(__file__).resolve().parents[1]
 CLIPS = REPO.parent / "shared" / "data" / "clips"
@@ -85,7 +86,7 @@ def load_pairs(n_pairs: int, clips: Path) -> tuple[np.ndarray, np.ndarray, list[
     for video in itertools.cycle(videos):
         frames = [
             cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)
-            for f in itertools.islice(iter_frames(video, SIZE), FRAMES_PER_CLIP)
+            for _, f in itertools.islice(iter_frames(video, SIZE), FRAMES_PER_CLIP)
         ]
         prev += frames[:-1]
         nxt += frames[1:]
@@ -196,7 +197,7 @@ def fused_bandwidth(backend: TorchTVL1, clips: Path, batch: int) -> dict:
     includes the warps, medians and pyramid)."""
     prev, nxt, _ = load_pairs(batch, clips)
     start = time.perf_counter()
-    _, pixel_iterations = native.flow_arrays(prev, nxt, backend)
+    _, pixel_iterations = native.flow_arrays(prev, nxt, backend.native_params())
     seconds = time.perf_counter() - start
     bytes_moved = STEP_BYTES_PER_PIXEL * sum(pixel_iterations)
     return {
@@ -211,7 +212,7 @@ def fused_bandwidth(backend: TorchTVL1, clips: Path, batch: int) -> dict:
 
 def bandwidth_report(device: str, clips: Path) -> dict:
     """How close the torch iteration comes to the memory bandwidth of the device."""
-    backend = TorchTVL1(device)
+    backend = TorchTVL1(device, variant="cuda")
     copy = copy_bandwidth(device)
     report = {"copy_bytes_per_s": copy, "steps": []}
     if backend.fused:  # the C++ loop: iterations counted in the flow itself
@@ -248,14 +249,14 @@ def clip_rows(clips: Path, videos: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def extract_report(clips: Path, videos: int, threads: int) -> dict:
+def extract_report(clips: Path, videos: int, threads: int, variant: str) -> dict:
     """``extract`` on the same clips with the same backend: serial (``extract_video`` one video after another)
     and pipelined (``extract_chunk``: decoding workers, batches across videos, a writer thread); pairs/s of
     each and whether their shards are byte-identical."""
     rows = clip_rows(clips, videos)
-    backend = get_backend("torch", "cpu")
+    backend = get_backend("torch", "cpu", variant)
     backend.compute(*load_pairs(1, clips)[:2])  # any build or compile outside the timing
-    settings = dict(size=SIZE, bound=20.0, quality=90)
+    settings = dict(size=SIZE, bound=20.0, quality=90, length=5)
     with tempfile.TemporaryDirectory() as tmp:
         serial_dir, piped_dir = Path(tmp) / "serial", Path(tmp) / "pipelined"
         serial_dir.mkdir()
@@ -264,7 +265,7 @@ def extract_report(clips: Path, videos: int, threads: int) -> dict:
                    for _, row in rows.iterrows()]
         serial = time.perf_counter() - start
         start = time.perf_counter()
-        index = extract_chunk(rows, backend, piped_dir, workers=threads, **settings)
+        index = extract_chunk(rows, backend, piped_dir, workers=threads, encoders=threads, **settings)
         pipelined = time.perf_counter() - start
         identical = all(Path(shard).read_bytes() == shard_path(serial_dir, vid).read_bytes()
                         for vid, shard in zip(index["video_id"], index["shard"]))
@@ -285,7 +286,8 @@ def main() -> None:
     )
     parser.add_argument("--clips", type=Path, default=CLIPS, help="folder of video clips")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "flow.json")
-    parser.add_argument("--variant", default="cuda", choices=("cpu", "cuda"), help="torch: the OpenCV class it follows")
+    parser.add_argument("--variant", default=schema_default("flow.variant"), choices=("cpu", "cuda"),
+                        help="torch: the OpenCV class it follows (default: flow.variant's, from the schema)")
     parser.add_argument("--size", type=int, nargs=2, default=list(SIZE), metavar=("H", "W"), help="frame size")
     parser.add_argument("--smoke", action="store_true", help="2 pairs at 48x64, torch eager: a quick check")
     parser.add_argument("--extract", type=int, metavar="VIDEOS",
@@ -309,7 +311,7 @@ def main() -> None:
         return
 
     if args.extract:
-        report = extract_report(args.clips, args.extract, args.threads)
+        report = extract_report(args.clips, args.extract, args.threads, args.variant)
         print(f"extract, {report['pairs']} pairs of {len(report['videos'])} clips, {args.threads} threads: serial "
               f"{report['serial_pairs_per_s']:.2f} pairs/s, pipelined {report['pipelined_pairs_per_s']:.2f} pairs/s; "
               f"shards byte-identical: {report['shards_byte_identical']}")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,10 @@ import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from twostream.workflow import snakemake_command  # noqa: E402
+
 TABLES = ("two_stream", "cmmp_table1", "cmmp_table2", "cma_table1", "cma_table2", "fusion_baselines")
 SKIP = ("_lo", "_hi", "paper", "videos", "params", "(paper")
 
@@ -50,9 +53,8 @@ def run_seed(config: dict, seed: int, work: Path, cores: int) -> float:
     path = work / f"config.seed{seed}.yaml"
     path.write_text(yaml.safe_dump({**config, "seed": seed}))
     start = time.time()
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-                           str(work), "--configfile", str(path), "--cores", str(cores)],
-                          capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(REPO / "src")))
+    cmd, env = snakemake_command(work, configfile=path, cores=cores)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**env, "PYTHONPATH": str(REPO / "src")})
     if proc.returncode:
         raise SystemExit(f"seed {seed}: snakemake failed in {work}:\n{proc.stderr[-3000:]}")
     return time.time() - start

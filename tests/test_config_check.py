@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from twostream.config_check import ConfigError, check_config
+from twostream.workflow import snakemake_command
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -61,10 +62,8 @@ def test_snakemake_stops_before_any_job_with_the_lines(tmp_path) -> None:
     bad = config(tmp_path, tiny={**config(tmp_path)["datasets"]["tiny"], "crop": 200, "size": [64, 80]},
                  mine=folder("nowhere"))
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(bad, sort_keys=False))
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    proc = subprocess.run(["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-                           "--configfile", str(tmp_path / "c.yaml"), "--cores", "1"],
-                          cwd=REPO, env=env, capture_output=True, text=True)
+    cmd, env = snakemake_command(tmp_path, configfile=tmp_path / "c.yaml", cores=1)
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     assert proc.returncode == 1
     errors = [line for line in proc.stderr.splitlines() if line.startswith("config error: ")]
     assert len(errors) == 2 and "dataset 'tiny': crop 200" in errors[0]
@@ -99,3 +98,77 @@ def test_a_read_only_results_or_shards_folder_is_named_before_any_job(tmp_path, 
         f"folder {tmp_path / 'results'} is not writable (read-only or no permission)",
         f"folder {tmp_path / 'shards/tiny'} is not writable (read-only or no permission)",
     ]
+
+
+def test_a_read_only_working_directory_is_one_line_before_any_job(tmp_path, monkeypatch) -> None:
+    """No output folder exists yet: the folder they would be made in (the working directory) is checked."""
+    work = tmp_path / "work"
+    work.mkdir()
+    if os.geteuid() == 0:
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(work)], capture_output=True,
+                              text=True)
+        if proc.returncode != 0:
+            pytest.skip(f"root but cannot mount a read-only tmpfs: {proc.stderr.strip()}")
+    else:
+        work.chmod(0o555)
+    monkeypatch.chdir(work)
+    try:
+        with pytest.raises(ConfigError) as e:
+            check_config(config(tmp_path, mine=folder(str(tmp_path))))
+    finally:
+        monkeypatch.chdir(tmp_path)
+        if os.geteuid() == 0:
+            subprocess.run(["umount", "-l", str(work)], check=False)
+        else:
+            work.chmod(0o755)
+    assert str(e.value).splitlines() == [f"folder {work} is not writable (read-only or no permission)"]
+
+
+@pytest.mark.parametrize(("devices", "gpus", "lines"), [
+    ({"flow": "cuda"}, 0, ["flow.device is cuda but this machine has no NVIDIA GPU: set flow.device to auto or cpu"]),
+    ({"train": "cuda:1"}, 1, ["train.device is cuda:1 but this machine has 1 GPU (cuda:0): set train.device to auto "
+                              "or cpu"]),
+    ({"flow": "cuda:2", "train": "cuda:3"}, 3, [
+        "train.device is cuda:3 but this machine has 3 GPUs (cuda:0..cuda:2): set train.device to auto or cpu"]),
+    ({"flow": "auto", "train": "cpu"}, 0, []),
+], ids=["cuda-none", "cuda1-one", "cuda3-three", "auto-cpu"])
+def test_a_configured_gpu_that_is_not_there_is_one_line(tmp_path, monkeypatch, devices, gpus, lines) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    c = config(tmp_path)
+    for section, device in devices.items():
+        c[section]["device"] = device
+    if not lines:
+        check_config(c, gpus=gpus)
+        return
+    with pytest.raises(ConfigError) as e:
+        check_config(c, gpus=gpus)
+    assert str(e.value).splitlines() == lines
+    check_config(c)  # jobs that run elsewhere (a cluster): not checked here
+
+
+def test_snakemake_in_a_read_only_working_directory_stops_with_one_line(tmp_path) -> None:
+    """Snakemake's own state folder (.snakemake) cannot be made there either: the config check speaks first."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config(tmp_path), sort_keys=False))
+    if os.geteuid() == 0:
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(work)], capture_output=True,
+                              text=True)
+        if proc.returncode != 0:
+            pytest.skip(f"root but cannot mount a read-only tmpfs: {proc.stderr.strip()}")
+    else:
+        work.chmod(0o555)
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    try:
+        proc = subprocess.run(["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
+                               "--configfile", str(tmp_path / "c.yaml"), "--cores", "1"],
+                              cwd=REPO, env=env, capture_output=True, text=True)
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["umount", "-l", str(work)], check=False)
+        else:
+            work.chmod(0o755)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert [line for line in proc.stderr.splitlines() if line.startswith("config error: ")] == [
+        f"config error: folder {work} is not writable (read-only or no permission)"]

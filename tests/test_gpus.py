@@ -12,13 +12,13 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 HOLD = "import sys, time; from twostream.gpus import claim; print(claim(3), flush=True); sys.stdin.read()"
 # A job on a faked 4-GPU machine: torch reports 4 CUDA devices; the job resolves its device the way the
-# training commands do (cli.common.process) and prints it, then holds it until stdin closes.
+# training commands do (train.distributed.process) and prints it, then holds it until stdin closes.
 FAKE_4_GPUS = """
 import sys, torch
 torch.cuda.is_available = lambda: True
 torch.cuda.device_count = lambda: 4
-from twostream.cli import common
-ctx, dev = common.process(sys.argv[1])
+from twostream.train import distributed
+ctx, dev = distributed.process(sys.argv[1])
 print(dev, flush=True)
 sys.stdin.read()
 """

@@ -1,38 +1,50 @@
-"""The table of model kinds: every kind's code is seen by the code versions of the commands that run it."""
+"""The table of model kinds: every kind's module keeps the protocol, and each rule's code version follows its own
+kind's code only."""
 
 from __future__ import annotations
 
-import inspect
-
 import pytest
 import torch
+import yaml
 
 from twostream import kinds
 from twostream.models import checkpoint
 from twostream.models.streams import StreamNet
-from twostream.workflow import code_modules, command_module
+from twostream.workflow import code_modules, command_module, command_version
 
-
-def defining_module(fn) -> str:
-    return inspect.getmodule(fn).__name__
+PROTOCOL = ("start", "modalities", "step", "build", "scorer")
 
 
 @pytest.mark.parametrize("name", list(kinds.KINDS))
-def test_every_kinds_code_is_tracked_by_the_commands_that_run_it(name) -> None:
-    """A kind reached by an importlib string (not an ordinary import) would drop out of these closures."""
+def test_every_kind_module_is_named_for_it_and_keeps_the_protocol(name) -> None:
     kind = kinds.KINDS[name]
-    evaluate = code_modules(command_module("evaluate"))
-    assert {defining_module(kind.build), defining_module(kind.scorer), defining_module(kind.step)} <= set(evaluate)
-    trainer = code_modules(command_module(kind.command))
-    assert defining_module(kind.step) in trainer
+    module = kind.code()
+    assert module.__name__ == kinds.module_name(kind) == f"twostream.train.{name}"
+    assert all(callable(getattr(module, f)) for f in PROTOCOL)
 
 
-def test_a_trainer_does_not_track_the_other_kinds_training_code() -> None:
-    """Editing one kind's training step re-runs that kind's training only."""
-    steps = {name: defining_module(kind.step) for name, kind in kinds.KINDS.items()}
-    for name, kind in kinds.KINDS.items():
-        tracked = set(code_modules(command_module(kind.command)))
-        assert {m for other, m in steps.items() if other != name} & tracked == set()
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_a_command_running_one_kind_tracks_that_kinds_code_and_no_other(command) -> None:
+    """Editing one kind's code re-runs that kind's training and evaluation only."""
+    modules = {name: kinds.module_name(k) for name, k in kinds.KINDS.items()}
+    for name in kinds.KINDS:
+        tracked = set(code_modules(command_module(command), name))
+        assert modules[name] in tracked
+        assert {m for other, m in modules.items() if other != name} & tracked == set()
+        assert "twostream.kinds" in tracked
+    versions = {command_version(command, name) for name in kinds.KINDS}
+    assert len(versions) == len(kinds.KINDS)
+
+
+def test_the_table_lists_what_the_workflow_trains(repo) -> None:
+    config = yaml.safe_load((repo / "config.yaml").read_text())
+    assert [k.name for k in kinds.configured(config)] == ["stream", "cmmp", "cma", "conv_fusion"]
+    trained = kinds.checkpoints(config, "synthetic")
+    assert "models/synthetic/split1/conv_fusion.pt" in trained  # in the training curves because it is in the table
+    assert len(trained) == 2 + len(config["cmmp"]["variants"]) + config["cma"]["iterations"] + 1
+    del config["cma"], config["conv_fusion"]
+    assert [k.name for k in kinds.configured(config)] == ["stream", "cmmp"]
+    assert not any("cma" in t or "fusion_baselines" in t for t in kinds.targets(config))
 
 
 def test_scorer_of_a_checkpoint_of_each_kind_and_of_an_unknown_one(tmp_path) -> None:

@@ -45,23 +45,50 @@ def folder_problems(names: list[str]) -> list[str]:
     """Output folders (or, where one does not exist yet, the folder it would be made in) that cannot be written."""
     problems = []
     for folder in [*OUTPUT_FOLDERS, *(f"{top}/{name}" for top in OUTPUT_FOLDERS[1:4] for name in names)]:
-        if os.path.isdir(folder) and not os.access(folder, os.W_OK | os.X_OK):
-            problems.append(f"folder {os.path.abspath(folder)} is not writable (read-only or no permission)")
+        existing = os.path.abspath(folder)
+        while not os.path.isdir(existing) and os.path.dirname(existing) != existing:
+            existing = os.path.dirname(existing)
+        if not os.access(existing, os.W_OK | os.X_OK):  # a read-only mount too, whoever runs
+            problems.append(f"folder {existing} is not writable (read-only or no permission)")
+    return list(dict.fromkeys(problems))  # a read-only working directory: one line
+
+
+DEVICE_KEYS = ("flow.device", "train.device")
+
+
+def device_problems(config: Mapping[str, Any], gpus: int) -> list[str]:
+    """Configured CUDA devices (``cuda``, ``cuda:N``) that this machine, with ``gpus`` GPUs visible, lacks."""
+    problems = []
+    for key in DEVICE_KEYS:
+        section, name = key.split(".")
+        device = config[section][name]
+        if not device.startswith("cuda"):
+            continue
+        index = int(device.partition(":")[2] or 0)
+        if index < gpus:
+            continue
+        have = "no NVIDIA GPU" if not gpus else f"{gpus} GPU{'s' * (gpus > 1)} (cuda:0{f'..cuda:{gpus - 1}' * (gpus > 1)})"
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        where = f" (CUDA_VISIBLE_DEVICES={visible!r})" if visible is not None else ""
+        problems.append(f"{key} is {device} but this machine has {have}{where}: set {key} to auto or cpu")
     return problems
 
 
-def check_config(config: Mapping[str, Any]) -> None:
-    """Raise ConfigError listing every dataset problem of a schema-validated config, and unwritable outputs."""
+def check_config(config: Mapping[str, Any], gpus: int | None = None) -> None:
+    """Raise ConfigError listing every dataset problem of a schema-validated config, unwritable outputs, and
+    (``gpus``: how many this machine has, None where the jobs run elsewhere) configured GPUs that are not there."""
     problems = [p for name, d in config["datasets"].items() for p in dataset_problems(name, d)]
     problems += folder_problems(list(config["datasets"]))
+    if gpus is not None:
+        problems += device_problems(config, gpus)
     if problems:
         raise ConfigError("\n".join(problems))
 
 
-def exit_on_problems(config: Mapping[str, Any]) -> None:
+def exit_on_problems(config: Mapping[str, Any], gpus: int | None = None) -> None:
     """For the Snakefile: print the problems, one line each, and stop before any job runs."""
     try:
-        check_config(config)
+        check_config(config, gpus)
     except ConfigError as e:
         print("\n".join(f"config error: {line}" for line in str(e).splitlines()), file=sys.stderr)
         raise SystemExit(1) from None

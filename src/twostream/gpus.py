@@ -97,3 +97,12 @@ def resolve_device(device: str | None) -> str:
             f"device {device!r} requested but torch sees {torch.cuda.device_count()} CUDA device(s)"
         )
     return f"cuda:{index}"
+
+
+def set_threads(threads: int) -> None:
+    """torch CPU threads of a job (0: torch's default); under torchrun each of its processes on this node takes
+    an equal share."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(max(1, threads // int(os.environ.get("LOCAL_WORLD_SIZE", 1))))

@@ -5,13 +5,15 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
-import json
 import os
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
-# Command dispatch and the version string do not change what a command computes.
-NOT_CODE = ("twostream", "twostream.cli")
+REPO = PACKAGE.parents[1]  # the checkout: Snakefile, workflow/, config.yaml
+# Command dispatch, the version string and the spec declarations do not change what a command computes
+# (a spec's values are in the rule's params: a changed declaration changes them).
+NOT_CODE = ("twostream", "twostream.cli", "twostream.specs")
 
 
 def _module_file(name: str) -> Path | None:
@@ -45,11 +47,16 @@ def _imports(path: Path, name: str) -> set[str]:
     return {m for m in found if _module_file(m) is not None}
 
 
-def code_modules(module: str) -> dict[str, Path]:
+def code_modules(module: str, kind: str | None = None) -> dict[str, Path]:
     """``module`` and every package module it imports, transitively (name -> source file).
 
-    Only ordinary imports are seen: code reached through importlib strings would be missed.
+    Only ordinary imports are seen: code reached through importlib strings would be missed. The table
+    of model kinds (``twostream.kinds``) imports every kind's module; of those only ``kind``'s is
+    followed, so a command that runs one kind depends on that kind's code only.
     """
+    from twostream.kinds import KINDS, module_name
+
+    other_kinds = {module_name(k) for k in KINDS.values() if k.name != kind}
     seen: dict[str, Path] = {}
     todo = [module]
     while todo:
@@ -58,20 +65,22 @@ def code_modules(module: str) -> dict[str, Path]:
         if path is None or name in seen or name in NOT_CODE:
             continue
         seen[name] = path
+        imported = _imports(path, name) - (other_kinds if name == "twostream.kinds" else set())
         # A module's parent packages run on import too.
-        todo.extend(_imports(path, name) | {name.rpartition(".")[0]} - {""})
+        todo.extend(imported | {name.rpartition(".")[0]} - {""})
     return seen
 
 
 @functools.cache
-def code_version(module: str) -> str:
-    """Hash of the source of ``module`` and every package module it imports, transitively.
+def code_version(module: str, kind: str | None = None) -> str:
+    """Hash of the source of ``module`` and every package module it imports, transitively (of the model kinds'
+    modules, ``kind``'s only).
 
     A rule passes this as a param, so editing code it runs re-runs it, and editing
     code it does not run does not.
     """
     digest = hashlib.sha256()
-    for path in sorted(set(code_modules(module).values())):
+    for path in sorted(set(code_modules(module, kind).values())):
         digest.update(path.relative_to(PACKAGE).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
@@ -82,15 +91,9 @@ def command_module(command: str) -> str:
     return f"twostream.cli.{command.replace('-', '_')}"
 
 
-def command_version(command: str) -> str:
-    """Code version of ``twostream <command>``."""
-    return code_version(command_module(command))
-
-
-def spec(**values) -> str:
-    """A command's ``--spec``: the config values a rule hands it, as one JSON object (keys sorted, so equal
-    values give an equal param and a config edit re-runs exactly the rules whose spec it changes)."""
-    return json.dumps(values, sort_keys=True, separators=(",", ":"))
+def command_version(command: str, kind: str | None = None) -> str:
+    """Code version of ``twostream <command>`` (running model kind ``kind``, where it runs one)."""
+    return code_version(command_module(command), kind)
 
 
 def gpus_visible() -> int:
@@ -123,3 +126,17 @@ def launcher(gpus: int, nodes: int, port: int = 29500) -> str:
     if gpus > 1:
         return f"torchrun --standalone --nproc-per-node {gpus} -m twostream"
     return "python -m twostream"
+
+
+def snakemake_command(work: str | os.PathLike, *args: str, configfile: str | os.PathLike | None = None,
+                      cores: int = 2) -> tuple[list[str], dict[str, str]]:
+    """(argv, environment) that run this checkout's workflow in ``work`` with this Python (what the tests and
+    benchmarks run): ``snakemake --snakefile <repo>/Snakefile --directory WORK [--configfile F] --cores N ARGS``.
+
+    The environment puts this Python's folder first on PATH, so the rules' ``python -m twostream`` is this one.
+    """
+    argv = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work)]
+    if configfile is not None:
+        argv += ["--configfile", str(configfile)]
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    return argv + ["--cores", str(cores), *args], env

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -21,6 +23,7 @@ def test_flow_benchmark_smoke(tmp_path):
     report = json.loads(out.read_text())
     runs = {r["backend"]: r for r in report["runs"]}
     assert runs["torch"]["pairs"] == 2 and runs["torch"]["pairs_per_s"] > 0
-    assert runs["torch"]["params"]["variant"] == "cuda"  # the config's default
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    assert runs["torch"]["params"]["variant"] == schema["properties"]["flow"]["properties"]["variant"]["default"]
     assert report["torch_over_opencv_cpu"] > 0 and "speed in this run" in done.stdout
     assert runs["torch"]["epe_vs_opencv_cpu"] < 1.0

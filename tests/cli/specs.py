@@ -1,38 +1,82 @@
-"""``--spec`` JSON for the twostream commands the tests call: shared training values, overridable by keyword."""
+"""``--spec`` JSON for the twostream commands the tests call, built as the rules build it: ``spec_for`` on
+tests/workflow/tiny.yaml with the schema's defaults filled in, then the test's own values."""
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
+from pathlib import Path
 
-# The schema's defaults for a schedule's optional keys (workflow/schemas/config.schema.yaml, $defs/schedule_keys).
-SCHEDULE = {"lr_steps": [], "weight_decay": 5e-4, "momentum": 0.9, "clip_grad": 0.0, "plateau_patience": 0}
-# common.Training values of a small CPU run.
-TRAINING = {"segments": 2, "length": 5, "crop": 24, "hflip": False, "batch_size": 2, "workers": 0, "device": "cpu",
-            "precision": "auto", "compile": False, "prefetch": 2, "decode": "cpu", "seed": 0, "checkpoint_every": 0}
+import yaml
+
+from twostream import specs
+from twostream.specs import spec_for
+
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
+# A small CPU run: what the unit tests' tiny shards and networks take.
+SMALL = {"segments": 2, "crop": 24, "batch_size": 2, "device": "cpu", "hflip": False}
+WILDCARDS = {"dataset": "tiny", "modality": "rgb", "variant": "cmmp", "iteration": 1}
 
 
-def training(schedule: dict, **values) -> str:
-    """A trainer's spec: ``schedule`` (lr and epochs or iterations, at least) over SCHEDULE, ``values`` over TRAINING."""
-    return json.dumps({**TRAINING, **values, "schedule": {**SCHEDULE, **schedule}})
+@functools.cache
+def _config() -> dict:
+    from snakemake.utils import validate  # fills the schema's defaults, as the Snakefile does
+
+    config = yaml.safe_load((REPO / "tests/workflow/tiny.yaml").read_text())
+    validate(config, str(SCHEMA))
+    return config
+
+
+def config() -> dict:
+    """tiny.yaml with the schema's defaults (a copy)."""
+    return copy.deepcopy(_config())
+
+
+def schedule_defaults() -> dict:
+    """The schema's defaults of a schedule's optional keys ($defs/schedule)."""
+    properties = yaml.safe_load(SCHEMA.read_text())["$defs"]["schedule"]["properties"]
+    return {k: v["default"] for k, v in properties.items() if "default" in v}
+
+
+def spec(cls: type, *, schedule: dict | None = None, wildcards: dict | None = None, **values) -> str:
+    """``cls``'s spec from tiny.yaml (``wildcards`` over WILDCARDS); ``schedule`` (lr and epochs or steps, at least,
+    over the schema's defaults) and ``values`` replace what the config gives."""
+    data = json.loads(spec_for(cls, config(), {**WILDCARDS, **(wildcards or {})}))
+    if schedule is not None:
+        data["schedule"] = {**schedule_defaults(), **schedule}
+    unknown = set(values) - set(data) - {f for f in cls.__dataclass_fields__}
+    if unknown:
+        raise KeyError(f"{cls.__name__} has no field(s) {', '.join(sorted(unknown))}")
+    return json.dumps({**data, **values})
+
+
+def training(cls: type, schedule: dict, **values) -> str:
+    """A trainer's spec for a small CPU run (SMALL), ``values`` over it."""
+    return spec(cls, schedule=schedule, **{**{k: v for k, v in SMALL.items() if k in cls.__dataclass_fields__},
+                                           **values})
 
 
 def evaluation(**values) -> str:
-    """``twostream evaluate``'s spec: TRAINING's length, crop, hflip, batch size, device and speed options; 2 segments x
-    1 crop."""
-    base = {k: TRAINING[k] for k in ("length", "crop", "hflip", "batch_size", "workers", "device", "precision", "decode")}
-    return json.dumps({**base, "test_segments": 2, "crops": 1, **values})
-
-
-def schedule(**given):
-    """An engine Schedule: ``given`` fields, the rest as the schema's defaults (no lr steps, SGD momentum 0.9, ...)."""
-    from twostream.train.engine import Schedule
-
-    return Schedule(**{"milestones": [], "plateau_patience": 0, "momentum": 0.9, "weight_decay": 5e-4,
-                       "clip_grad": 0.0, "workers": 0, "checkpoint_every": 0, "precision": "fp32", "compile": False,
-                       "prefetch": 2, **given})
+    """``twostream evaluate``'s spec of a small CPU run: 2 segments x 1 crop, SMALL's crop and device."""
+    small = {k: SMALL[k] for k in ("crop", "hflip", "batch_size", "device")}
+    return spec(specs.EvaluateSpec, **{**small, "test_segments": 2, "crops": 1, **values})
 
 
 def extraction(chunk_size: int, size: tuple[int, int], **values) -> str:
     """``twostream extract``'s spec: the flow section's defaults on the CPU (opencv-cpu), overridable by keyword."""
-    return json.dumps({"backend": "opencv-cpu", "device": "auto", "variant": "cpu", "batch_pairs": 0, "bound": 20,
-                       "chunk_size": chunk_size, "jpeg_quality": 90, "size": list(size), "length": 5, **values})
+    return spec(specs.ExtractSpec, **{"backend": "opencv-cpu", "device": "auto", "variant": "cpu",
+                                      "chunk_size": chunk_size, "size": list(size), **values})
+
+
+def schedule(**given):
+    """An engine Schedule: ``given`` fields, the rest as the schema's defaults (no milestones, SGD momentum 0.9,
+    ...) and tiny.yaml's train section."""
+    from twostream.train.engine import Schedule
+
+    d, train = schedule_defaults(), _config()["train"]
+    return Schedule(**{"milestones": d["milestones"], "plateau_patience": d["plateau_patience"],
+                       "momentum": d["momentum"], "weight_decay": d["weight_decay"], "clip_grad": d["clip_grad"],
+                       "workers": train["workers"], "checkpoint_every": train["checkpoint_every"], "precision": "fp32",
+                       "compile": train["compile"], "prefetch": train["prefetch"], **given})

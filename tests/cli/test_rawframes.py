@@ -67,7 +67,7 @@ def test_export_from_shards(texture_video, tmp_path) -> None:
         video = texture_video(tmp_path / f"v{i}.avi", frames=5 + i, seed=i)
         row = pd.Series({"video_id": f"v{i}", "path": str(video), "label": i, "class_name": f"C{i}", "fps": 25.0,
                          "frames": 5 + i})
-        extract_video(row, backend, tmp_path / "shards" / f"v{i}.h5", size=(48, 64), bound=20.0, quality=90)
+        extract_video(row, backend, tmp_path / "shards" / f"v{i}.h5", size=(48, 64), bound=20.0, quality=90, length=5)
         rows.append({**row.drop("frames").to_dict(), "split1": role, "shard": str(tmp_path / "shards" / f"v{i}.h5"),
                      "frames": 5 + i, "bytes": 0})
     pd.DataFrame(rows).to_csv(tmp_path / "index.csv", index=False)

@@ -44,9 +44,11 @@ def vfr(path, frames: int = 30) -> None:
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
+def dataset(tmp_path_factory, bad_frame_video):
     root = tmp_path_factory.mktemp("bad")
     videos = root / "videos"
+    bad_frame_video(videos / "A/v_badframe.avi", bad=(5,))
+    bad_frame_video(videos / "A/v_badfirst.avi", bad=(0,))
     write(videos / "A/v_good.avi", 8)
     write(videos / "A/v_good2.avi", 8)
     (videos / "A/v_zero.avi").write_bytes(b"")
@@ -67,7 +69,7 @@ def dataset(tmp_path_factory):
     splits.mkdir()
     (splits / "classInd.txt").write_bytes(b"1 A\r\n2 B\r\n")
     listed = ["A/v_good.avi 1", "A/v_good2.avi 1", "A/v_zero.avi 1", "A/v_truncated.avi 1", "A/v_text.mp4 1",
-              "A/v_one.avi 1", "A/v_dup.avi 1", "A/v_missing.avi 1", "B/v_short.avi 2",
+              "A/v_one.avi 1", "A/v_dup.avi 1", "A/v_badframe.avi 1", "A/v_badfirst.avi 1", "A/v_missing.avi 1", "B/v_short.avi 2",
               "B/v_grey.avi 2", "B/v_odd.avi 2", "B/v_large.avi 2", "B/v_vfr.mp4 2", "B/v_name with spaces ü.avi 2"]
     for k in (1, 2, 3):
         lines = listed + (["C/v_unknown.avi 3"] if k == 1 else [])  # a class absent from classInd.txt
@@ -95,7 +97,7 @@ def run(dataset, tmp_path_factory):
     cli("ingest", "ingest", "--kind", "ucf101", "--root", str(dataset / "videos"), "--splits", str(dataset / "splits"),
         "--out", str(out / "manifest.csv"), "--failures", str(out / "ingest_failures.csv"))
     for chunk in (0, 1):
-        cli(f"extract{chunk}", "extract", "--spec", extraction(6, (32, 32)), "--manifest", str(out / "manifest.csv"),
+        cli(f"extract{chunk}", "extract", "--spec", extraction(7, (32, 32)), "--manifest", str(out / "manifest.csv"),
             "--chunk", str(chunk), "--shards", str(out / "shards"), "--threads", "1",
             "--out", str(out / f"chunk{chunk}.csv"))
     good2 = out / "shards/v_good2.h5"
@@ -122,6 +124,8 @@ EXPECTED = {  # video -> (stage, reason fragment, kept in the shard index?)
     "v_good2": ("flow+pack", "delete it and re-run", False),
     "v_truncated": ("flow+pack", "of 40 frames decode (kept", True),
     "v_short": ("flow+pack", "short: 4 frames", True),
+    "v_badframe": ("flow+pack", "dropped 1 undecodable frame (number 6, from 1; kept: the 15", True),
+    "v_badfirst": ("flow+pack", "dropped 1 undecodable frame (number 1, from 1; kept: the 15", True),
 }
 
 
@@ -148,6 +152,9 @@ def test_odd_but_usable_videos_are_kept(run) -> None:
     failures, index, _ = run
     frames = dict(zip(index["video_id"], index["frames"]))
     assert 0 < frames.pop("v_truncated") < 40 / 2 + 1
+    assert {v: int(n) for v, n in zip(index["video_id"], index["frames_dropped"]) if n} == {"v_badframe": 1,
+                                                                                            "v_badfirst": 1}
+    assert frames.pop("v_badframe") == frames.pop("v_badfirst") == 15
     assert frames == {"v_good": 8, "v_dup": 8, "v_short": 4, "v_grey": 8, "v_odd": 8, "v_large": 6, "v_vfr": 30,
                       "v_name with spaces ü": 8}
     for _, row in index.iterrows():

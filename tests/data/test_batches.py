@@ -68,6 +68,25 @@ def test_decoded_on_the_device_equals_the_cpu_path(videos, train) -> None:
     assert flips == {False, True}  # both branches of the flip ran
 
 
+def test_flow_in_another_encoding_is_mapped_on_both_paths(videos, tmp_path) -> None:
+    """A batch mixing an imported denseflow shard with the pipeline's: both paths map its planes alike."""
+    rng = np.random.default_rng(4)
+    rgb = rng.integers(0, 256, (8, 36, 44, 3), dtype=np.uint8)
+    flow = rng.integers(0, 256, (7, 36, 44, 2), dtype=np.uint8)
+    path = tmp_path / "denseflow.h5"
+    write_shard(path, rgb, flow, {"flow_encoding": "denseflow", "flow_encoding_bound": 15.0, "flow_bound": 20.0},
+                quality=90)
+    mixed = pd.concat([videos, pd.DataFrame([{"shard": str(path), "label": 3, "frames": 8}])], ignore_index=True)
+    cpu, gpu = pair(mixed, segments=2, length=3, crop=24, train=False, hflip=True, crops=10, seed=1)
+    items = range(len(mixed))
+    expected = cpu.to_device(cpu.collate([cpu[i] for i in items]), CPU)
+    got = gpu.to_device(gpu.collate([gpu[i] for i in items]), CPU)
+    assert_close(got["flow"], expected["flow"])
+    imported = expected["flow"][3]  # +-15 px of +-20: levels 128 -+ 95 at most
+    assert imported.max() <= 223 + JPEG_TOLERANCE and imported.min() >= 33 - JPEG_TOLERANCE
+    assert "flow_tables" not in gpu.collate([gpu[i] for i in range(3)])  # the pipeline's shards: nothing to map
+
+
 def test_device_crops_and_flips_equal_the_numpy_views() -> None:
     rng = np.random.default_rng(1)
     planes = rng.integers(0, 256, (2, 10, 16, 20), dtype=np.uint8)  # (K, 2L, H, W) flow planes

@@ -36,7 +36,7 @@ def test_real_clip_to_shard(shared_data, tmp_path) -> None:
         writer.write(f)
     writer.release()
     rows = pd.DataFrame([_row(short, "short")])
-    index = extract_chunk(rows, get_backend("opencv-cpu"), tmp_path / "shards", size=(48, 64), bound=20, quality=90)
+    index = extract_chunk(rows, get_backend("opencv-cpu"), tmp_path / "shards", size=(48, 64), bound=20, quality=90, length=5)
     assert list(index.columns) == INDEX_COLUMNS
     assert index.loc[0, "status"] == "ok" and index.loc[0, "frames"] == 7
     with Shard(index.loc[0, "shard"]) as s:
@@ -60,7 +60,7 @@ def test_bad_videos_are_listed_and_the_rest_goes_on(tmp_path, capsys) -> None:
     text = tmp_path / "text.mp4"
     text.write_text("not a video")
     rows = pd.DataFrame([_row(empty, "empty"), _row(text, "text"), _row(tmp_path / "gone.avi", "gone")])
-    index = extract_chunk(rows, get_backend("opencv-cpu"), tmp_path / "shards", size=(16, 16), bound=20, quality=90)
+    index = extract_chunk(rows, get_backend("opencv-cpu"), tmp_path / "shards", size=(16, 16), bound=20, quality=90, length=5)
     assert index["status"].tolist() == ["failed"] * 3
     assert "empty file" in index.loc[0, "reason"] and "file not found" in index.loc[2, "reason"]
     err = capsys.readouterr().err
@@ -80,7 +80,7 @@ def test_a_shard_made_by_the_same_recipe_is_kept_and_any_change_rebuilds_it(tmp_
     backend = get_backend("opencv-cpu")
 
     def run(bound: float = 20, code: str = "a") -> tuple[int, int]:
-        index = extract_chunk(rows, backend, tmp_path / "shards", size=(16, 16), bound=bound, quality=90, code=code)
+        index = extract_chunk(rows, backend, tmp_path / "shards", size=(16, 16), bound=bound, quality=90, length=5, code=code)
         assert index.loc[0, "status"] == "ok" and index.loc[0, "frames"] == 8
         return Path(index.loc[0, "shard"]).stat().st_mtime_ns, Path(index.loc[0, "shard"]).stat().st_ino
 

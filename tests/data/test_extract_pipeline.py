@@ -9,10 +9,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+import pytest
 
 from twostream.data import decoding, extract
 from twostream.data.extract import extract_chunk, flow_videos
-from twostream.flow.base import FlowBackend
+from twostream.data.shards import quantize_flow
+from twostream.flow.base import FlowBackend, normalize
 
 sys.path.insert(0, str(Path(__file__).parent))  # before any worker starts: they import fake_decoders
 import fake_decoders  # noqa: E402
@@ -55,20 +57,20 @@ def test_batches_cross_videos_and_each_video_gets_its_own_flow(tmp_path):
                            workers=2, decoder=fake_decoders.frames_of))
     assert [n for n, _, _ in out] == names
     assert backend.batches == [6, 6]  # 3 videos x 4 pairs in batches of 6: a video split over two batches
-    for name, (frames, grey), flow in out:
+    for name, (frames, grey, _), flow in out:
         alone = backend.compute(grey[:-1], grey[1:])
         np.testing.assert_array_equal(flow, alone)
 
 
 def test_pipelined_shards_are_byte_identical_to_the_serial_path(tmp_path, monkeypatch):
     rows = _rows(tmp_path, ["v1", "v2", "v3", "v4"])
-    piped = extract_chunk(rows, SleepyBackend(), tmp_path / "piped", size=SIZE, bound=20, quality=90, workers=2,
+    piped = extract_chunk(rows, SleepyBackend(), tmp_path / "piped", size=SIZE, bound=20, quality=90, length=5, workers=2,
                           pairs_per_batch=3, decoder=fake_decoders.frames_of)
     monkeypatch.setattr(extract, "decode", fake_decoders.frames_of)
     (tmp_path / "serial").mkdir()
     for _, row in rows.iterrows():
         extract.extract_video(row, SleepyBackend(), tmp_path / "serial" / f"{row['video_id']}.h5", size=SIZE, bound=20,
-                              quality=90)
+                              quality=90, length=5)
     assert piped["status"].tolist() == ["ok"] * 4
     for name in rows["video_id"]:
         assert (tmp_path / "piped" / f"{name}.h5").read_bytes() == (tmp_path / "serial" / f"{name}.h5").read_bytes()
@@ -76,7 +78,7 @@ def test_pipelined_shards_are_byte_identical_to_the_serial_path(tmp_path, monkey
 
 def test_a_native_decoder_crash_loses_one_video_not_the_chunk(tmp_path, capsys):
     rows = _rows(tmp_path, ["v1", "crash2", "v3", "crash4", "v5"])
-    index = extract_chunk(rows, SleepyBackend(), tmp_path / "shards", size=SIZE, bound=20, quality=90, workers=2,
+    index = extract_chunk(rows, SleepyBackend(), tmp_path / "shards", size=SIZE, bound=20, quality=90, length=5, workers=2,
                           pairs_per_batch=8, decoder=fake_decoders.crashing)
     assert index["video_id"].tolist() == rows["video_id"].tolist()
     assert index["status"].tolist() == ["ok", "failed", "ok", "failed", "ok"]
@@ -97,7 +99,7 @@ def test_stages_overlap_so_a_chunk_takes_about_its_slowest_stage(tmp_path, monke
     monkeypatch.setattr(extract, "_write", slow_write)
     rows = _rows(tmp_path, [f"v{k}" for k in range(8)])
     start = time.perf_counter()
-    index = extract_chunk(rows, SleepyBackend(seconds), tmp_path / "shards", size=SIZE, bound=20, quality=90,
+    index = extract_chunk(rows, SleepyBackend(seconds), tmp_path / "shards", size=SIZE, bound=20, quality=90, length=5,
                           workers=2, pairs_per_batch=4, decoder=fake_decoders.sleepy)
     wall = time.perf_counter() - start
     assert index["status"].tolist() == ["ok"] * 8
@@ -120,10 +122,12 @@ def _long_video(path: Path, frames: int, size: tuple[int, int]) -> None:
 def test_a_long_video_is_decoded_a_window_at_a_time_and_its_flow_is_the_whole_videos(tmp_path):
     path = tmp_path / "long.avi"
     _long_video(path, 23, SIZE)
-    whole_frames, whole_grey = decoding.decode(str(path), SIZE)
+    whole_frames, whole_grey, positions = decoding.decode(str(path), SIZE)
+    assert positions.tolist() == list(range(23))
     parts = list(decoding.windows(decoding.decode, str(path), SIZE, 4))
-    assert [len(f) for f, _ in parts] == [4, 4, 4, 4, 4, 3]
-    np.testing.assert_array_equal(np.concatenate([f for f, _ in parts]), whole_frames)
+    assert [len(f) for f, _, _ in parts] == [4, 4, 4, 4, 4, 3]
+    np.testing.assert_array_equal(np.concatenate([f for f, _, _ in parts]), whole_frames)
+    np.testing.assert_array_equal(np.concatenate([p for _, _, p in parts]), positions)
     backend = SleepyBackend()
     out = list(extract.flow_windows(["long"], backend, path=lambda _: str(path), size=SIZE, batch_pairs=5, workers=1,
                                     window=4))
@@ -134,7 +138,8 @@ def test_a_long_video_is_decoded_a_window_at_a_time_and_its_flow_is_the_whole_vi
                                   backend.compute(whole_grey[:-1], whole_grey[1:]))
 
 
-def test_windowed_shards_are_byte_identical_to_the_whole_video_path(tmp_path):
+@pytest.mark.parametrize("encoders", [1, 3])
+def test_windowed_shards_are_byte_identical_to_the_whole_video_path(tmp_path, encoders):
     videos = tmp_path / "videos"
     videos.mkdir()
     rows = []
@@ -143,11 +148,33 @@ def test_windowed_shards_are_byte_identical_to_the_whole_video_path(tmp_path):
         rows.append({"video_id": name, "path": str(videos / f"{name}.avi"), "label": 0, "class_name": "C",
                      "frames": frames, "fps": 25.0})
     rows = pd.DataFrame(rows)
-    index = extract_chunk(rows, SleepyBackend(), tmp_path / "windowed", size=SIZE, bound=20, quality=90, workers=2,
-                          pairs_per_batch=5, window=4)
+    index = extract_chunk(rows, SleepyBackend(), tmp_path / "windowed", size=SIZE, bound=20, quality=90, length=5, workers=2,
+                          encoders=encoders, pairs_per_batch=5, window=4)
     assert index["status"].tolist() == ["ok"] * 3 and index["frames"].tolist() == [23, 2, 9]
     (tmp_path / "whole").mkdir()
     for _, row in rows.iterrows():
         out = tmp_path / "whole" / f"{row['video_id']}.h5"
-        extract.extract_video(row, SleepyBackend(), out, size=SIZE, bound=20, quality=90)
+        extract.extract_video(row, SleepyBackend(), out, size=SIZE, bound=20, quality=90, length=5)
         assert Path(index.set_index("video_id").loc[row["video_id"], "shard"]).read_bytes() == out.read_bytes()
+
+
+class QuantizingBackend(SleepyBackend):
+    """Flow only as quantised uint8 (as a GPU backend quantises on its device): float flow is never asked for."""
+
+    def compute(self, prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
+        raise AssertionError("extract asked for float flow")
+
+    def compute_quantized(self, prev: np.ndarray, nxt: np.ndarray, bound: float) -> np.ndarray:
+        return quantize_flow(normalize(super().compute(prev, nxt), bound))
+
+
+def test_the_backend_quantises_and_the_shards_are_the_serial_paths(tmp_path, monkeypatch):
+    rows = _rows(tmp_path, ["v1", "v2"])
+    index = extract_chunk(rows, QuantizingBackend(), tmp_path / "piped", size=SIZE, bound=0.5, quality=90, length=5, workers=1,
+                          encoders=2, pairs_per_batch=3, decoder=fake_decoders.frames_of)
+    assert index["status"].tolist() == ["ok"] * 2
+    monkeypatch.setattr(extract, "decode", fake_decoders.frames_of)
+    for _, row in rows.iterrows():
+        serial = tmp_path / f"{row['video_id']}.h5"
+        extract.extract_video(row, SleepyBackend(), serial, size=SIZE, bound=0.5, quality=90, length=5)
+        assert (tmp_path / "piped" / f"{row['video_id']}.h5").read_bytes() == serial.read_bytes()

@@ -6,7 +6,8 @@ import h5py
 import numpy as np
 import pytest
 
-from twostream.data.shards import Shard, ShardCache, ShardError, dequantize_flow, quantize_flow, write_shard
+from twostream.data.shards import (Shard, ShardCache, ShardError, dequantize_flow, flow_table, flow_values, quantize_flow,
+                                   write_shard)
 
 
 def _video(t: int = 6, h: int = 24, w: int = 32) -> tuple[np.ndarray, np.ndarray]:
@@ -22,7 +23,7 @@ def _video(t: int = 6, h: int = 24, w: int = 32) -> tuple[np.ndarray, np.ndarray
 def shard_file(tmp_path):
     rgb, flow = _video()
     path = tmp_path / "v.h5"
-    size = write_shard(path, rgb, quantize_flow(flow), {"video_id": "v", "label": 3, "flow_params": {"tau": 0.25}})
+    size = write_shard(path, rgb, quantize_flow(flow), {"video_id": "v", "label": 3, "flow_params": {"tau": 0.25}}, quality=90)
     assert size == path.stat().st_size
     return path, rgb, flow
 
@@ -53,7 +54,7 @@ def test_round_trip(shard_file) -> None:
 def test_shape_mismatch(tmp_path) -> None:
     rgb, flow = _video()
     with pytest.raises(ValueError, match="does not match"):
-        write_shard(tmp_path / "x.h5", rgb, quantize_flow(flow[:-1]), {})
+        write_shard(tmp_path / "x.h5", rgb, quantize_flow(flow[:-1]), {}, quality=90)
     assert not list(tmp_path.iterdir())
 
 
@@ -92,10 +93,52 @@ def test_cache_is_bounded(tmp_path) -> None:
     paths = []
     for i in range(4):
         paths.append(tmp_path / f"{i}.h5")
-        write_shard(paths[-1], rgb, quantize_flow(flow), {})
+        write_shard(paths[-1], rgb, quantize_flow(flow), {}, quality=90)
     cache = ShardCache(size=2)
     first = cache.get(paths[0])
     assert cache.get(paths[0]) is first
     for p in paths[1:]:
         cache.get(p)
     assert len(cache._open) == 2 and str(paths[0]) not in cache._open
+
+
+def denseflow_levels(v: np.ndarray, bound: float) -> np.ndarray:
+    """denseflow's convertFlowToImage: round(255 (v + b) / (2 b)) of v clipped to +-b."""
+    return np.rint(255 * (np.clip(v, -bound, bound) + bound) / (2 * bound)).astype(np.uint8)
+
+
+@pytest.mark.parametrize("bound, target", [(20.0, 20.0), (15.0, 20.0), (30.0, 20.0)])
+def test_a_denseflow_level_maps_within_half_a_step_of_its_flow(bound, target) -> None:
+    v = np.linspace(-bound, bound, 2001)
+    table = flow_table("denseflow", bound, target)
+    got = dequantize_flow(table[denseflow_levels(v, bound)]) * target
+    exact = np.clip(flow_values("denseflow", bound)[denseflow_levels(v, bound)], -target, target)
+    assert np.abs(got - exact).max() <= 0.5 / 127 * target + 1e-9  # the map's own rounding
+    assert np.abs(got - np.clip(v, -target, target)).max() <= (0.5 / 127 * target + bound / 255) + 1e-9
+    assert table[128] == 128 if bound == target else True  # zero stays zero
+
+
+def test_this_projects_encoding_at_its_bound_is_not_mapped() -> None:
+    assert flow_table("twostream", 20.0, 20.0) is None
+    half = flow_table("twostream", 10.0, 20.0)
+    assert half[128] == 128 and half[255] == 192 and half[1] == 64  # +-10 px is half of +-20
+    with pytest.raises(ValueError, match="unknown flow encoding"):
+        flow_values("raft", 20.0)
+
+
+def test_a_shard_in_another_encoding_reads_as_this_projects(tmp_path) -> None:
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
+    stored = rng.integers(0, 256, (2, 16, 16, 2), dtype=np.uint8)
+    attrs = {"flow_encoding": "denseflow", "flow_encoding_bound": 15.0, "flow_bound": 20.0}
+    write_shard(tmp_path / "d.h5", rgb, stored, attrs, quality=100)
+    write_shard(tmp_path / "t.h5", rgb, stored, {"flow_bound": 20.0}, quality=100)
+    table = flow_table("denseflow", 15.0, 20.0)
+    with Shard(tmp_path / "d.h5") as d, Shard(tmp_path / "t.h5") as t:
+        assert t.flow_table is None and np.array_equal(d.flow_table, table)
+        assert [b.tobytes() for b in d.flow_bytes(0, 2)] == [b.tobytes() for b in t.flow_bytes(0, 2)]  # stored as made
+        np.testing.assert_array_equal(d.flow(0, 2), table[t.flow(0, 2)])
+    write_shard(tmp_path / "bad.h5", rgb, stored, {"flow_encoding": "raft", "flow_encoding_bound": 1.0,
+                                                   "flow_bound": 20.0}, quality=90)
+    with pytest.raises(ShardError, match="bad flow encoding"):
+        Shard(tmp_path / "bad.h5")

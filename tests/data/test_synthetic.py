@@ -6,15 +6,15 @@ import cv2
 import numpy as np
 import pytest
 
-from twostream.data.synthetic import SyntheticSpec, class_names, generate, grey, hues, isoluminant, render
+from twostream.data.synthetic import Generator, class_names, generate, grey, hues, isoluminant, render
 from twostream.data.video import read_frames
 
 # config.yaml's synthetic section (the schema's defaults)
 DEFAULT = dict(colours=3, directions=4, groups=3, clips_per_group=30, val_clips=10, frames=12, height=48, width=48, seed=0)
 
 
-def synthetic(**values) -> SyntheticSpec:
-    return SyntheticSpec(**{**DEFAULT, **values})
+def synthetic(**values) -> Generator:
+    return Generator(**{**DEFAULT, **values})
 
 
 SPEC = synthetic(clips_per_group=1, frames=6, height=32, width=32, object_size=(8, 8))
@@ -82,7 +82,7 @@ def test_generation_is_reproducible(tmp_path) -> None:
         assert np.array_equal(read_frames(f), read_frames(tmp_path / "b" / f.relative_to(tmp_path / "a")))
 
 
-def _visible_pixels(video: np.ndarray, spec: SyntheticSpec, colour: int) -> np.ndarray:
+def _visible_pixels(video: np.ndarray, spec: Generator, colour: int) -> np.ndarray:
     """Per frame: pixels of the square whose hue is ``colour`` (the background is grey, B = G = R)."""
     coloured = ~((video[..., 0] == video[..., 1]) & (video[..., 1] == video[..., 2]))
     hue = cv2.cvtColor(video.reshape(-1, 1, 3), cv2.COLOR_BGR2HSV_FULL)[:, 0, 0].reshape(video.shape[:3]).astype(float) * 360 / 256

@@ -80,7 +80,7 @@ def test_flow_magnitude_averages_each_cell_of_the_grid():
 
 
 def test_attention_reads_the_last_res4_block(cma_data):
-    net, _ = cma.start(1, cma_data["flow"], pretrained="none", nonlocal_rgb=False, dropout=0.5)
+    net, _ = cma.iteration_start(1, cma_data["flow"], pretrained="none", nonlocal_rgb=False, dropout=0.5)
     net.eval()
     rgb, flow = torch.randn(2, 3, 56, 56), torch.randn(2, 10, 56, 56)
     maps, query_shape, key_shape, scores = cma_figures.attention(net, rgb, flow)
@@ -92,8 +92,8 @@ def test_attention_reads_the_last_res4_block(cma_data):
 
 
 def test_attention_command_writes_a_png(cma_data, tmp_path):
-    net, config = cma.start(1, cma_data["flow"], pretrained="none", nonlocal_rgb=False, dropout=0.5)
-    checkpoint.save(tmp_path / "iter1.pt", net, cma.KIND, config, [])
+    net, config = cma.iteration_start(1, cma_data["flow"], pretrained="none", nonlocal_rgb=False, dropout=0.5)
+    checkpoint.save(tmp_path / "iter1.pt", net, "cma", config, [])
     out = tmp_path / "attention.png"
     spec = json.dumps({"crop": 24, "videos": 2, "queries": 2, "device": "cpu"})
     assert main(["cma-figures", "attention", "--spec", spec, "--index", str(cma_data["index"]), "--split", "1",

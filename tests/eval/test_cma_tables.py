@@ -87,16 +87,16 @@ def test_different_test_videos_are_rejected(score_files, tmp_path):
 
 
 def saved_iteration(cma_data: dict[str, Path], path: Path, iteration: int = 1) -> torch.nn.Module:
-    net, config = cma.start(1, cma_data["flow"], pretrained="none", nonlocal_rgb=False, dropout=0.5)
-    checkpoint.save(path, net, cma.KIND, {**config, "iteration": iteration}, [])
+    net, config = cma.iteration_start(1, cma_data["flow"], pretrained="none", nonlocal_rgb=False, dropout=0.5)
+    checkpoint.save(path, net, "cma", {**config, "iteration": iteration}, [])
     return net
 
 
 def tables_command(cma_data, files, model: Path, out: Path) -> list[str]:
-    fusion = '{"fusion": {"odd": [5, 1], "even": [1, 5], "baseline": [1, 1]}}'
+    fusion = '{"fusion": {"odd": [5, 1], "even": [1, 5], "baseline": [1, 1]}, "test_segments": 2, "crops": 1}'
     return ["cma-tables", "--spec", fusion, "--dataset", "toy", "--split", "1", "--rgb", str(files["rgb"]), "--flow", str(files["flow"]),
             "--iterations", str(files["iter1"]), str(files["iter2"]), "--rgb-model", str(cma_data["rgb"]),
-            "--flow-model", str(cma_data["flow"]), "--cma-model", str(model), "--note", "Test: toy.",
+            "--flow-model", str(cma_data["flow"]), "--cma-model", str(model),
             "--table1", str(out / "t1.csv"), "--table2", str(out / "t2.csv")]
 
 
@@ -117,7 +117,7 @@ def test_table2_counts_parameters_from_the_models(cma_data, score_files, tmp_pat
     for name in ("t1.md", "t2.md"):
         text = (tmp_path / name).read_text()
         assert text.startswith("# CMA Table") and "Split 1 of toy" in text and "Kinetics-400" in text
-        assert "Test: toy." in text
+        assert "Test: 2 segments x 1 crops." in text
 
 
 def test_table2_needs_the_iteration_1_model(cma_data, score_files, tmp_path):

@@ -79,14 +79,14 @@ def test_table2_names_paper_columns_when_no_dataset_of_that_kind(tmp_path):
 
 def test_cli_writes_both_tables(tmp_path):
     r = runs(tmp_path)
-    assert main(["cmmp-tables", "table1", "--spec", '{"fusion_weights": [1, 1]}', "--dataset", "synthetic", "--split", "1", "--variants", "sum", "cmmp-noal",
+    assert main(["cmmp-tables", "table1", "--spec", '{"fusion_weights": [1, 1], "test_segments": 2, "crops": 1}', "--dataset", "synthetic", "--split", "1", "--variants", "sum", "cmmp-noal",
                  "--scores", r[0].cmmp, r[1].cmmp, "--out", str(tmp_path / "t1.csv")]) == 0
     t1 = pd.read_csv(tmp_path / "t1.csv")
     assert list(t1["Method"]) == ["SUM", "CMMP+noAL"] and list(t1["Fusion"]) == [100.0, 75.0]
     assert (tmp_path / "t1.md").read_text().startswith("# CMMP Table 1 on synthetic, split 1")
     lo, hi = intervals.wilson(4, 4)
     assert f"| 100.00 [{lo:.1f}, {hi:.1f}] |" in (tmp_path / "t1.md").read_text()
-    args = ["cmmp-tables", "table2", "--spec", '{"fusion_weights": [1, 1], "two_stream_weights": [1, 1]}',
+    args = ["cmmp-tables", "table2", "--spec", '{"fusion_weights": [1, 1], "two_stream_weights": [1, 1], "test_segments": 2, "crops": 1}',
             "--runs", *(f"{x.dataset}:{x.kind}:{x.split}" for x in r),
             "--rgb", *(x.rgb for x in r), "--flow", *(x.flow for x in r), "--cmmp", *(x.cmmp for x in r),
             "--out", str(tmp_path / "t2.csv")]
@@ -99,7 +99,7 @@ def test_cli_writes_both_tables(tmp_path):
 
 def test_cli_table2_needs_one_file_of_each_kind_per_run(tmp_path):
     with pytest.raises(SystemExit, match="one RGB, one flow and one CMMP score file per run"):
-        main(["cmmp-tables", "table2", "--spec", '{"fusion_weights": [1, 1], "two_stream_weights": [1, 1]}',
+        main(["cmmp-tables", "table2", "--spec", '{"fusion_weights": [1, 1], "two_stream_weights": [1, 1], "test_segments": 2, "crops": 1}',
               "--runs", "a:synthetic:1", "a:synthetic:2", "--rgb", "x", "--flow", "y",
               "--cmmp", "z", "--out", str(tmp_path / "t2.csv")])
 

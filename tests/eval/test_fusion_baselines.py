@@ -36,7 +36,7 @@ def test_cli_writes_every_row(tmp_path):
     save_scores(tmp_path / "cf.npz", ids, {"fused": one_hot([0, 1, 2, 3]), "label": labels})
     save_scores(tmp_path / "cma.npz", ids, {"rgb": one_hot([0, 1, 2, 0]), "flow": one_hot([0] * 4), "label": labels})
     out = tmp_path / "fb.csv"
-    spec = json.dumps({"fusion_weights": [1, 2], "directions": DIRECTIONS})
+    spec = json.dumps({"two_stream_weights": [1, 2], "directions": DIRECTIONS, "test_segments": 2, "crops": 1})
     assert main(["fusion-baselines", "--spec", spec, "--dataset", "d", "--split", "1", "--rgb", str(tmp_path / "rgb.npz"),
                  "--flow", str(tmp_path / "flow.npz"), "--conv-fusion", str(tmp_path / "cf.npz"),
                  "--cma", str(tmp_path / "cma.npz"), "--out", str(out)]) == 0

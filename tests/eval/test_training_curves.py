@@ -28,6 +28,7 @@ RUNS = {
     "split1/cmmp-sum": ("cmmp", history(3, 1.0, 0.001)),
     "split1/cma/iter1": ("cma", history(2, 1.5, 0.01)),
     "split1/cma/iter2": ("cma", history(2, 1.2, 0.01)),
+    "split1/conv_fusion": ("conv_fusion", history(3, 2.5, 0.01, step=2)),
 }
 
 
@@ -47,21 +48,23 @@ def test_curves_table_holds_every_epoch_of_every_run():
     assert rgb["loss"].tolist() == [2.0, 1.0, 2.0 / 3, 0.5]
     assert rgb["lr"].tolist() == [0.01, 0.01, 0.001, 0.001]
     assert rgb["acc"].tolist() == [0.0, 0.25, 0.5, 0.75]
-    assert set(table["kind"]) == {"stream", "cmmp", "cma"}
+    assert set(table["kind"]) == {"stream", "cmmp", "cma", "conv_fusion"}
 
 
 def test_figure_plots_the_table_one_column_per_kind():
+    """Every kind of the table of model kinds has its column (conv fusion too), in the table's order."""
     table = training_curves.curves(RUNS)
     fig = training_curves.draw(table, "t")
-    axes = np.array(fig.axes).reshape(3, 3)  # rows: loss, acc, lr; columns: streams, CMMP, CMA
-    assert [ax.get_title() for ax in axes[0]] == list(training_curves.KINDS.values())
+    kinds = list(training_curves.KINDS)
+    axes = np.array(fig.axes).reshape(3, len(kinds))  # rows: loss, acc, lr; columns: the kinds
+    assert [ax.get_title() for ax in axes[0]] == [k.label for k in training_curves.KINDS.values()]
     lines = {(cell, line.get_label()): line for cell, ax in enumerate(axes.flat) for line in ax.get_lines()}
     for (cell, run), line in lines.items():
-        quantity = list(training_curves.QUANTITIES)[cell // 3]
+        quantity = list(training_curves.QUANTITIES)[cell // len(kinds)]
         rows = table[table["run"] == run]
         np.testing.assert_allclose(line.get_xdata(), rows["epoch"])
         np.testing.assert_allclose(line.get_ydata(), rows[quantity])
-        assert RUNS[run][0] == list(training_curves.KINDS)[cell % 3]
+        assert RUNS[run][0] == kinds[cell % len(kinds)]
     assert len(lines) == 3 * len(RUNS)
 
 

@@ -87,7 +87,7 @@ def test_cpp_flow_is_torchs(translated_texture, variant, bound):
 def test_without_epsilon_every_iteration_runs(translated_texture):
     backend = TorchTVL1(variant="cpu", epsilon=0.0, inner_iterations=3, outer_iterations=2, **SMALL)
     pair = translated_texture(40, 52, (1.0, 0.0))
-    _, counts = native.flow_arrays(pair[:1], pair[1:], backend)
+    _, counts = native.flow_arrays(pair[:1], pair[1:], backend.native_params())
     assert counts == [(40 * 52 + 32 * 42 + 26 * 34) * SMALL["warps"] * 3 * 2]
 
 
@@ -113,7 +113,7 @@ def test_without_a_compiler_torch_computes_the_flow(tmp_path, monkeypatch):
     native.library.cache_clear()
     try:
         with pytest.warns(UserWarning, match="C\\+\\+ TV-L1 unavailable, computing flow in torch"):
-            backend = TorchTVL1(compile=False)
+            backend = TorchTVL1(variant="cuda", compile=False)
     finally:
         native.library.cache_clear()
     assert not backend.fused and backend.params()["implementation"] == "torch"

@@ -53,7 +53,7 @@ def test_opencv_cuda_recovers_a_subpixel_translation_like_torch(translated_textu
     assert backend.name == "opencv-cuda" and flow.shape == (1, 160, 200, 2)
     assert translation_epe(flow[0]) < 0.05
     assert json.loads(json.dumps(backend.params()))["iterations"] == 300
-    torch_flow = get_backend("torch", "cuda").compute(pair[:1], pair[1:])
+    torch_flow = get_backend("torch", "cuda", "cuda").compute(pair[:1], pair[1:])
     assert epe(torch_flow, flow) < 0.02
 
 

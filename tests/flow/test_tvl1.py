@@ -27,7 +27,7 @@ MARGIN = 8  # px left out at the borders, where the replicated border breaks the
 
 @pytest.fixture(scope="module")
 def backend() -> TorchTVL1:
-    return TorchTVL1("cpu")
+    return TorchTVL1("cpu", variant="cuda")
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def test_a_batch_gives_the_results_of_one_pair_at_a_time(backend, pairs):
 
 def test_converged_pairs_leave_the_batch(pairs, monkeypatch):
     # the torch loop, eager and short (the C++ one runs each pair on its own)
-    backend = TorchTVL1("cpu", fused=False, compile=False, nscales=2, warps=2)
+    backend = TorchTVL1("cpu", variant="cuda", fused=False, compile=False, nscales=2, warps=2)
     sizes = []
     step = backend._step
 
@@ -155,21 +155,40 @@ def test_without_epsilon_every_warp_runs_all_iterations(pairs, monkeypatch):
 @pytest.mark.skipif(not compile_available(torch.device("cpu")), reason="torch.compile needs a C++ compiler")
 def test_compiled_iteration_matches_eager(pairs):
     short = dict(fused=False, nscales=2, warps=2)  # the torch loop (CUDA's), kept short
-    compiled = TorchTVL1("cpu", compile=True, **short).compute(pairs[:2, 0], pairs[:2, 1])
-    eager = TorchTVL1("cpu", compile=False, **short).compute(pairs[:2, 0], pairs[:2, 1])
+    compiled = TorchTVL1("cpu", variant="cuda", compile=True, **short).compute(pairs[:2, 0], pairs[:2, 1])
+    eager = TorchTVL1("cpu", variant="cuda", compile=False, **short).compute(pairs[:2, 0], pairs[:2, 1])
     assert epe(compiled, eager) < 1e-3
 
 
-def test_a_failing_compilation_falls_back_to_eager(pairs, monkeypatch):
+@pytest.mark.skipif(not compile_available(torch.device("cpu")), reason="torch.compile needs a C++ compiler")
+def test_one_compile_per_process_for_every_batch_and_frame_size(pairs):
+    from torch._dynamo.utils import counters
+
+    torch._dynamo.reset()  # count from nothing (kernels come from the on-disk cache where earlier runs left them)
+    counters.clear()
+    backend = TorchTVL1("cpu", variant="cuda", compile=True, fused=False, nscales=2, warps=1, iterations=25)  # the torch loop
+    backend.compute(pairs[:2, 0], pairs[:2, 1])
+    assert counters["stats"]["unique_graphs"] == 2  # the warp and the iteration, for both pyramid levels
+    for n in (1, 3):  # a batch of one, and more pairs, some stopping before the others
+        backend.compute(pairs[:n, 0], pairs[:n, 1])
+    # another frame size (every level above 4,096 px: Inductor's CPU code guards its sums on that size)
+    backend.compute(pairs[:2, 0, :80, :100], pairs[:2, 1, :80, :100])
+    assert counters["stats"]["unique_graphs"] == 2, dict(counters["stats"])
+
+
+def test_a_failing_compilation_falls_back_to_eager_and_says_so_on_one_line(pairs, monkeypatch, capsys):
     def broken(*args):
-        raise RuntimeError("no compiler")
+        raise RuntimeError("no compiler\nmore detail")
 
     monkeypatch.setattr(tvl1, "_compiled", lambda fn: broken)
-    backend = TorchTVL1("cpu", compile=True, nscales=1, warps=1, iterations=4, fused=False)
-    with pytest.warns(UserWarning, match="running eagerly: no compiler"):
+    backend = TorchTVL1("cpu", variant="cuda", compile=True, nscales=1, warps=1, iterations=4, fused=False)
+    with pytest.warns(UserWarning, match="running eagerly instead"):
         flow = backend.compute(pairs[:1, 0], pairs[:1, 1])
+    lines = capsys.readouterr().err.splitlines()
+    assert [line for line in lines if "warp failed (no compiler); running eagerly instead (torch eager on cpu" in line]
+    assert not [line for line in lines if "more detail" in line]
     assert not backend._step.compiled and not backend._warp.compiled
-    eager = TorchTVL1("cpu", compile=False, nscales=1, warps=1, iterations=4, fused=False).compute(
+    eager = TorchTVL1("cpu", variant="cuda", compile=False, nscales=1, warps=1, iterations=4, fused=False).compute(
         pairs[:1, 0], pairs[:1, 1]
     )
     np.testing.assert_array_equal(flow, eager)
@@ -199,3 +218,26 @@ def test_compiled_kernels_are_cached_outside_tmp(monkeypatch, tmp_path):
     assert tvl1.compile_cache() == tmp_path / ".cache" / "twostream" / "inductor"
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "mine"))
     assert tvl1.compile_cache() == tmp_path / "mine"
+
+
+def test_quantising_on_the_device_is_byte_for_byte_numpys():
+    from twostream.data.shards import quantize_flow
+    from twostream.flow.base import normalize
+
+    rng = np.random.default_rng(0)
+    bound = 20.0
+    edges = np.array([(k + 0.5) / 127 * bound for k in range(-128, 128)], np.float32)  # where rounding ties
+    flow = np.concatenate([rng.normal(0, 15, 200_000).astype(np.float32), edges, np.nextafter(edges, 0), -edges,
+                           np.float32([0.0, -0.0, bound, -bound, 1e9, -1e9])]).reshape(-1, 1, 1, 2)
+    expected = quantize_flow(normalize(flow, bound))
+    np.testing.assert_array_equal(tvl1.quantize(torch.from_numpy(flow), bound).numpy(), expected)
+
+
+def test_compute_quantized_is_compute_quantised(pairs):
+    from twostream.data.shards import quantize_flow
+    from twostream.flow.base import normalize
+
+    backend = TorchTVL1("cpu", variant="cuda", compile=False, fused=False, nscales=2, warps=1)
+    flow = backend.compute(pairs[:2, 0], pairs[:2, 1])
+    np.testing.assert_array_equal(backend.compute_quantized(pairs[:2, 0], pairs[:2, 1], 1.0),
+                                  quantize_flow(normalize(flow, 1.0)))

@@ -84,10 +84,16 @@ def slurm_jobs(work: Path, profile: dict) -> None:
     check(len(inside) == len(jobs), f"each job log shows its rule finished in a slurm-jobstep ({len(inside)}/{len(jobs)})")
 
 
+def computed(text: str) -> str:
+    """What a run computed in a text output: without the line that dates the run (results/summary.md's
+    "Run finished <time> on <machine>")."""
+    return "\n".join(line for line in text.splitlines() if not line.startswith("Run finished "))
+
+
 def same_text(a: Path, b: Path, work: Path) -> bool:
-    """Text equal once each run's absolute working directory is written <work>."""
-    return (a.read_text().replace(str(work / "local"), "<work>")
-            == b.read_text().replace(str(work / "slurm"), "<work>"))
+    """Text equal once each run's absolute working directory is written <work> and its finish time is dropped."""
+    return (computed(a.read_text().replace(str(work / "local"), "<work>"))
+            == computed(b.read_text().replace(str(work / "slurm"), "<work>")))
 
 
 def same_h5(a: Path, b: Path, work: Path) -> bool:
@@ -152,6 +158,8 @@ def outputs(work: Path) -> None:
                 same = same_npz(a, b)
             elif rel.suffix == ".pt":
                 same = same_checkpoint(a, b)
+            elif "tensorboard" in rel.parts:  # event files record wall times; their scalars are training_curves.csv
+                continue
             else:
                 same = a.read_bytes() == b.read_bytes()
             if not same:

@@ -13,6 +13,7 @@ from specs import evaluation, schedule, training
 
 from twostream import kinds
 from twostream.cli import main
+from twostream.specs import CMASpec
 from twostream.data.dataset import TSNDataset, select
 from twostream.eval.predict import load_scores
 from twostream.models import checkpoint
@@ -26,10 +27,10 @@ RUN = ["--split", "1", "--threads", "1"]
 
 def train(cma_data: dict[str, Path], out: Path, iteration: int, init: Path, nonlocal_rgb: bool = False,
           **schedule) -> dict:
-    """Run ``twostream cma-train`` for one iteration (lr 0.05, one step unless ``schedule`` says otherwise)."""
-    spec = training({"lr": 0.05, **({} if "epochs" in schedule else {"iterations": 1}), **schedule},
-                    pretrained="none", torch_home="", dropout=0.5, nonlocal_rgb=nonlocal_rgb)
-    assert main(["cma-train", "--spec", spec, "--index", str(cma_data["index"]), *RUN, "--iteration", str(iteration),
+    """Run ``twostream train --kind cma`` for one iteration (lr 0.05, one step unless ``schedule`` says otherwise)."""
+    spec = training(CMASpec, {"lr": 0.05, **({} if "epochs" in schedule else {"steps": 1}), **schedule},
+                    iteration=iteration, pretrained="none", dropout=0.5, nonlocal_rgb=nonlocal_rgb)
+    assert main(["train", "--kind", "cma", "--spec", spec, "--index", str(cma_data["index"]), *RUN,
                  "--init", str(init), "--out", str(out)]) == 0
     return checkpoint.load(out)
 
@@ -56,7 +57,7 @@ def test_an_iteration_trains_its_branch_with_the_other_frozen(cma_data, tmp_path
     if iteration == 2:
         init = tmp_path / "iter1.pt"
         train(cma_data, init, 1, cma_data["flow"], nonlocal_rgb=True)
-    net, config = cma.start(iteration, init, pretrained="none", nonlocal_rgb=True, dropout=0.5)
+    net, config = cma.iteration_start(iteration, init, pretrained="none", nonlocal_rgb=True, dropout=0.5)
     for blocks in (net.rgb_cma, net.flow_cma):  # each output now depends on the other branch, so its loss reaches it
         torch.nn.init.normal_(blocks["layer3_0"].bn.weight)
     trained, frozen = config["trained"], cma.MODALITIES[iteration % 2]
@@ -80,7 +81,7 @@ def test_an_iteration_trains_its_branch_with_the_other_frozen(cma_data, tmp_path
 def test_iteration_1_starts_from_the_flow_stream_and_a_new_rgb_branch(cma_data):
     flow, _ = checkpoint.load_stream(cma_data["flow"])
     rgb, _ = checkpoint.load_stream(cma_data["rgb"])
-    net, config = cma.start(1, cma_data["flow"], pretrained="none", nonlocal_rgb=False, dropout=0.7)
+    net, config = cma.iteration_start(1, cma_data["flow"], pretrained="none", nonlocal_rgb=False, dropout=0.7)
     for name, value in flow.state_dict().items():
         assert torch.equal(net.flow.state_dict()[name], value)
     assert not torch.equal(net.rgb.backbone.conv1.weight, rgb.backbone.conv1.weight)
@@ -103,18 +104,18 @@ def test_iteration_n_starts_from_iteration_n_minus_1(cma_data, tmp_path):
 def test_an_iteration_only_starts_from_its_predecessor(cma_data, tmp_path):
     train(cma_data, tmp_path / "iter1.pt", 1, cma_data["flow"])
     with pytest.raises(ValueError, match="iteration 3 starts from 2"):
-        cma.start(3, tmp_path / "iter1.pt", pretrained="none", nonlocal_rgb=False, dropout=0.5)
+        cma.iteration_start(3, tmp_path / "iter1.pt", pretrained="none", nonlocal_rgb=False, dropout=0.5)
     with pytest.raises(ValueError, match="expected a CMA model"):
-        cma.start(2, cma_data["flow"], pretrained="none", nonlocal_rgb=False, dropout=0.5)
+        cma.iteration_start(2, cma_data["flow"], pretrained="none", nonlocal_rgb=False, dropout=0.5)
     with pytest.raises(ValueError, match="starts from the flow stream"):
-        cma.start(1, cma_data["rgb"], pretrained="none", nonlocal_rgb=False, dropout=0.5)
+        cma.iteration_start(1, cma_data["rgb"], pretrained="none", nonlocal_rgb=False, dropout=0.5)
     with pytest.raises(ValueError, match="nonlocal"):
-        cma.start(2, tmp_path / "iter1.pt", pretrained="none", nonlocal_rgb=True, dropout=0.5)
+        cma.iteration_start(2, tmp_path / "iter1.pt", pretrained="none", nonlocal_rgb=True, dropout=0.5)
 
 
 def test_the_learning_rate_is_reset_at_each_iteration(cma_data, tmp_path):
     """Iteration 1 ends at lr / 10 (a step after epoch 1); iteration 2 starts again from --lr."""
-    first = train(cma_data, tmp_path / "iter1.pt", 1, cma_data["flow"], lr=0.02, epochs=2, lr_steps=[1])
+    first = train(cma_data, tmp_path / "iter1.pt", 1, cma_data["flow"], lr=0.02, epochs=2, milestones=[1])
     assert [h["lr"] for h in first["history"]] == pytest.approx([0.02, 0.002])
     second = train(cma_data, tmp_path / "iter2.pt", 2, tmp_path / "iter1.pt", lr=0.02, epochs=1)
     assert second["history"][0]["lr"] == pytest.approx(0.02)
@@ -148,7 +149,7 @@ def test_evaluate_stores_both_outputs_and_iteration_1_keeps_the_flow_stream(cma_
 
 def test_distributed_training_synchronises_every_batchnorm_and_keeps_frozen_flags(cma_data):
     """Under torchrun the Trainer converts all BatchNorms (CMA blocks' included); the frozen branch stays frozen."""
-    net, config = cma.start(1, cma_data["flow"], pretrained="none", nonlocal_rgb=False, dropout=0.5)
+    net, config = cma.iteration_start(1, cma_data["flow"], pretrained="none", nonlocal_rgb=False, dropout=0.5)
     cma.set_trainable(net, config["trained"])
     frozen = {n for n, p in net.named_parameters() if not p.requires_grad}
     synced = sync_batchnorm(net, torch.device("cpu"))

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from specs import evaluation, training
 
 from twostream import kinds
 from twostream.cli import main
 from twostream.data.dataset import TSNDataset
-from twostream.data.shards import write_shard
 from twostream.data.transforms import to_input
 from twostream.eval.predict import load_scores
 from twostream.models import checkpoint
 from twostream.models.cmmp import build
 from twostream.models.losses import adversarial_loss, plain_loss
+from twostream.specs import CMMPSpec
 from twostream.train import cmmp
 
 CLASSES, VIDEOS, FRAMES, SIZE, CROP, LENGTH = 3, 6, 8, 32, 28, 2
@@ -27,36 +25,19 @@ CLASSES, VIDEOS, FRAMES, SIZE, CROP, LENGTH = 3, 6, 8, 32, 28, 2
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def index(tmp_path_factory: pytest.TempPathFactory, random_shards) -> Path:
     """A shard index of VIDEOS random videos (two per class), every one both in split 1's train and test set."""
-    root = tmp_path_factory.mktemp("shards")
-    rng = np.random.default_rng(0)
-    rows = []
-    for i in range(VIDEOS):
-        rgb = rng.integers(0, 256, (FRAMES, SIZE, SIZE, 3), dtype=np.uint8)
-        flow = rng.integers(1, 256, (FRAMES - 1, SIZE, SIZE, 2), dtype=np.uint8)
-        shard = root / f"v{i}.h5"
-        write_shard(shard, rgb, flow, {"video_id": f"v{i}", "label": i % CLASSES})
-        rows.append({"video_id": f"v{i}", "label": i % CLASSES, "shard": str(shard), "frames": FRAMES,
-                     "split1": "train"})
-    df = pd.DataFrame(rows)
-    path = root / "shards.csv"
+    rows = [{"video_id": f"v{i}", "label": i % CLASSES, "split1": "train"} for i in range(VIDEOS)]
+    path = random_shards(tmp_path_factory.mktemp("shards"), rows, FRAMES, SIZE)
+    df = pd.read_csv(path)
     pd.concat([df, df.assign(split1="test")]).to_csv(path, index=False)
     return path
 
 
 @pytest.fixture(scope="module")
-def stage1(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """Two random stage-1 stream checkpoints (ResNet-10), RGB and flow."""
-    root = tmp_path_factory.mktemp("stage1")
-    torch.manual_seed(0)
-    paths = []
-    for modality in ("rgb", "flow"):
-        config = checkpoint.stream_config(modality, 10, CLASSES, 0.5, LENGTH)
-        path = root / f"{modality}.pt"
-        checkpoint.save(path, checkpoint.build_stream(config), "stream", config, [])
-        paths.append(path)
-    return paths[0], paths[1]
+def stage1(tmp_path_factory: pytest.TempPathFactory, stage1_streams) -> tuple[Path, Path]:
+    """Two untrained stage-1 stream checkpoints (ResNet-10), RGB and flow."""
+    return stage1_streams(tmp_path_factory.mktemp("stage1"), CLASSES, LENGTH)
 
 
 def batch(index: Path) -> dict:
@@ -109,11 +90,11 @@ def test_from_stage1_rejects_swapped_streams(stage1):
 
 
 def train(index: Path, stage1: tuple[Path, Path], out: Path, lr: float) -> dict:
-    """One cmmp-train step of the CMMP variant (no momentum, no weight decay); the checkpoint."""
-    spec = training({"lr": lr, "iterations": 1, "momentum": 0, "weight_decay": 0}, segments=3, length=LENGTH,
-                    crop=CROP, batch_size=3, device="auto", per_sample_al=True)
-    rc = main(["cmmp-train", "--spec", spec, "--index", str(index), "--split", "1", "--threads", "0",
-               "--variant", "cmmp", "--rgb", str(stage1[0]), "--flow", str(stage1[1]), "--out", str(out)])
+    """One training step of the CMMP variant (no momentum, no weight decay); the checkpoint."""
+    spec = training(CMMPSpec, {"lr": lr, "steps": 1, "momentum": 0, "weight_decay": 0}, segments=3, length=LENGTH,
+                    crop=CROP, batch_size=3, device="auto", variant="cmmp", per_sample_al=True)
+    rc = main(["train", "--kind", "cmmp", "--spec", spec, "--index", str(index), "--split", "1", "--threads", "0",
+               "--init", str(stage1[0]), str(stage1[1]), "--out", str(out)])
     assert rc == 0 and not Path(f"{out}.resume").exists()
     return checkpoint.load(out)
 
@@ -147,9 +128,9 @@ def test_cmmp_train_is_deterministic(index, stage1, tmp_path):
 
 def test_cmmp_train_rejects_a_flow_stream_of_another_length(index, stage1, tmp_path):
     with pytest.raises(SystemExit, match="reads 4 channels"):
-        main(["cmmp-train", "--spec", training({"lr": 0.1, "iterations": 1}, length=5, per_sample_al=True),
-              "--index", str(index), "--split", "1", "--threads", "0", "--variant", "sum", "--rgb", str(stage1[0]),
-              "--flow", str(stage1[1]), "--out", str(tmp_path / "x.pt")])
+        main(["train", "--kind", "cmmp", "--spec", training(CMMPSpec, {"lr": 0.1, "steps": 1}, length=5, variant="sum"),
+              "--index", str(index), "--split", "1", "--threads", "0", "--init", str(stage1[0]), str(stage1[1]),
+              "--out", str(tmp_path / "x.pt")])
 
 
 @pytest.fixture(scope="module")

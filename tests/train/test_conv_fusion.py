@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -12,47 +11,34 @@ from specs import evaluation, training
 
 from twostream import kinds
 from twostream.cli import main
-from twostream.data.shards import write_shard
 from twostream.eval.predict import load_scores
 from twostream.models import checkpoint
+from twostream.specs import ConvFusionSpec
 from twostream.train import conv_fusion
 
 CLASSES, VIDEOS, FRAMES, SIZE, CROP, LENGTH = 3, 6, 6, 32, 28, 2
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """VIDEOS random videos, each both in split 1's train and test set."""
-    root = tmp_path_factory.mktemp("shards")
-    rng = np.random.default_rng(0)
-    rows = []
-    for i in range(VIDEOS):
-        shard = root / f"v{i}.h5"
-        write_shard(shard, rng.integers(0, 256, (FRAMES, SIZE, SIZE, 3), dtype=np.uint8),
-                    rng.integers(1, 256, (FRAMES - 1, SIZE, SIZE, 2), dtype=np.uint8), {"video_id": f"v{i}"})
-        rows.append({"video_id": f"v{i}", "label": i % CLASSES, "shard": str(shard), "frames": FRAMES, "split1": "train"})
-    df = pd.DataFrame(rows)
-    path = root / "shards.csv"
+def index(tmp_path_factory: pytest.TempPathFactory, random_shards) -> Path:
+    """A shard index of VIDEOS random videos (two per class), every one both in split 1's train and test set."""
+    rows = [{"video_id": f"v{i}", "label": i % CLASSES, "split1": "train"} for i in range(VIDEOS)]
+    path = random_shards(tmp_path_factory.mktemp("shards"), rows, FRAMES, SIZE)
+    df = pd.read_csv(path)
     pd.concat([df, df.assign(split1="test")]).to_csv(path, index=False)
     return path
 
 
 @pytest.fixture(scope="module")
-def stage1(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("stage1")
-    torch.manual_seed(0)
-    paths = []
-    for modality in ("rgb", "flow"):
-        config = checkpoint.stream_config(modality, 10, CLASSES, 0.5, LENGTH)
-        checkpoint.save(root / f"{modality}.pt", checkpoint.build_stream(config), "stream", config, [])
-        paths.append(root / f"{modality}.pt")
-    return paths[0], paths[1]
+def stage1(tmp_path_factory: pytest.TempPathFactory, stage1_streams) -> tuple[Path, Path]:
+    """Two untrained stage-1 stream checkpoints (ResNet-10), RGB and flow."""
+    return stage1_streams(tmp_path_factory.mktemp("stage1"), CLASSES, LENGTH)
 
 
 def train(index: Path, stage1: tuple[Path, Path], out: Path, lr: float) -> dict:
-    spec = training({"lr": lr, "iterations": 2}, length=LENGTH, crop=CROP, batch_size=3, stage="layer2")
-    rc = main(["conv-fusion-train", "--spec", spec, "--index", str(index), "--split", "1", "--threads", "0",
-               "--rgb", str(stage1[0]), "--flow", str(stage1[1]), "--out", str(out)])
+    spec = training(ConvFusionSpec, {"lr": lr, "steps": 2}, length=LENGTH, crop=CROP, batch_size=3, stage="layer2")
+    rc = main(["train", "--kind", "conv_fusion", "--spec", spec, "--index", str(index), "--split", "1", "--threads",
+               "0", "--init", str(stage1[0]), str(stage1[1]), "--out", str(out)])
     assert rc == 0 and not Path(f"{out}.resume").exists()
     return checkpoint.load(out)
 

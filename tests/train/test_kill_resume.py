@@ -13,14 +13,16 @@ import pytest
 import torch
 from specs import training
 
+from twostream.specs import StreamSpec
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 def command(cma_data: dict, out: Path, precision: str = "fp32") -> list[str]:
-    spec = training({"lr": 0.01, "epochs": 20}, seed=3, checkpoint_every=2, precision=precision, depth=10,
-                    pretrained="none", torch_home="", dropout=0.5)
-    return [sys.executable, "-m", "twostream", "train", "--spec", spec, "--index", str(cma_data["index"]),
-            "--split", "1", "--modality", "flow", "--threads", "1", "--out", str(out)]
+    spec = training(StreamSpec, {"lr": 0.01, "epochs": 20}, seed=3, checkpoint_every=2, precision=precision, depth=10,
+                    pretrained="none", dropout=0.5, modality="flow")
+    return [sys.executable, "-m", "twostream", "train", "--kind", "stream", "--spec", spec, "--index",
+            str(cma_data["index"]), "--split", "1", "--threads", "1", "--out", str(out)]
 
 
 def run(cmd: list[str]) -> subprocess.Popen:

@@ -8,7 +8,8 @@ import pytest
 import torch
 from specs import schedule
 
-from twostream.train import engine, precision
+from twostream import precision
+from twostream.train import engine
 from twostream.train.engine import BatchOrder, RunOrder, Trainer
 
 from .test_engine import Toy, model, step

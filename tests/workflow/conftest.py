@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from smk import REPO, snakemake, tiny_config
 
 

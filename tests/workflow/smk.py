@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
+
+from twostream.workflow import snakemake_command
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "tests/workflow/tiny.yaml"
@@ -20,9 +20,7 @@ def snakemake(work: Path, config: dict, *args: str) -> subprocess.CompletedProce
     """``snakemake --cores 2 ARGS`` in ``work`` with ``config`` as its only config file."""
     path = work / "config.run.yaml"
     path.write_text(yaml.safe_dump(config))
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    cmd = ["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work), "--configfile", str(path),
-           "--cores", "2", *args]
+    cmd, env = snakemake_command(work, *args, configfile=path)
     return subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
 
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import collections
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
+
+from twostream.workflow import snakemake_command
 
 pytestmark = pytest.mark.slow
 
@@ -51,9 +51,7 @@ def work(tmp_path: Path) -> Path:
 
 
 def snakemake(repo: Path, work: Path, *args: str) -> str:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    cmd = ["snakemake", "--snakefile", str(repo / "Snakefile"), "--directory", str(work),
-           "--configfile", str(repo / PRESET), "--cores", "1", *args]
+    cmd, env = snakemake_command(work, *args, configfile=repo / PRESET, cores=1)
     proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr

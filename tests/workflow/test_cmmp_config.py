@@ -20,7 +20,8 @@ def test_shipped_configs_are_valid(repo: Path, name: str) -> None:
 
 
 @pytest.mark.parametrize("edit", [
-    {"iterations": 100},  # both a length in epochs and one in iterations
+    {"schedule": {"lr": 0.1, "epochs": 1, "steps": 100}},  # both a length in epochs and one in steps
+    {"lr": 0.1},  # a schedule key outside the schedule
     {"variants": ["concat"]},
     {"variants": ["sum", "sum"]},
     {"learning_rate": 0.1},
@@ -34,6 +35,6 @@ def test_invalid_cmmp_sections_are_rejected(repo: Path, edit: dict) -> None:
 
 def test_a_cmmp_section_needs_a_length(repo: Path) -> None:
     config = load(repo / "config.yaml")
-    del config["cmmp"]["epochs"]
+    del config["cmmp"]["schedule"]["epochs"]
     with pytest.raises(WorkflowError):
         validate(config, str(repo / "workflow/schemas/config.schema.yaml"))

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from smk import REPO, job_counts, shell_commands, twostream_call
 
-from smk import job_counts, shell_commands, twostream_call
+from twostream.workflow import snakemake_command
+
+PRESET = REPO / "workflow/presets/cmmp_ucf101_hmdb51.yaml"
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def work(repo: Path, shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
-    """A working folder and the Snakemake command of the preset, pointed at fake dataset roots.
+    """A working folder and the ``--config`` items that point the preset at fake dataset roots.
 
     The roots hold the shared real clips only (every other listed video is missing); the split
     folders are copies of the official split files.
@@ -28,18 +29,15 @@ def work(repo: Path, shared_data: Path, tmp_path_factory: pytest.TempPathFactory
         shutil.copytree(shared_data / "clips" / kind, tmp / kind / "videos")
         shutil.copytree(shared_data / "splits" / kind, tmp / kind / "splits")
         roots[kind] = f"{{root: {tmp / kind / 'videos'}, splits_dir: {tmp / kind / 'splits'}}}"
-    # --replace-workflow-config: the preset is complete (needed where a --configfile merges into config.yaml).
-    cmd = ["snakemake", "--snakefile", str(repo / "Snakefile"), "--directory", str(tmp / "work"), "--cores", "1",
-           "--replace-workflow-config", "--configfile", str(repo / "workflow/presets/cmmp_ucf101_hmdb51.yaml"),
-           "--config", f"datasets={{ucf101: {roots['ucf101']}, hmdb51: {roots['hmdb51']}}}"]
-    return tmp / "work", cmd
+    return tmp / "work", [f"datasets={{ucf101: {roots['ucf101']}, hmdb51: {roots['hmdb51']}}}"]
 
 
 def snakemake(work: tuple[Path, list[str]], *args: str, config: tuple[str, ...] = ()) -> str:
-    """Run the preset's command with ``args`` (targets, flags) and extra ``--config`` items."""
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    """Run the preset with ``args`` (targets, flags) and extra ``--config`` items (last: --config takes every value
+    after it). --replace-workflow-config: the preset is complete (needed where a --configfile merges into config.yaml)."""
     work[0].mkdir(exist_ok=True)
-    cmd = work[1][:1] + list(args) + work[1][1:] + list(config)  # --config takes every value after it
+    cmd, env = snakemake_command(work[0], *args, "--replace-workflow-config", "--configfile", str(PRESET), "--config",
+                                 *work[1], *config, cores=1)
     out = subprocess.run(cmd, cwd=work[0], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
     return out.stdout + out.stderr
@@ -63,9 +61,9 @@ def test_dry_run_after_ingest_expands_the_flow_chunks(work):
     calls = {rule: [] for rule, _ in shell_commands(out)}
     for rule, command in shell_commands(out):
         calls[rule].append(twostream_call(command))
-    assert any(f["--index"] == "results/hmdb51/shards.csv" and f["--split"] == "3" and f["--variant"] == "cmmp"
-               for _, f, _ in calls["cmmp_train"])
-    paper = {"iterations": 13500, "lr_steps": [4500, 9000]}  # CMMP paper, both stages
+    assert any(f["--index"] == "results/hmdb51/shards.csv" and f["--split"] == "3" and s["variant"] == "cmmp"
+               for _, f, s in calls["cmmp_train"])
+    paper = {"steps": 13500, "milestones": [4500, 9000]}  # CMMP paper, both stages
     assert all(s["schedule"] == {**s["schedule"], "lr": 0.0001, **paper} for _, _, s in calls["cmmp_train"])
     assert all(s["schedule"] == {**s["schedule"], "lr": 0.001, **paper} for _, _, s in calls["train_stream"])
     assert all((s["test_segments"], s["crops"]) == (25, 10) for _, _, s in calls["evaluate_stream"])

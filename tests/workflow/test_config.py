@@ -11,6 +11,7 @@ import yaml
 from smk import TINY, shell_commands, snakemake, twostream_call
 from snakemake.utils import validate
 
+from twostream import kinds, specs
 from twostream.cli import parse
 
 SCHEMA = "workflow/schemas/config.schema.yaml"
@@ -22,25 +23,32 @@ def test_validation_fills_defaults_into_nested_sections(repo: Path) -> None:
     validate(config, str(repo / SCHEMA))
     assert config["cma"]["fusion"] == {"odd": [5, 1], "even": [1, 5], "baseline": [1, 1]}
     assert config["cma"]["figures"]["videos"] == 2  # given values stay
-    assert config["train"]["rgb"] == {"lr": 0.01, "epochs": 1, "lr_steps": [], "weight_decay": 0.0005,
+    assert config["train"]["rgb"] == {"lr": 0.01, "epochs": 1, "milestones": [], "weight_decay": 0.0005,
                                       "momentum": 0.9, "clip_grad": 0, "plateau_patience": 0}
-    assert config["cmmp"]["per_sample_al"] is True and config["cmmp"]["momentum"] == 0.9
+    assert config["cmmp"]["per_sample_al"] is True and config["cmmp"]["schedule"]["momentum"] == 0.9
     assert config["model"]["torch_home"] == "" and config["train"]["checkpoint_every"] == 0
     assert config["datasets"]["tiny"]["synthetic"]["seed"] == 0
 
 
-@pytest.mark.parametrize("section", [["train", "rgb"], ["cmmp"], ["conv_fusion"]])
-def test_a_schedule_takes_epochs_or_iterations_but_not_both(repo: Path, section: list[str]) -> None:
+@pytest.mark.parametrize("section", [["train", "rgb"], ["cmmp", "schedule"], ["conv_fusion", "schedule"],
+                                     ["cma", "schedule"]])
+def test_a_schedule_takes_epochs_or_steps_but_not_both(repo: Path, section: list[str]) -> None:
     config = yaml.safe_load(TINY.read_text())
     schedule = config
     for key in section:
         schedule = schedule[key]
     schedule.pop("epochs", None)
-    schedule["iterations"] = 5
+    schedule["steps"] = 5
     validate(config, str(repo / SCHEMA))
     schedule["epochs"] = 1
     with pytest.raises(Exception, match="oneOf|valid under each"):
         validate(config, str(repo / SCHEMA))
+
+
+def read_spec(argv: list[str]):
+    """The spec a command reads from its ``--spec`` (``train``: its kind's spec)."""
+    args = parse(argv)
+    return specs.parse(kinds.KINDS[args.kind].spec, args.spec) if argv[0] == "train" else args.spec
 
 
 def dry_run_calls(work: Path, edit=lambda config: None) -> dict[str, list[tuple[list[str], dict, dict]]]:
@@ -64,23 +72,21 @@ def test_every_rules_spec_is_what_its_command_reads(tmp_path: Path) -> None:
     for rule, listed in calls.items():
         for argv, flags, _ in listed:
             if "--spec" in flags:
-                assert dataclasses.is_dataclass(parse(argv).spec), rule
+                assert dataclasses.is_dataclass(read_spec(argv)), rule
 
 
-def test_every_trainer_takes_a_length_in_epochs_or_iterations(tmp_path: Path) -> None:
-    """train.rgb / train.flow, cmmp and conv_fusion: `iterations`; cma: `steps` (cma.iterations counts CMA iterations)."""
+def test_every_trainer_takes_the_same_schedule_block(tmp_path: Path) -> None:
+    """train.rgb / train.flow and every kind's `schedule`: the same keys, a length in epochs or steps."""
     def edit(config: dict) -> None:
-        for section in (config["train"]["rgb"], config["train"]["flow"], config["cmmp"], config["conv_fusion"]):
-            section.pop("epochs", None)
-            section.update(iterations=7, lr_steps=[3])
-        del config["cma"]["epochs"]
-        config["cma"].update(steps=5, lr_steps=[2])
+        for n, schedule in enumerate((config["train"]["rgb"], config["train"]["flow"], config["cmmp"]["schedule"],
+                                      config["conv_fusion"]["schedule"], config["cma"]["schedule"])):
+            schedule.pop("epochs", None)
+            schedule.update(steps=7 + n, milestones=[3])
 
     calls = dry_run_calls(tmp_path, edit)
-    trainers = {"train_stream": (7, [3]), "cmmp_train": (7, [3]), "conv_fusion_train": (7, [3]), "cma_train": (5, [2])}
-    for rule, (length, steps) in trainers.items():
+    trainers = {"train_stream": {7, 8}, "cmmp_train": {9}, "conv_fusion_train": {10}, "cma_train": {11}}
+    for rule, lengths in trainers.items():
         for argv, _, spec in calls[rule]:
-            assert "epochs" not in spec["schedule"]
-            assert (spec["schedule"]["iterations"], spec["schedule"]["lr_steps"]) == (length, steps), rule
-            schedule = parse(argv).spec.schedule
-            assert (schedule.iterations, schedule.epochs) == (length, None)
+            assert "epochs" not in spec["schedule"] and spec["schedule"]["milestones"] == [3]
+            schedule = read_spec(argv).schedule
+            assert schedule.steps in lengths and schedule.epochs is None, rule

@@ -119,8 +119,8 @@ def test_training_curves_of_every_trained_checkpoint(run: Path) -> None:
     assert (run / "results/tiny/training_curves.png").read_bytes().startswith(b"\x89PNG")
     curves = pd.read_csv(run / "results/tiny/training_curves.csv")
     runs = ["split1/rgb", "split1/flow", "split1/cmmp-sum", "split1/cmmp-max-al", "split1/cmmp-cmmp",
-            "split1/cma/iter1", "split1/cma/iter2"]
-    assert list(curves["run"].unique()) == runs
+            "split1/cma/iter1", "split1/cma/iter2", "split1/conv_fusion"]
+    assert list(curves["run"].unique()) == runs  # every kind of the table of model kinds, conv fusion included
     history = torch.load(run / "models/tiny/split1/rgb.pt", weights_only=False)["history"]
     rgb = curves[curves["run"] == "split1/rgb"]
     assert rgb["loss"].tolist() == pytest.approx([h["loss"] for h in history])

@@ -14,7 +14,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,9 +21,10 @@ from pathlib import Path
 import h5py
 import pytest
 import yaml
-from smk import REPO, TINY
+from smk import TINY
 
 from twostream.data.shards import video_id_of
+from twostream.workflow import snakemake_command
 
 pytestmark = pytest.mark.slow
 
@@ -38,10 +38,10 @@ TABLES = ["results/tiny/two_stream.csv", "results/tiny/two_stream.md", "results/
 
 
 def tinier() -> dict:
-    """tiny.yaml cut down: 12 videos of 24x24 in 3 chunks, no CMMP/CMA section."""
+    """tiny.yaml cut down: 12 videos of 24x24 in 3 chunks, the streams only (no CMMP, CMA or conv fusion)."""
     config = yaml.safe_load(TINY.read_text())
-    for paper in ("cmmp", "cma"):
-        config.pop(paper)
+    for section in ("cmmp", "cma", "conv_fusion"):
+        config.pop(section)
     tiny = config["datasets"]["tiny"]
     tiny.update(size=[24, 24], crop=20)
     tiny["synthetic"].update(colours=2, directions=2, clips_per_group=1, size=[24, 24])
@@ -55,9 +55,7 @@ def start(work: Path, *args: str) -> subprocess.Popen:
     """Snakemake (its own process group, so that all of it can be killed at once) on the tinier config."""
     path = work / "config.run.yaml"
     path.write_text(yaml.safe_dump(tinier()))
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    cmd = ["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work), "--configfile", str(path),
-           "--cores", "2", *args]
+    cmd, env = snakemake_command(work, *args, configfile=path)
     return subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
 

@@ -23,8 +23,8 @@ def test_training_runs_under_torchrun_with_two_processes(tmp_path) -> None:
     listed = commands(tmp_path, gpus=2)
     assert listed["train_stream"] and all(
         c.startswith("torchrun --standalone --nproc-per-node 2 -m twostream train ") for c in listed["train_stream"])
-    for rule, name in (("cmmp_train", "cmmp-train"), ("cma_train", "cma-train")):
-        assert all(f"--nproc-per-node 2 -m twostream {name} " in c for c in listed[rule])
+    for rule, kind in (("cmmp_train", "cmmp"), ("cma_train", "cma"), ("conv_fusion_train", "conv_fusion")):
+        assert all(f"--nproc-per-node 2 -m twostream train --kind {kind} " in c for c in listed[rule])
     assert all(c.startswith("python -m twostream evaluate ") for c in listed["evaluate_stream"])
 
 

@@ -71,12 +71,12 @@ def test_flow_edit_reruns_flow_and_everything_after_it_for_every_dataset(run, ev
 
 
 def test_cma_lr_edit_reruns_only_cma(run, everything) -> None:
-    listed = dry_run(run, setting("cma", "lr", value=0.1))
+    listed = dry_run(run, setting("cma", "schedule", "lr", value=0.1))
     assert counts(listed) == counts(everything, CMA | TABLES | CURVES)
 
 
 def test_cmmp_lr_edit_reruns_only_cmmp_stage2_and_tables(run, everything) -> None:
-    listed = dry_run(run, setting("cmmp", "lr", value=0.1))
+    listed = dry_run(run, setting("cmmp", "schedule", "lr", value=0.1))
     assert counts(listed) == counts(everything, CMMP | TABLES | CURVES)
     assert all(r.startswith("Params have changed since last execution") for rule, _, r in listed if rule == "cmmp_train")
 

@@ -1,5 +1,5 @@
 # CMA (cross-modality attention): iterations, their scores, Table 1, Table 2 and figures.
-# Iteration 0 is stage 1 (streams.smk), reused: the two streams and their scores. Iteration 1
+# Iteration 0 is stage 1 (stream.smk), reused: the two streams and their scores. Iteration 1
 # starts from the stage-1 flow stream, iteration n from iteration n-1. Tables and figures use
 # each dataset's first configured split, so iterations are trained for that split only.
 
@@ -21,16 +21,11 @@ rule cma_train:
         **train_resources(),
     params:
         launcher=TRAIN,
-        spec=lambda w: spec(
-            **training(w, CMA["batch_size"], cma_schedule()),
-            **pick(config["model"], "pretrained", "torch_home"),
-            dropout=CMA["dropout"],
-            nonlocal_rgb=CMA["nonlocal"],
-        ),
-        code=code("cma-train"),
+        spec=spec(specs.CMASpec),
+        code=code("train", "cma"),
     shell:
-        "{params.launcher} cma-train --spec {params.spec:q} --index {input.index} --split {wildcards.split}"
-        " --iteration {wildcards.iteration} --init {input.init} --threads {threads} --out {output} > {log} 2>&1"
+        "{params.launcher} train --kind cma --spec {params.spec:q} --index {input.index} --split {wildcards.split}"
+        " --init {input.init} --threads {threads} --out {output} > {log} 2>&1"
 
 
 use rule evaluate_stream as evaluate_cma with:
@@ -41,6 +36,8 @@ use rule evaluate_stream as evaluate_cma with:
         "results/{dataset}/split{split}/scores/cma/iter{iteration}.npz",
     log:
         "logs/evaluate_cma/{dataset}/split{split}_iter{iteration}.log",
+    params:
+        code=code("evaluate", "cma"),
 
 
 rule cma_tables:
@@ -50,7 +47,7 @@ rule cma_tables:
         iterations=cma_scores,
         rgb_model=cma_stage1("model", "rgb"),
         flow_model=cma_stage1("model", "flow"),
-        cma_model=lambda w: f"models/{w.dataset}/split{cma_split(w.dataset)}/cma/iter1.pt",
+        cma_model=lambda w: f"models/{w.dataset}/split{first_split(w.dataset)}/cma/iter1.pt",
     output:
         table1=report(
             "results/{dataset}/cma_table1.csv",
@@ -71,15 +68,14 @@ rule cma_tables:
     conda:
         "../../envs/twostream.yaml"
     params:
-        split=lambda w: cma_split(w.dataset),
-        spec=spec(fusion=CMA["fusion"]),
-        note=test_note(),
+        split=lambda w: first_split(w.dataset),
+        spec=spec(specs.CMATablesSpec),
         code=code("cma-tables"),
     shell:
         "python -m twostream cma-tables --spec {params.spec:q} --dataset {wildcards.dataset} --split {params.split}"
         " --rgb {input.rgb} --flow {input.flow} --iterations {input.iterations}"
         " --rgb-model {input.rgb_model} --flow-model {input.flow_model} --cma-model {input.cma_model}"
-        " --note {params.note:q} --table1 {output.table1} --table2 {output.table2} > {log} 2>&1"
+        " --table1 {output.table1} --table2 {output.table2} > {log} 2>&1"
 
 
 rule cma_fusion_figure:
@@ -100,8 +96,8 @@ rule cma_fusion_figure:
     conda:
         "../../envs/twostream.yaml"
     params:
-        split=lambda w: cma_split(w.dataset),
-        spec=spec(weights=CMA["figures"]["weights"]),
+        split=lambda w: first_split(w.dataset),
+        spec=spec(specs.CMAFusionFigureSpec),
         code=code("cma-figures"),
     shell:
         "python -m twostream cma-figures fusion --spec {params.spec:q} --dataset {wildcards.dataset}"
@@ -112,7 +108,7 @@ rule cma_fusion_figure:
 rule cma_attention_figure:
     input:
         index="results/{dataset}/shards.csv",
-        model=lambda w: f"models/{w.dataset}/split{cma_split(w.dataset)}/cma/iter1.pt",
+        model=lambda w: f"models/{w.dataset}/split{first_split(w.dataset)}/cma/iter1.pt",
     output:
         report(
             "results/{dataset}/cma_attention.png",
@@ -128,12 +124,8 @@ rule cma_attention_figure:
     resources:
         gpu=1 if GPUS else 0,
     params:
-        split=lambda w: cma_split(w.dataset),
-        spec=lambda w: spec(
-            **pick(CMA["figures"], "videos", "queries"),
-            crop=ds(w)["crop"],
-            device=config["train"]["device"],
-        ),
+        split=lambda w: first_split(w.dataset),
+        spec=spec(specs.CMAAttentionFigureSpec),
         code=code("cma-figures"),
     shell:
         "python -m twostream cma-figures attention --spec {params.spec:q} --index {input.index}"

@@ -1,5 +1,5 @@
 # CMMP (cross-modal message passing): stage 2 variants, their scores, Table 1 and Table 2.
-# Stage 1 is the two-stream baseline of streams.smk (models/{dataset}/split{split}/{rgb,flow}.pt).
+# Stage 1 is the two-stream baseline of stream.smk (models/{dataset}/split{split}/{rgb,flow}.pt).
 
 
 rule cmmp_train:
@@ -18,15 +18,11 @@ rule cmmp_train:
         **train_resources(),
     params:
         launcher=TRAIN,
-        spec=lambda w: spec(
-            **training(w, CMMP["batch_size"], schedule(CMMP)),
-            per_sample_al=CMMP["per_sample_al"],
-        ),
-        code=code("cmmp-train"),
+        spec=spec(specs.CMMPSpec),
+        code=code("train", "cmmp"),
     shell:
-        "{params.launcher} cmmp-train --spec {params.spec:q} --index {input.index} --split {wildcards.split}"
-        " --variant {wildcards.variant} --rgb {input.rgb} --flow {input.flow} --threads {threads}"
-        " --out {output} > {log} 2>&1"
+        "{params.launcher} train --kind cmmp --spec {params.spec:q} --index {input.index} --split {wildcards.split}"
+        " --init {input.rgb} {input.flow} --threads {threads} --out {output} > {log} 2>&1"
 
 
 use rule evaluate_stream as evaluate_cmmp with:
@@ -37,6 +33,8 @@ use rule evaluate_stream as evaluate_cmmp with:
         "results/{dataset}/split{split}/scores/cmmp-{variant}.npz",
     log:
         "logs/evaluate_cmmp/{dataset}/split{split}_{variant}.log",
+    params:
+        code=code("evaluate", "cmmp"),
 
 
 rule cmmp_table1:
@@ -44,7 +42,7 @@ rule cmmp_table1:
         lambda w: expand(
             "results/{dataset}/split{split}/scores/cmmp-{variant}.npz",
             dataset=w.dataset,
-            split=cmmp_table1_split(w.dataset),
+            split=first_split(w.dataset),
             variant=CMMP["variants"],
         ),
     output:
@@ -60,14 +58,13 @@ rule cmmp_table1:
     conda:
         "../../envs/twostream.yaml"
     params:
-        split=lambda w: cmmp_table1_split(w.dataset),
+        split=lambda w: first_split(w.dataset),
         variants=" ".join(CMMP["variants"]),
-        spec=spec(fusion_weights=CMMP["fusion_weights"]),
-        note=test_note(),
+        spec=spec(specs.CMMPTable1Spec),
         code=code("cmmp-tables"),
     shell:
         "python -m twostream cmmp-tables table1 --spec {params.spec:q} --dataset {wildcards.dataset}"
-        " --split {params.split} --variants {params.variants} --scores {input} --note {params.note:q} --out {output.csv} > {log} 2>&1"
+        " --split {params.split} --variants {params.variants} --scores {input} --out {output.csv} > {log} 2>&1"
 
 
 rule cmmp_table2:
@@ -96,12 +93,8 @@ rule cmmp_table2:
         conv_fusion=lambda w, input: (
             f"--conv-fusion {' '.join(input.conv_fusion)}" if input.conv_fusion else ""
         ),
-        spec=spec(
-            fusion_weights=CMMP["fusion_weights"],
-            two_stream_weights=config["eval"]["fusion_weights"],
-        ),
-        note=test_note(),
+        spec=spec(specs.CMMPTable2Spec),
         code=code("cmmp-tables"),
     shell:
         "python -m twostream cmmp-tables table2 --spec {params.spec:q} --runs {params.runs} --rgb {input.rgb}"
-        " --flow {input.flow} --cmmp {input.cmmp} {params.conv_fusion} --note {params.note:q} --out {output.csv} > {log} 2>&1"
+        " --flow {input.flow} --cmmp {input.cmmp} {params.conv_fusion} --out {output.csv} > {log} 2>&1"

@@ -2,12 +2,13 @@
 import math
 import re
 
+from twostream import kinds, specs
+from twostream.specs import spec_for
 from twostream.workflow import (
     check_weights,
     command_version,
     gpus_visible,
     launcher,
-    spec,
 )
 
 DATASETS = config["datasets"]
@@ -46,58 +47,16 @@ def ds(w):
     return DATASETS[w.dataset]
 
 
-def code(command):
-    """Code version of a twostream command: a param, so code edits re-run exactly its rules."""
-    return command_version(command)
+def code(command, kind=None):
+    """Code version of a twostream command (and of the model kind it runs): a param, so code edits re-run
+    exactly its rules."""
+    return command_version(command, kind)
 
 
-def pick(section, *keys):
-    """The values of ``keys`` in a config section (a rule's spec holds exactly the keys it uses)."""
-    return {k: section[k] for k in keys}
-
-
-SCHEDULE = (
-    "lr",
-    "epochs",
-    "iterations",
-    "lr_steps",
-    "weight_decay",
-    "momentum",
-    "clip_grad",
-    "plateau_patience",
-)
-
-
-def schedule(section, keys=SCHEDULE):
-    """The schedule keys (schema $defs/schedule) a section gives: epochs or iterations, and the rest."""
-    return {k: section[k] for k in keys if k in section}
-
-
-def training(w, batch_size, schedule):
-    """The spec values every trainer uses (common.Training): train.*, the dataset's crop and hflip, the seed."""
-    return {
-        **pick(
-            config["train"],
-            "segments",
-            "length",
-            "workers",
-            "device",
-            "checkpoint_every",
-            "precision",
-            "compile",
-            "prefetch",
-            "decode",
-        ),
-        **pick(ds(w), "crop", "hflip"),
-        "batch_size": batch_size,
-        "seed": config["seed"],
-        "schedule": schedule,
-    }
-
-
-def test_note():
-    """The test protocol (eval.test_segments, eval.crops) that every table's note states."""
-    return f"Test: {config['eval']['test_segments']} segments x {config['eval']['crops']} crops."
+def spec(cls):
+    """A rule's --spec param: the values of a spec dataclass (twostream.specs) read from the config at
+    its fields' paths, with the job's wildcards."""
+    return lambda w: spec_for(cls, config, w)
 
 
 def ingest_inputs(w):
@@ -146,16 +105,17 @@ def splits(name):
     return DATASETS[name]["splits"]
 
 
+def first_split(name):
+    """The split of a dataset that CMMP Table 1, CMA and conv fusion train and report: the first configured one."""
+    return kinds.first_split(config, name)
+
+
 def tables():
-    """Every dataset's failures and two-stream table, plus each paper's targets (cmmp.smk, cma.smk)."""
+    """Every dataset's failures and training curves, plus every configured model kind's tables and figures."""
     out = []
     for name in DATASETS:
-        out += [
-            f"results/{name}/failures.csv",
-            f"results/{name}/two_stream.csv",
-            f"results/{name}/training_curves.png",
-        ]
-    return out + cmmp_targets() + cma_targets() + conv_fusion_targets()
+        out += [f"results/{name}/failures.csv", f"results/{name}/training_curves.png"]
+    return out + kinds.targets(config)
 
 
 def summary_tables():
@@ -176,42 +136,14 @@ def final_targets():
 CMMP = config.get("cmmp")
 
 
-def cmmp_table1_split(name):
-    """Table 1 is measured on the first configured split of each dataset."""
-    return splits(name)[0]
-
-
 def cmmp_runs():
     """(dataset, kind, split) of every configured split: Table 2 averages over them."""
     return [(name, d["kind"], k) for name, d in DATASETS.items() for k in d["splits"]]
 
 
-def cmmp_targets():
-    """Both CMMP tables (none without a `cmmp:` section)."""
-    if CMMP is None:
-        return []
-    out = [
-        f"results/{name}/cmmp_table1.{ext}"
-        for name in DATASETS
-        for ext in ("csv", "md")
-    ]
-    return out + ["results/cmmp_table2.csv", "results/cmmp_table2.md"]
-
-
 # --- CMA (cma.smk) ---
 
 CMA = config.get("cma")
-
-
-def cma_schedule():
-    """Each iteration's schedule: epochs, or cma.steps as its iterations (cma.iterations counts CMA iterations)."""
-    steps = {"iterations": CMA["steps"]} if "steps" in CMA else {}
-    return {**schedule(CMA, [k for k in SCHEDULE if k != "iterations"]), **steps}
-
-
-def cma_split(name):
-    """The split CMA trains, tables and draws: the dataset's first configured split."""
-    return splits(name)[0]
 
 
 def cma_init(w):
@@ -225,7 +157,7 @@ def cma_init(w):
 def cma_scores(w):
     """Scores of iterations 1..N on the first split."""
     return [
-        f"results/{w.dataset}/split{cma_split(w.dataset)}/scores/cma/iter{n}.npz"
+        f"results/{w.dataset}/split{first_split(w.dataset)}/scores/cma/iter{n}.npz"
         for n in range(1, CMA["iterations"] + 1)
     ]
 
@@ -236,20 +168,7 @@ def cma_stage1(kind, modality):
         "model": "models/{d}/split{s}/{m}.pt",
         "scores": "results/{d}/split{s}/scores/{m}.npz",
     }[kind]
-    return lambda w: path.format(d=w.dataset, s=cma_split(w.dataset), m=modality)
-
-
-def cma_targets():
-    """Both tables and both figures for every dataset (none without a `cma:` section)."""
-    if CMA is None:
-        return []
-    names = [
-        "cma_table1.csv",
-        "cma_table2.csv",
-        "cma_fusion_weights.png",
-        "cma_attention.png",
-    ]
-    return [f"results/{d}/{n}" for d in DATASETS for n in names]
+    return lambda w: path.format(d=w.dataset, s=first_split(w.dataset), m=modality)
 
 
 # --- Conv fusion and the fusion baselines table (conv_fusion.smk) ---
@@ -257,14 +176,9 @@ def cma_targets():
 CONV = config.get("conv_fusion")
 
 
-def conv_fusion_split(name):
-    """The split conv fusion trains and the fusion baselines table uses: the dataset's first split."""
-    return splits(name)[0]
-
-
 def fusion_baselines_inputs(w):
     """Score files of the table's rows: stage 1, conv fusion, and CMMP / CMA_iter1 where configured."""
-    scores = f"results/{w.dataset}/split{conv_fusion_split(w.dataset)}/scores"
+    scores = f"results/{w.dataset}/split{first_split(w.dataset)}/scores"
     out = {
         "rgb": f"{scores}/rgb.npz",
         "flow": f"{scores}/flow.npz",
@@ -283,43 +197,9 @@ def fusion_baselines_args(w):
     return " ".join(f"--{row} {rows[row]}" for row in ("cmmp", "cma") if row in rows)
 
 
-def fusion_baselines_spec(w):
-    """Its spec: eval.fusion_weights, cmmp.fusion_weights with CMMP, the embedded data's directions."""
-    out = {"fusion_weights": config["eval"]["fusion_weights"]}
-    if CMMP is not None:
-        out["cmmp_weights"] = CMMP["fusion_weights"]
-    if ds(w)["kind"] == "synthetic":
-        out["directions"] = ds(w)["synthetic"]["directions"]
-    return out
-
-
-def conv_fusion_targets():
-    """The fusion baselines table of every dataset (none without a `conv_fusion:` section)."""
-    if CONV is None:
-        return []
-    return [
-        f"results/{d}/fusion_baselines.{ext}" for d in DATASETS for ext in ("csv", "md")
-    ]
-
-
 # --- Training curves (curves.smk) ---
 
 
 def trained_checkpoints(w):
-    """Every checkpoint the workflow trains for a dataset: streams, CMMP variants, CMA iterations."""
-    out = [
-        f"models/{w.dataset}/split{k}/{m}.pt"
-        for k in splits(w.dataset)
-        for m in ("rgb", "flow")
-    ]
-    if CMMP is not None:
-        first = cmmp_table1_split(w.dataset)
-        runs = [(first, v) for v in CMMP["variants"]]
-        runs += [(k, "cmmp") for k in splits(w.dataset) if (k, "cmmp") not in runs]
-        out += [f"models/{w.dataset}/split{k}/cmmp-{v}.pt" for k, v in runs]
-    if CMA is not None:
-        out += [
-            f"models/{w.dataset}/split{cma_split(w.dataset)}/cma/iter{n}.pt"
-            for n in range(1, CMA["iterations"] + 1)
-        ]
-    return out
+    """Every checkpoint the workflow trains for a dataset, of every configured model kind."""
+    return kinds.checkpoints(config, w.dataset)

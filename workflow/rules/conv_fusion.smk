@@ -18,13 +18,11 @@ rule conv_fusion_train:
         **train_resources(),
     params:
         launcher=TRAIN,
-        spec=lambda w: spec(
-            **training(w, CONV["batch_size"], schedule(CONV)), stage=CONV["stage"]
-        ),
-        code=code("conv-fusion-train"),
+        spec=spec(specs.ConvFusionSpec),
+        code=code("train", "conv_fusion"),
     shell:
-        "{params.launcher} conv-fusion-train --spec {params.spec:q} --index {input.index} --split {wildcards.split}"
-        " --rgb {input.rgb} --flow {input.flow} --threads {threads} --out {output} > {log} 2>&1"
+        "{params.launcher} train --kind conv_fusion --spec {params.spec:q} --index {input.index}"
+        " --split {wildcards.split} --init {input.rgb} {input.flow} --threads {threads} --out {output} > {log} 2>&1"
 
 
 use rule evaluate_stream as evaluate_conv_fusion with:
@@ -35,6 +33,8 @@ use rule evaluate_stream as evaluate_conv_fusion with:
         "results/{dataset}/split{split}/scores/conv_fusion.npz",
     log:
         "logs/evaluate_conv_fusion/{dataset}/split{split}.log",
+    params:
+        code=code("evaluate", "conv_fusion"),
 
 
 rule fusion_baselines:
@@ -53,12 +53,11 @@ rule fusion_baselines:
     conda:
         "../../envs/twostream.yaml"
     params:
-        split=lambda w: conv_fusion_split(w.dataset),
-        spec=lambda w: spec(**fusion_baselines_spec(w)),
+        split=lambda w: first_split(w.dataset),
+        spec=spec(specs.FusionBaselinesSpec),
         optional=fusion_baselines_args,
-        note=test_note(),
         code=code("fusion-baselines"),
     shell:
         "python -m twostream fusion-baselines --spec {params.spec:q} --dataset {wildcards.dataset}"
         " --split {params.split} --rgb {input.rgb} --flow {input.flow} --conv-fusion {input.conv_fusion}"
-        " {params.optional} --note {params.note:q} --out {output.csv} > {log} 2>&1"
+        " {params.optional} --out {output.csv} > {log} 2>&1"

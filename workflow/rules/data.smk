@@ -9,7 +9,7 @@ rule synthetic:
     conda:
         "../../envs/twostream.yaml"
     params:
-        spec=lambda w: spec(**ds(w)["synthetic"]),
+        spec=spec(specs.SyntheticSpec),
         code=code("synthetic"),
     shell:
         "python -m twostream synthetic --spec {params.spec:q} --out {output} > {log} 2>&1"
@@ -43,25 +43,12 @@ rule extract:
         "logs/extract/{dataset}/{chunk}.log",
     conda:
         "../../envs/twostream.yaml"
-    threads: 1
+    threads: max(1, workflow.cores // GPUS) if GPUS else 1
     resources:
         gpu=1 if GPUS else 0,
     params:
         chunk=lambda w: int(w.chunk),
-        spec=lambda w: spec(
-            **pick(
-                config["flow"],
-                "backend",
-                "device",
-                "variant",
-                "batch_pairs",
-                "bound",
-                "chunk_size",
-                "jpeg_quality",
-            ),
-            size=ds(w)["size"],
-            length=config["train"]["length"],
-        ),
+        spec=spec(specs.ExtractSpec),
         code=code("extract"),
     shell:
         "python -m twostream extract --spec {params.spec:q} --manifest {input.manifest} --chunk {params.chunk}"

@@ -1,7 +1,7 @@
 """Command line: ``twostream <command> ...``; one module per command in this package.
 
 Each command module defines ``add_arguments(parser)`` and ``run(args)``; the commands a rule runs
-take their config values as one ``--spec`` JSON (``cli.spec``) and paths as flags. Modules are
+take their config values as one ``--spec`` JSON (``twostream.specs``) and paths as flags. Modules are
 imported lazily so that light commands do not pay for importing torch.
 """
 
@@ -20,15 +20,12 @@ COMMANDS: dict[str, str] = {
     "index": "Merge chunk indexes into one shard index and one failures table.",
     "flow": "Write the raw TV-L1 flow of one image pair as a Middlebury .flo file.",
     "rawframes": "Write frames and TV-L1 flow as denseflow-style JPEG folders with mmaction2 file lists.",
-    "train": "Train one stream (RGB or flow) with TSN sampling.",
+    "train": "Train one model of any kind (stream, cmmp, cma, conv_fusion) to the end of its schedule.",
     "evaluate": "Score test videos with one trained stream (segments x crops).",
     "table": "Write the two-stream results table from per-stream scores.",
-    "cmmp-train": "CMMP stage 2: train a fusion variant jointly from the stage-1 streams.",
     "cmmp-tables": "Write CMMP Table 1 (one dataset) or Table 2 (all datasets).",
-    "conv-fusion-train": "Conv fusion (positive control): train from the stage-1 streams, fused at one ResNet stage.",
     "fusion-baselines": "Write the fusion baselines table (late, conv fusion, CMMP, CMA_iter1-R) for one dataset.",
     "summary": "Gather the run's Markdown tables into results/summary.md with the date and machine.",
-    "cma-train": "CMA: one iteration of alternating branch training.",
     "cma-tables": "Write CMA Table 1 and Table 2 for one dataset.",
     "cma-figures": "Draw the CMA fusion-weight sweep and attention maps.",
     "training-curves": "Draw loss, training accuracy and learning rate per epoch of trained checkpoints.",

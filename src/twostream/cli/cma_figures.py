@@ -4,46 +4,28 @@ and ``attention`` (RGB frame, flow and attention maps of the last res4 CMA block
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from twostream.cli import common
-from twostream.cli.spec import add_spec
-from twostream.data.dataset import TSNDataset, select
+from twostream.cli.common import add_run_arguments
+from twostream.data.dataset import TSNDataset, read_index, select
 from twostream.data.transforms import to_input
 from twostream.eval import cma_figures
 from twostream.eval.metrics import parse_ratio
 from twostream.eval.predict import load_pair, same_videos
 from twostream.files import write_csv
-from twostream.gpus import resolve_device
-from twostream.train import cma
-
-
-@dataclass(frozen=True)
-class FusionSpec:
-    """``cma.figures.weights``: RGB:flow weight pairs ("1:5"), in plotting order."""
-
-    weights: list[str]
-
-
-@dataclass(frozen=True)
-class AttentionSpec:
-    """``cma.figures.videos`` and ``queries``, the dataset's ``crop`` and ``train.device``."""
-
-    videos: int  # test videos, evenly spaced over the test list
-    queries: int  # query points per video, strongest to weakest motion
-    crop: int
-    device: str
+from twostream.gpus import resolve_device, set_threads
+from twostream.models.cma import BRANCHES, load
+from twostream.specs import CMAAttentionFigureSpec, CMAFusionFigureSpec, add_spec
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="figure", required=True)
     f = sub.add_parser("fusion", help="fused top-1 against the fusion weights (CSV written beside the PNG)")
-    add_spec(f, FusionSpec)
+    add_spec(f, CMAFusionFigureSpec)
     f.add_argument("--dataset", required=True)
     f.add_argument("--split", type=int, required=True)
     f.add_argument("--rgb", required=True, help="stage-1 RGB stream scores (two-stream baseline)")
@@ -51,8 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     f.add_argument("--iterations", nargs="+", required=True, help="CMA scores of iterations 1, 2, ... in order")
     f.add_argument("--out", required=True, help="figure PNG")
     a = sub.add_parser("attention", help="attention maps of CMA_iter1 on a few test videos")
-    add_spec(a, AttentionSpec)
-    common.add_run_arguments(a)
+    add_spec(a, CMAAttentionFigureSpec)
+    add_run_arguments(a)
     a.add_argument("--model", required=True, help="iteration 1's CMA checkpoint")
     a.add_argument("--out", required=True, help="figure PNG")
 
@@ -71,18 +53,18 @@ def fusion(args: argparse.Namespace) -> None:
 def middle_snippets(test: pd.DataFrame, videos: int, crop: int, length: int) -> list[dict]:
     """Dataset items (one centre crop of the middle snippet) of ``videos`` videos evenly spaced over ``test``."""
     picked = test.iloc[np.unique(np.linspace(0, len(test) - 1, videos).round().astype(int))]
-    data = TSNDataset(picked.reset_index(drop=True), cma.MODALITIES, segments=1, length=length, crop=crop,
+    data = TSNDataset(picked.reset_index(drop=True), BRANCHES, segments=1, length=length, crop=crop,
                       train=False, crops=1, decode="cpu")
     return [data[i] for i in range(len(data))]
 
 
 def attention(args: argparse.Namespace) -> None:
-    spec: AttentionSpec = args.spec
-    common.set_threads(args.threads)
+    spec: CMAAttentionFigureSpec = args.spec
+    set_threads(args.threads)
     dev = torch.device(resolve_device(spec.device))
-    net, config = cma.load(args.model)
+    net, config = load(args.model)
     net.to(dev).eval()
-    index = common.read_index(args.index)
+    index = read_index(args.index)
     items = middle_snippets(select(index, args.split, "test"), spec.videos, spec.crop, config["flow"]["in_channels"] // 2)
     rgb_u8 = torch.stack([it["rgb"][0, 0] for it in items])  # (N, h, w, 3)
     rgb = to_input(rgb_u8.to(dev), "rgb")

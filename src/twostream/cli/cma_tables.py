@@ -3,31 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 
-from twostream.cli.spec import add_spec
 from twostream.eval import cma_tables
 from twostream.eval.metrics import ratio
 from twostream.eval.predict import load_pair
-from twostream.eval.tables import write_table
+from twostream.eval.tables import test_note, write_table
 from twostream.models import checkpoint
-from twostream.train import cma
-
-
-@dataclass(frozen=True)
-class Fusion:
-    """RGB:flow weights of the fused score: after odd iterations, after even ones, of iteration 0."""
-
-    odd: tuple[float, float]
-    even: tuple[float, float]
-    baseline: tuple[float, float]
-
-
-@dataclass(frozen=True)
-class CMATablesSpec:
-    """``cma.fusion``."""
-
-    fusion: Fusion
+from twostream.models.cma import load
+from twostream.specs import CMATablesSpec, add_spec
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,7 +23,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rgb-model", required=True, help="stage-1 RGB stream (Table 2's parameter unit)")
     p.add_argument("--flow-model", required=True, help="stage-1 flow stream")
     p.add_argument("--cma-model", required=True, help="iteration 1's CMA checkpoint")
-    p.add_argument("--note", default="", help="provenance line for the Markdown tables")
     p.add_argument("--table1", required=True, help="Table 1 CSV (Markdown written beside it)")
     p.add_argument("--table2", required=True, help="Table 2 CSV (Markdown written beside it)")
 
@@ -54,13 +36,13 @@ def run(args: argparse.Namespace) -> int:
     spec: CMATablesSpec = args.spec
     odd, even, baseline = spec.fusion.odd, spec.fusion.even, spec.fusion.baseline
     scores = [load_pair(args.rgb, args.flow)] + [load_pair(s, s) for s in args.iterations]
-    net, config = cma.load(args.cma_model)
+    net, config = load(args.cma_model)
     if config["iteration"] != 1:
         raise SystemExit(f"{args.cma_model}: iteration {config['iteration']}, Table 2 needs iteration 1")
     params = {"rgb": stream_parameters(args.rgb_model), "flow": stream_parameters(args.flow_model),
               "cma_rgb": cma_tables.count_parameters(net, "rgb")}
     source = (f"Split {args.split} of {args.dataset}. paper_* columns: Chi et al. (2019) on Kinetics-400, "
-              f"not this dataset. {args.note}").strip()
+              f"not this dataset. {test_note(spec)}")
     t1 = cma_tables.table1(scores, odd, even, baseline)
     note1 = (f"Iteration 0: the stage-1 streams (two-stream baseline, RGB:flow {ratio(baseline)}); "
              f"iteration n: CMA_iter_n, fused RGB:flow {ratio(odd)} after odd and "

@@ -3,48 +3,32 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 
-from twostream.cli.spec import add_spec
 from twostream.eval.cmmp_tables import REPORTED, Run, table1, table2
 from twostream.eval.metrics import ratio
-from twostream.eval.tables import write_table
-from twostream.train.cmmp import VARIANTS
+from twostream.eval.tables import test_note, write_table
+from twostream.models.cmmp import VARIANTS
+from twostream.specs import CMMPTable1Spec, CMMPTable2Spec, add_spec
 
 PROTOCOL = "Top-1 % of the test videos."
-
-
-@dataclass(frozen=True)
-class Table1Spec:
-    """``cmmp.fusion_weights``."""
-
-    fusion_weights: tuple[float, float]
-
-
-@dataclass(frozen=True)
-class Table2Spec(Table1Spec):
-    """``cmmp.fusion_weights`` and ``eval.fusion_weights``, the two-stream baseline's weights."""
-
-    two_stream_weights: tuple[float, float]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="table", required=True)
     t1 = sub.add_parser("table1", help="Table 1: spatial, temporal and fused accuracy of each stage-2 variant")
-    add_spec(t1, Table1Spec)
+    add_spec(t1, CMMPTable1Spec)
     t1.add_argument("--dataset", required=True)
     t1.add_argument("--split", type=int, required=True)
     t1.add_argument("--variants", nargs="+", choices=tuple(VARIANTS), required=True)
     t1.add_argument("--scores", nargs="+", required=True, help="score files of the variants, in the same order")
     t2 = sub.add_parser("table2", help="Table 2: mean accuracy of our two-stream baseline and CMMP, and the paper's")
-    add_spec(t2, Table2Spec)
+    add_spec(t2, CMMPTable2Spec)
     t2.add_argument("--runs", nargs="+", required=True, metavar="DATASET:KIND:SPLIT")
     t2.add_argument("--rgb", nargs="+", required=True, help="stage-1 RGB score files, one per run")
     t2.add_argument("--flow", nargs="+", required=True, help="stage-1 flow score files, one per run")
     t2.add_argument("--cmmp", nargs="+", required=True, help="CMMP score files, one per run")
     t2.add_argument("--conv-fusion", nargs="+", help="conv-fusion score files, one per run (the measured Fusion [11] row)")
     for t in (t1, t2):
-        t.add_argument("--note", default="", help="provenance line for the Markdown table")
         t.add_argument("--out", required=True, help="table CSV (Markdown written beside it)")
 
 
@@ -71,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         note = (f"{PROTOCOL} Spatial / Temporal: the RGB / flow stream of each jointly trained variant; "
                 f"Fusion: their scores summed with weights RGB:flow = {ratio(spec.fusion_weights)}. "
                 "The (paper, HMDB-51 split 1) columns quote Wang et al. (ICASSP 2018) Table 1; "
-                f"they were not measured here. {args.note}")
+                f"they were not measured here. {test_note(spec)}")
     else:
         runs = parse_runs(args)
         df = table2(runs, spec.two_stream_weights, spec.fusion_weights)
@@ -81,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         note = (f"{PROTOCOL} Rows measured here: fused top-1 % averaged over the splits ({splits}); two-stream: "
                 f"stage-1 streams fused with weights {ratio(spec.two_stream_weights)}, CMMP: weights "
                 f"{ratio(spec.fusion_weights)}. Rows \"{REPORTED}\": Wang et al. (ICASSP 2018) Table 2, "
-                f"mean over UCF-101 / HMDB-51's three splits, quoted, not measured here. {args.note}")
-    write_table(df, args.out, title, note.strip())
+                f"mean over UCF-101 / HMDB-51's three splits, quoted, not measured here. {test_note(spec)}")
+    write_table(df, args.out, title, note)
     print(df.to_string(index=False))
     return 0

@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 
 import cv2
 import torch
 
-from twostream.cli.spec import add_spec
 from twostream.data.extract import chunk_rows, extract_chunk
 from twostream.data.ingest import read_manifest
 from twostream.files import write_csv
 from twostream.flow import get_backend
+from twostream.specs import ExtractSpec, add_spec
 from twostream.workflow import command_version
-
-
-@dataclass(frozen=True)
-class ExtractSpec:
-    """``flow.*``, the dataset's frame ``size`` and ``train.length`` (videos shorter than a stack are noted)."""
-
-    backend: str
-    device: str
-    variant: str  # torch backend: the OpenCV class it follows (cpu, cuda)
-    batch_pairs: int  # frame pairs per flow batch, across videos (0: from GPU memory, or 8 on CPU)
-    bound: float
-    chunk_size: int
-    jpeg_quality: int  # of frames and quantised flow
-    size: tuple[int, int]  # frames resized to (H, W)
-    length: int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chunk", type=int, required=True, help="chunk number (0-based)")
     p.add_argument("--shards", required=True, help="folder for the per-video shards")
     p.add_argument("--threads", type=int, required=True,
-                   help="the job's CPU threads: torch's flow threads and as many decoding processes")
+                   help="the job's CPU threads: torch's flow threads, as many decoding processes and JPEG threads")
     p.add_argument("--out", required=True, help="chunk index CSV")
 
 
@@ -49,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     rows = chunk_rows(manifest, args.chunk, spec.chunk_size)
     backend = get_backend(spec.backend, spec.device, spec.variant)
     index = extract_chunk(rows, backend, args.shards, size=spec.size, bound=spec.bound, quality=spec.jpeg_quality,
-                          length=spec.length, code=command_version("extract"), workers=args.threads,
+                          length=spec.length, code=command_version("extract"), workers=args.threads, encoders=args.threads,
                           pairs_per_batch=spec.batch_pairs)
     write_csv(index, args.out)
     return 0

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from twostream.flow import BACKENDS, FlowBackend, get_backend
 from twostream.flow.flo import write_flo
+from twostream.specs import schema_default
 
 
 class InputError(Exception):
@@ -30,10 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", nargs="?", help=".flo file to write (raw flow in pixels, unclipped)")
     parser.add_argument("--pairs", help="text file of 'img0 img1 out.flo' lines (instead of one pair)")
     parser.add_argument("--batch", type=int, default=8, help="pairs per flow batch with --pairs")
-    parser.add_argument("--variant", default="cuda", choices=("cpu", "cuda"),
-                        help="torch backend: the OpenCV class it follows (default cuda, as flow.variant)")
+    parser.add_argument("--variant", default=schema_default("flow.variant"), choices=("cpu", "cuda"),
+                        help="torch backend: the OpenCV class it follows (default %(default)s, as flow.variant)")
     parser.add_argument("--backend", default="auto", choices=BACKENDS, help="flow backend (default auto)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    parser.add_argument("--device", default=schema_default("flow.device"), help="auto, cpu, cuda or cuda:N (default %(default)s)")
 
 
 def read_grey(path: str) -> np.ndarray:

@@ -18,6 +18,7 @@ import pandas as pd
 from twostream.data import rawframes
 from twostream.data.ingest import KINDS, IngestError, ingest, read_manifest
 from twostream.files import write_csv
+from twostream.specs import schema_default
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,8 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lists", help="folder for the file lists and failures (default: --out)")
     p.add_argument("--name", help="file-list name prefix (default: the dataset kind, else 'videos')")
     p.add_argument("--backend", default="auto", help="flow backend: auto, torch, opencv-cuda, opencv-cpu")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--variant", default="cuda", help="torch backend: the OpenCV class it follows (cpu, cuda)")
+    p.add_argument("--device", default=schema_default("flow.device"), help="auto, cpu, cuda or cuda:N (default %(default)s)")
+    p.add_argument("--variant", default=schema_default("flow.variant"), choices=("cpu", "cuda"),
+                   help="torch backend: the OpenCV class it follows (default %(default)s, as flow.variant)")
     p.add_argument("--workers", type=int, default=1, help="decoding processes (step 1; 0: decode in this process)")
     p.add_argument("--batch-pairs", type=int, default=0,
                    help="frame pairs per flow batch, across videos (step 1; 0: the pipeline's choice)")

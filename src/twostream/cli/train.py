@@ -1,39 +1,27 @@
-"""``twostream train``: train one stream (RGB or flow) with TSN sampling and cross-entropy."""
+"""``twostream train --kind K``: train one model of any kind (``twostream.kinds``) to the end of its schedule."""
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 
-from twostream.cli import common
-from twostream.cli.spec import add_spec
-from twostream.train import stream
-
-
-@dataclass(frozen=True)
-class StreamSpec(common.Training):
-    """``model.*`` on top of the shared training values."""
-
-    depth: int
-    pretrained: str
-    torch_home: str
-    dropout: float
+from twostream import kinds
+from twostream.cli.common import add_run_arguments, read_spec
+from twostream.train.run import train
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_spec(p, StreamSpec)
-    common.add_run_arguments(p)
-    p.add_argument("--modality", choices=("rgb", "flow"), required=True)
-    p.add_argument("--out", required=True, help="trained stream checkpoint")
+    p.add_argument("--kind", required=True, choices=tuple(kinds.KINDS), help="model kind (twostream.kinds)")
+    p.add_argument("--spec", required=True, metavar="JSON",
+                   help="the config values the kind's trainer uses, as a JSON object (twostream.specs)")
+    add_run_arguments(p)
+    p.add_argument("--init", nargs="*", default=[], metavar="CHECKPOINT",
+                   help="checkpoints it starts from: none for a stream; the stage-1 RGB and flow streams for cmmp "
+                        "and conv_fusion; for cma the flow stream (iteration 1) or iteration n-1")
+    p.add_argument("--out", required=True, help="the trained checkpoint")
 
 
 def run(args: argparse.Namespace) -> int:
-    spec: StreamSpec = args.spec
-    common.use_torch_home(spec.torch_home)
-
-    def start(index):
-        net, config = stream.start(args.modality, spec.depth, common.num_classes(index), spec.dropout, spec.length,
-                                   spec.pretrained)
-        return net, config, {"pretrained": spec.pretrained}
-
-    return common.train(args, spec, "stream", (args.modality,), start, stream.step)
+    kind = kinds.KINDS[args.kind]
+    spec = read_spec(kind.spec, args.spec)
+    train(kind, spec, index=args.index, split=args.split, init=args.init, out=args.out, threads=args.threads)
+    return 0

@@ -4,7 +4,8 @@ With ``decode: gpu`` the loader does no decoding: an item carries its snippets' 
 its views (top, left, flip) as drawn by ``TSNDataset.plan`` (the same draws as the CPU path), a
 batch concatenates the files into one tensor (one pinned copy), and ``decode`` turns them into
 the tensors the CPU path returns: ``torchvision.io.decode_jpeg`` on the whole list (nvJPEG on
-CUDA), then the crops and flips of ``transforms.crop_views`` on the device.
+CUDA), then the crops and flips of ``transforms.crop_views`` on the device. Flow planes of a shard in
+another encoding (an import) are mapped through its grey-level table there, as ``Shard.flow_planes`` does.
 """
 
 from __future__ import annotations
@@ -38,8 +39,12 @@ def encoded(files: list[list[Any]]) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat(flat), sizes
 
 
+IDENTITY = torch.arange(256, dtype=torch.uint8)
+
+
 def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Encoded items -> labels, indices, views (B, crops, 3), per modality one byte tensor and (B, K, P) sizes."""
+    """Encoded items -> labels, indices, views (B, crops, 3), per modality one byte tensor and (B, K, P) sizes,
+    and, where an item's flow is in another encoding, every item's grey-level map (B, 256) (identity elsewhere)."""
     out: dict[str, Any] = {"label": torch.tensor([it["label"] for it in items]),
                            "index": torch.tensor([it["index"] for it in items]),
                            "views": torch.stack([it["views"] for it in items])}
@@ -47,6 +52,8 @@ def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
         if f"{key}_jpeg" in items[0]:
             out[f"{key}_jpeg"] = torch.cat([it[f"{key}_jpeg"] for it in items])
             out[f"{key}_sizes"] = torch.stack([it[f"{key}_sizes"] for it in items])
+    if any("flow_table" in it for it in items):
+        out["flow_tables"] = torch.stack([it.get("flow_table", IDENTITY) for it in items])
     return out
 
 
@@ -67,10 +74,15 @@ def decode(batch: dict[str, Any], device: torch.device, crop: int, train: bool) 
         with warnings.catch_warnings():  # torchvision 0.29 deprecates its decoders for TorchCodec's (not installed)
             warnings.filterwarnings("ignore", "The image decoding", DeprecationWarning)
             images = decode_jpeg(files, mode=mode, device=device)
+        tables = batch.get("flow_tables") if key == "flow" else None
+        mapped = [] if tables is None else [bool((t != IDENTITY).any()) for t in tables]
+        tables = None if tables is None else tables.to(device)
         videos = []
         for v in range(b):
             frames = torch.stack(images[v * k * p:(v + 1) * k * p])  # (K P, c, H, W)
             frames = frames.reshape(k, -1, *frames.shape[-2:])  # (K, C, H, W)
+            if mapped and mapped[v]:  # flow in another encoding: to this project's quantisation
+                frames = tables[v][frames.long()]
             videos.append(crop_views(frames, views[v], crop, negate_x=key == "flow"))
         x = torch.stack(videos).permute(0, 1, 2, 4, 5, 3).contiguous()  # (B, crops, K, crop, crop, C)
         out[key] = x[:, 0] if train else x

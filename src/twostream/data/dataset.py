@@ -13,6 +13,8 @@ the undecoded JPEG files instead, and ``to_device`` decodes and crops them on th
 
 from __future__ import annotations
 
+import os
+
 import cv2
 import numpy as np
 import pandas as pd
@@ -23,6 +25,11 @@ from twostream.data import batches, sampling, transforms
 from twostream.data.shards import ShardCache
 
 MODALITIES = ("rgb", "flow")
+
+
+def read_index(path: str | os.PathLike) -> pd.DataFrame:
+    """A shard index CSV (``twostream index``), empty strings kept as such."""
+    return pd.read_csv(path, keep_default_na=False)
 
 
 def select(index: pd.DataFrame, split: int, subset: str) -> pd.DataFrame:
@@ -99,6 +106,8 @@ class TSNDataset(Dataset):
         if "flow" in self.modalities:
             out["flow_jpeg"], out["flow_sizes"] = batches.encoded(
                 [shard.flow_bytes(int(t), self.length) for t in offsets])
+            if shard.flow_table is not None:  # flow in another encoding (an import): mapped after decoding
+                out["flow_table"] = torch.from_numpy(shard.flow_table)
         return out
 
     def collate(self, items: list[dict]) -> dict:

@@ -20,15 +20,18 @@ from typing import Any
 import cv2
 import numpy as np
 
-from twostream.data.video import VideoError, iter_frames, read_frames
+from twostream.data.video import VideoError, iter_frames
 
-Decoded = tuple[np.ndarray, np.ndarray]  # (T, H, W, 3) BGR frames, (T, H, W) greyscale
+Decoded = tuple[np.ndarray, np.ndarray, np.ndarray]  # (T, H, W, 3) BGR frames, (T, H, W) greyscale, (T,) positions
 
 
 def decode(path: str, size: tuple[int, int]) -> Decoded:
-    """A video's frames at ``size`` and their greyscale (what flow is computed from)."""
-    frames = read_frames(path, size)
-    return frames, _grey(frames)
+    """A video's frames at ``size``, their greyscale (what flow is computed from) and their positions in the
+    video (frames that fail to decode are skipped: ``twostream.data.video.iter_frames``)."""
+    read = list(iter_frames(path, size))
+    if not read:
+        raise VideoError("no decodable frame")
+    return _window(read)
 
 
 def _grey(frames: np.ndarray) -> np.ndarray:
@@ -40,25 +43,30 @@ def windows(decoder: Callable[[str, tuple[int, int]], Decoded], path: str, size:
     """The video in consecutive windows of at most ``window`` frames, as ``decoder`` decodes it whole.
 
     ``decode`` itself is read frame by frame, so no more than a window is held; another decoder
-    (the tests' fakes) is called whole and cut. VideoError if no frame decodes.
+    (the tests' fakes, rawframes' resizing one) is called whole and cut. VideoError if no frame decodes.
     """
     if decoder is not decode:
-        frames, grey = decoder(path, size)
-        for start in range(0, len(frames), window):
-            yield frames[start:start + window], grey[start:start + window]
+        decoded = decoder(path, size)
+        for start in range(0, len(decoded[0]), window):
+            yield tuple(a[start:start + window] for a in decoded)
         return
-    part: list[np.ndarray] = []
+    part: list[tuple[int, np.ndarray]] = []
     seen = False
-    for frame in iter_frames(path, size):
-        part.append(frame)
+    for read in iter_frames(path, size):
+        part.append(read)
         if len(part) == window:
             seen = True
-            yield np.stack(part), _grey(part)
+            yield _window(part)
             part = []
     if part:
-        yield np.stack(part), _grey(part)
+        yield _window(part)
     elif not seen:
         raise VideoError("no decodable frame")
+
+
+def _window(part: list[tuple[int, np.ndarray]]) -> Decoded:
+    frames = [frame for _, frame in part]
+    return np.stack(frames), _grey(frames), np.array([position for position, _ in part], np.int64)
 
 
 def _serve(conn: Connection, decoder: Callable[[str, tuple[int, int]], Any]) -> None:

@@ -25,11 +25,11 @@ from tqdm import tqdm
 from twostream.data.decoding import Decoded, DecoderPool, decode
 from twostream.data.shards import (Shard, ShardError, flow_fields, jpeg_blobs, quantize_flow, remove_stale, shard_name,
                                    verify, write_encoded)
-from twostream.data.video import VideoError
+from twostream.data.video import VideoError, describe_dropped, dropped
 from twostream.flow import FlowBackend, normalize
 from twostream.flow.tvl1 import CPU_BATCH
 
-INDEX_COLUMNS = ["video_id", "shard", "frames", "bytes", "status", "reason"]
+INDEX_COLUMNS = ["video_id", "shard", "frames", "frames_dropped", "bytes", "status", "reason"]
 TRUNCATED = 0.9  # fewer decodable frames than this share of the container's count: reported as truncated
 # GPU batches from free memory: torch TV-L1 holds ~60 float32 planes per pair at the finest level
 # (the pyramid and the median filter's 25 neighbours add to it): ~240 bytes per pixel of a pair.
@@ -69,13 +69,16 @@ def recipe(row: pd.Series, backend: FlowBackend, *, size: tuple[int, int], bound
     }, sort_keys=True)
 
 
-def reusable(out: Path, key: str) -> int | None:
-    """Frame count of a complete, intact shard at ``out`` made by the same recipe; None otherwise."""
+def reusable(out: Path, key: str) -> tuple[int, list[int]] | None:
+    """(frame count, positions of the frames dropped) of a complete, intact shard at ``out`` made by the same
+    recipe; None otherwise."""
     if not out.is_file():
         return None
     try:
         with Shard(out) as shard:
-            return shard.verify() if shard.attrs.get("recipe") == key else None
+            if shard.attrs.get("recipe") != key:
+                return None
+            return shard.verify(), json.loads(shard.attrs.get("frames_dropped", "[]"))
     except ShardError:
         return None
 
@@ -89,23 +92,24 @@ class Job:
     key: str
 
 
-def _write(job: Job, frames: np.ndarray, flow: np.ndarray, backend: FlowBackend, *, bound: float,
+def _write(job: Job, frames: np.ndarray, flow: np.ndarray, lost: list[int], backend: FlowBackend, *, bound: float,
            quality: int) -> int:
     """Quantise the flow and write the video's shard (temp name + rename), verified; returns its bytes."""
     return _write_encoded(job, jpeg_blobs(list(frames), quality),
                           jpeg_blobs(flow_fields(quantize_flow(normalize(flow, bound))), quality),
-                          frames.shape[1:3], backend, bound=bound, quality=quality)
+                          frames.shape[1:3], lost, backend, bound=bound, quality=quality)
 
 
-def _write_encoded(job: Job, rgb: list[np.ndarray], flow: list[np.ndarray], size: tuple[int, int],
+def _write_encoded(job: Job, rgb: list[np.ndarray], flow: list[np.ndarray], size: tuple[int, int], lost: list[int],
                    backend: FlowBackend, *, bound: float, quality: int) -> int:
     """Write the video's shard from its frames' and quantised flow's JPEGs (temp name + rename), verified;
-    returns its bytes."""
+    returns its bytes. ``lost``: the positions of the frames that did not decode (attribute ``frames_dropped``)."""
     row = job.row
     attrs = {
         "video_id": row["video_id"], "label": int(row["label"]), "class_name": row["class_name"],
         "fps": float(row["fps"]), "source": str(row["path"]), "flow_backend": backend.name,
         "flow_params": backend.params(), "flow_bound": float(bound), "recipe": job.key,
+        "frames_dropped": json.dumps([int(p) for p in lost]),
     }
     remove_stale(job.out)
     nbytes = write_encoded(job.out, rgb, flow, (int(size[0]), int(size[1])), attrs, quality)
@@ -118,7 +122,7 @@ def _write_encoded(job: Job, rgb: list[np.ndarray], flow: list[np.ndarray], size
 
 
 def extract_video(row: pd.Series, backend: FlowBackend, out: Path, *, size: tuple[int, int], bound: float,
-                  quality: int, length: int = 5, code: str = "") -> tuple[int, int, str]:
+                  quality: int, length: int, code: str = "") -> tuple[int, int, str]:
     """One video's shard, serially in this process (the reference the pipeline matches): (frames, bytes, warning).
 
     A shard already made by the same recipe is kept. Raises VideoError for videos that cannot be used.
@@ -126,18 +130,19 @@ def extract_video(row: pd.Series, backend: FlowBackend, out: Path, *, size: tupl
     key = recipe(row, backend, size=size, bound=bound, quality=quality, code=code)
     done = reusable(out, key)
     if done is not None:
-        return done, out.stat().st_size, _warning(done, int(row["frames"]), length)
-    frames, grey = decode(row["path"], size)
+        return done[0], out.stat().st_size, frames_warning(*done, int(row["frames"]), length)
+    frames, grey, positions = decode(row["path"], size)
     if len(frames) < 2:
         raise VideoError(f"only {len(frames)} decodable frame: no flow can be computed")
-    nbytes = _write(Job(row, Path(out), key), frames, backend.compute(grey[:-1], grey[1:]), backend, bound=bound,
-                    quality=quality)
-    return len(frames), nbytes, _warning(len(frames), int(row["frames"]), length)
+    lost = dropped(positions).tolist()
+    nbytes = _write(Job(row, Path(out), key), frames, backend.compute(grey[:-1], grey[1:]), lost, backend,
+                    bound=bound, quality=quality)
+    return len(frames), nbytes, frames_warning(len(frames), lost, int(row["frames"]), length)
 
 
 def flow_windows(jobs: Iterable[Any], backend: FlowBackend, *, path: Callable[[Any], str], size: tuple[int, int],
-                 batch_pairs: int, workers: int, decoder: Callable = decode, window: int = WINDOW
-                 ) -> Iterator[tuple[Any, Decoded | None, np.ndarray | VideoError, bool]]:
+                 batch_pairs: int, workers: int, decoder: Callable = decode, window: int = WINDOW,
+                 bound: float | None = None) -> Iterator[tuple[Any, Decoded | None, np.ndarray | VideoError, bool]]:
     """Each video in windows of at most ``window`` frames, in order: yields (job, (frames, grey), flow, last),
     the flow being that of the pairs ending at the window's frames (the first window has one pair
     fewer), or (job, None, VideoError, True) for a video that cannot be used (perhaps after some of
@@ -147,14 +152,17 @@ def flow_windows(jobs: Iterable[Any], backend: FlowBackend, *, path: Callable[[A
     (``DecoderPool``: a native crash costs one video, reported "decoder crashed (signal N)"),
     a window at a time, while the flow of batches of ``batch_pairs`` frame pairs runs here,
     the pairs of several windows and videos in one batch. ``path(job)`` names a job's video.
-    No more than the windows whose flow is pending are held, never a whole video.
+    No more than the windows whose flow is pending are held, never a whole video. With ``bound``
+    the flow comes quantised as shards store it (``FlowBackend.compute_quantized``: on a GPU, on
+    the device), uint8 instead of float32.
     """
     waiting: deque[list] = deque()  # [video number, job, window, flow parts, pairs, last], flow pending, in order
     queued: list[tuple[np.ndarray, np.ndarray, list[np.ndarray]]] = []  # (prev, nxt, where their flow goes)
     failed: set[int] = set()  # videos that failed after some of their windows: those still pending are dropped
 
     def run_batch() -> None:
-        flow = backend.compute(np.concatenate([p for p, _, _ in queued]), np.concatenate([n for _, n, _ in queued]))
+        prev, nxt = np.concatenate([p for p, _, _ in queued]), np.concatenate([n for _, n, _ in queued])
+        flow = backend.compute(prev, nxt) if bound is None else backend.compute_quantized(prev, nxt, bound)
         at = 0
         for prev, _, parts in queued:
             parts.append(flow[at:at + len(prev)])
@@ -165,7 +173,8 @@ def flow_windows(jobs: Iterable[Any], backend: FlowBackend, *, path: Callable[[A
         while waiting and sum(len(p) for p in waiting[0][3]) == waiting[0][4]:
             k, job, part, parts, _, last = waiting.popleft()
             if k not in failed:
-                yield job, part, np.concatenate(parts) if parts else np.zeros((0, *size, 2), np.float32), last
+                empty = np.zeros((0, *size, 2), np.float32 if bound is None else np.uint8)
+                yield job, part, np.concatenate(parts) if parts else empty, last
 
     def add(k: int, job: Any, part: Decoded, carry: np.ndarray | None, last: bool) -> Iterator:
         grey = part[1] if carry is None else np.concatenate([carry, part[1]])
@@ -222,8 +231,8 @@ def flow_videos(jobs: Iterable[Any], backend: FlowBackend, *, path: Callable[[An
         held.setdefault(id(job), []).append((part, flow))
         if last:
             windows = held.pop(id(job))
-            frames, grey = (np.concatenate([p[c] for p, _ in windows]) for c in (0, 1))
-            yield job, (frames, grey), np.concatenate([f for _, f in windows])
+            yield job, tuple(np.concatenate([p[c] for p, _ in windows]) for c in range(3)), np.concatenate(
+                [f for _, f in windows])
 
 
 def batch_pairs(configured: int, backend: FlowBackend, size: tuple[int, int]) -> int:
@@ -238,16 +247,19 @@ def batch_pairs(configured: int, backend: FlowBackend, size: tuple[int, int]) ->
 
 
 def extract_chunk(rows: pd.DataFrame, backend: FlowBackend, shards_dir: str | os.PathLike, *,
-                  size: tuple[int, int], bound: float, quality: int, length: int = 5, code: str = "",
-                  workers: int = 1, pairs_per_batch: int = 0, decoder: Callable = decode,
+                  size: tuple[int, int], bound: float, quality: int, length: int, code: str = "",
+                  workers: int = 1, encoders: int = 1, pairs_per_batch: int = 0, decoder: Callable = decode,
                   window: int = WINDOW) -> pd.DataFrame:
     """Extract every video of ``rows``; a bad video is reported on one line and listed, the rest go on.
 
     A shard already made by the same recipe (e.g. by a run that a split-file edit re-runs)
     is kept. The others go through ``flow_windows`` (decoding ahead in ``workers``
     processes, ``window`` frames at a time, flow batched across videos) and are quantised
-    and JPEG-encoded a window at a time behind it, in a writer thread; a video is held
-    only as its JPEG bytes until its shard is written, byte for byte ``extract_video``'s.
+    and JPEG-encoded a window at a time behind it, in a writer thread (quantised by the backend,
+    on the device for a GPU; the window's JPEGs encoded by ``encoders`` threads at once, OpenCV
+    releasing the GIL); a video is held only as its JPEG bytes until its shard is written, byte
+    for byte ``extract_video``'s. So the flow of the next batch runs while the last one is
+    encoded and written.
     """
     records: dict[int, tuple] = {}
     jobs = []
@@ -260,61 +272,66 @@ def extract_chunk(rows: pd.DataFrame, backend: FlowBackend, shards_dir: str | os
             continue
         done = reusable(out, key)
         if done is not None:
-            records[i] = _ok(row, out, done, out.stat().st_size, length)
+            records[i] = _ok(row, out, *done, out.stat().st_size, length)
         else:
             jobs.append((i, Job(row, out, key)))
     bar = tqdm(total=len(rows), initial=len(records), desc="flow+pack", unit="video", file=sys.stderr)
     pairs = batch_pairs(pairs_per_batch, backend, size)
 
-    encoded: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}  # by video: JPEGs of frames, of flow
+    # by video: JPEGs of frames, of flow, positions of the frames
+    encoded: dict[int, tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]] = {}
 
-    def encode(i: int, job: Job, frames: np.ndarray, flow: np.ndarray, last: bool) -> None:
-        rgb, fields = encoded.setdefault(i, ([], []))
-        rgb += jpeg_blobs(list(frames), quality)
-        fields += jpeg_blobs(flow_fields(quantize_flow(normalize(flow, bound))), quality)
+    def encode(i: int, job: Job, part: Decoded, flow_q: np.ndarray, last: bool) -> None:
+        rgb, fields, positions = encoded.setdefault(i, ([], [], []))
+        rgb += jpeg_blobs(list(part[0]), quality, pool)
+        fields += jpeg_blobs(flow_fields(flow_q), quality, pool)
+        positions.append(part[2])
         if not last:
             return
         del encoded[i]
+        lost = dropped(np.concatenate(positions)).tolist()
         try:
-            records[i] = _ok(job.row, job.out, len(rgb), _write_encoded(job, rgb, fields, size, backend, bound=bound,
-                                                                        quality=quality), length)
+            nbytes = _write_encoded(job, rgb, fields, size, lost, backend, bound=bound, quality=quality)
+            records[i] = _ok(job.row, job.out, len(rgb), lost, nbytes, length)
         except ShardError as e:
             records[i] = _failed(job.row, e)
         bar.update()
 
-    with ThreadPoolExecutor(1) as writer:  # one thread: a video's windows are encoded in order
+    # one writer thread (a video's windows in order), its JPEGs encoded by ``encoders`` threads
+    with ThreadPoolExecutor(1) as writer, ThreadPoolExecutor(encoders) as pool:
         written = []
         for (i, job), part, flow, last in flow_windows(jobs, backend, path=lambda j: j[1].row["path"], size=size,
                                                        batch_pairs=pairs, workers=workers, decoder=decoder,
-                                                       window=window):
+                                                       window=window, bound=bound):
             if part is None:
                 written.append(writer.submit(encoded.pop, i, None))  # drop its windows, in the writer's order
                 records[i] = _failed(job.row, flow)
                 bar.update()
             else:
-                written.append(writer.submit(encode, i, job, part[0], flow, last))
+                written.append(writer.submit(encode, i, job, part, flow, last))
         for future in written:
             future.result()  # an error no single video explains (a full disk) stops the chunk here
     bar.close()
     return pd.DataFrame([records[i] for i in sorted(records)], columns=INDEX_COLUMNS)
 
 
-def _ok(row: pd.Series, out: Path, frames: int, nbytes: int, length: int) -> tuple:
-    warning = _warning(frames, int(row["frames"]), length)
+def _ok(row: pd.Series, out: Path, frames: int, lost: list[int], nbytes: int, length: int) -> tuple:
+    warning = frames_warning(frames, lost, int(row["frames"]), length)
     if warning:
         print(f"{row['path']}: {warning}", file=sys.stderr)
-    return (row["video_id"], str(out), frames, nbytes, "ok", warning)
+    return (row["video_id"], str(out), frames, len(lost), nbytes, "ok", warning)
 
 
 def _failed(row: pd.Series, error: Exception) -> tuple:
     print(f"{row['path']}: {error}", file=sys.stderr)
-    return (row["video_id"], "", 0, 0, "failed", str(error))
+    return (row["video_id"], "", 0, 0, 0, "failed", str(error))
 
 
-def _warning(decoded: int, listed: int, length: int) -> str:
-    """A note for videos that are used but not as their container describes them."""
-    notes = []
-    if decoded < TRUNCATED * listed:
+def frames_warning(decoded: int, lost: list[int], listed: int, length: int) -> str:
+    """A note for videos that are used but not as their container describes them: frames that did not decode
+    before the last that did (dropped), none decoding after a point well before the container's count (truncated)."""
+    notes = [describe_dropped(lost, decoded)] if lost else []
+    if decoded + len(lost) < TRUNCATED * listed:
         notes.append(f"truncated: {decoded} of {listed} frames decode (kept: the {decoded} are used)")
     if decoded < length + 1:
         notes.append(f"short: {decoded} frames, fewer than one flow stack of {length} (kept: the last flow field repeats)")

@@ -48,9 +48,10 @@ def merge_index(manifest: pd.DataFrame, chunks: dict[str, pd.DataFrame], ingest_
     The failures table lists, by stage, videos left out and videos kept with a warning.
     """
     frames = [df.assign(chunk=name) for name, df in chunks.items()]
+    frames = [df if "frames_dropped" in df else df.assign(frames_dropped=0) for df in frames]  # chunks of older runs
     done = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=INDEX_COLUMNS + ["chunk"])
     done = verify_shards(done)
-    ok = done[done["status"] == "ok"][["video_id", "shard", "frames", "bytes"]]
+    ok = done[done["status"] == "ok"][["video_id", "shard", "frames", "frames_dropped", "bytes"]]
     index = manifest.drop(columns=["frames"]).merge(ok, on="video_id", how="inner")
     noted = done[(done["status"] == "failed") | (done["reason"] != "")]
     failures = pd.concat([

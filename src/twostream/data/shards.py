@@ -6,21 +6,28 @@ Layout (format version 1):
   /flow/bytes    uint8 (m,)   concatenated greyscale JPEGs: field t, component c (0 = x, 1 = y) at 2t+c
   /flow/offsets  int64 (2(T-1)+1,)
   attributes     video_id, label, class_name, fps, frames, height, width, flow_backend,
-                 flow_params (JSON), flow_bound, jpeg_quality, format_version, source, complete
+                 flow_params (JSON), flow_bound, jpeg_quality, format_version, source, complete;
+                 imported shards: flow_encoding, flow_encoding_bound
 
 Flow is clipped to +-bound, scaled to [-1, 1] and quantised as q = round(127 f) + 128, so
-zero flow is exactly 128 and q in 1..255. The byte buffers are chunked with HDF5's
-fletcher32 checksum, so every read verifies the chunks it touches; a shard is written
-under a temporary name and renamed only when complete.
+zero flow is exactly 128 and q in 1..255. Shards imported from rawframes keep the flow JPEGs as
+they were made: their attributes ``flow_encoding`` (``denseflow``: q = round(255 (v + b) / (2 b)))
+and ``flow_encoding_bound`` (b) say how their grey levels map to pixels, and reading their planes
+maps them to this quantisation at ``flow_bound`` (``flow_table``).
+
+The byte buffers are chunked with HDF5's fletcher32 checksum, so every read verifies the chunks it
+touches; a shard is written under a temporary name and renamed only when complete.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import os
 from collections import OrderedDict
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -112,20 +119,55 @@ def quantize_flow(flow: np.ndarray) -> np.ndarray:
     return (np.rint(np.clip(flow, -1.0, 1.0) * 127.0) + 128.0).astype(np.uint8)
 
 
-def dequantize_flow(q: np.ndarray) -> np.ndarray:
-    """uint8 flow -> float32 in [-1, 1] (approximately)."""
-    return (q.astype(np.float32) - 128.0) / 127.0
+def dequantize_flow(q):
+    """Quantised flow (uint8 numpy, or a float torch tensor of its values) -> float in [-1, 1] (approximately)."""
+    if isinstance(q, np.ndarray):
+        q = q.astype(np.float32)
+    return (q - 128.0) / 127.0
 
 
-def jpeg_blobs(images: list[np.ndarray], quality: int) -> list[np.ndarray]:
-    """Each image as the bytes of a JPEG file (what a shard stores, concatenated)."""
-    blobs = []
-    for img in images:
-        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if not ok:
-            raise ValueError("JPEG encoding failed")
-        blobs.append(buf.ravel())
-    return blobs
+FLOW_ENCODINGS = ("twostream", "denseflow")
+
+
+def flow_values(encoding: str, bound: float) -> np.ndarray:
+    """The flow in pixels (float64) that each of the 256 grey levels stands for in an encoding at ``bound``.
+
+    ``twostream`` (this project's): v = (q - 128) / 127 bound; ``denseflow`` (open-mmlab/denseflow's
+    ``convertFlowToImage``, mmaction2's rawframes): v = q / 255 * 2 bound - bound.
+    """
+    q = np.arange(256, dtype=np.float64)
+    if encoding == "twostream":
+        return (q - 128.0) / 127.0 * bound
+    if encoding == "denseflow":
+        return q / 255.0 * 2.0 * bound - bound
+    raise ValueError(f"unknown flow encoding {encoding!r} (one of {', '.join(FLOW_ENCODINGS)})")
+
+
+def flow_table(encoding: str, bound: float, target_bound: float) -> np.ndarray | None:
+    """The grey-level map (256 uint8) from an encoding at ``bound`` to this project's at ``target_bound``,
+    or None where it is the identity (this project's encoding at the same bound).
+
+    Each level goes to the nearest level of the target (flow beyond +-target_bound is clipped): the
+    map adds at most half a quantisation step, 0.5 / 127 of ``target_bound``.
+    """
+    table = quantize_flow(flow_values(encoding, bound) / target_bound)
+    return None if encoding == "twostream" and bound == target_bound else table
+
+
+def jpeg_blob(image: np.ndarray, quality: int) -> np.ndarray:
+    """The bytes of ``image`` as a JPEG file."""
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return buf.ravel()
+
+
+def jpeg_blobs(images: list[np.ndarray], quality: int, pool: Executor | None = None) -> list[np.ndarray]:
+    """Each image as the bytes of a JPEG file (what a shard stores, concatenated), in order; encoded by
+    ``pool``'s threads at once where given (OpenCV releases the GIL while it encodes)."""
+    if pool is None:
+        return [jpeg_blob(img, quality) for img in images]
+    return list(pool.map(jpeg_blob, images, itertools.repeat(quality)))
 
 
 def flow_fields(flow_q: np.ndarray) -> list[np.ndarray]:
@@ -147,7 +189,7 @@ def _store(group: h5py.Group, data: np.ndarray, offsets: np.ndarray) -> None:
     group.create_dataset("offsets", data=offsets)
 
 
-def write_shard(path: str | os.PathLike, rgb: np.ndarray, flow_q: np.ndarray, attrs: dict[str, Any], quality: int = 90) -> int:
+def write_shard(path: str | os.PathLike, rgb: np.ndarray, flow_q: np.ndarray, attrs: dict[str, Any], quality: int) -> int:
     """Write one video's shard atomically; returns its size in bytes.
 
     ``rgb`` is (T, H, W, 3) BGR uint8; ``flow_q`` is (T-1, H, W, 2) quantised flow.
@@ -160,7 +202,7 @@ def write_shard(path: str | os.PathLike, rgb: np.ndarray, flow_q: np.ndarray, at
 
 
 def write_encoded(path: str | os.PathLike, rgb: list[np.ndarray], flow: list[np.ndarray], size: tuple[int, int],
-                  attrs: dict[str, Any], quality: int = 90) -> int:
+                  attrs: dict[str, Any], quality: int) -> int:
     """``write_shard`` from the JPEG files already made (``jpeg_blobs`` of the frames and of ``flow_fields``),
     byte for byte the same shard; so a video can be encoded a window at a time."""
     t = len(rgb)
@@ -206,6 +248,7 @@ class Shard:
             raise ShardError(f"{self.path}: corrupted shard ({e}); delete it and re-run") from None
         self.frames = int(self._file.attrs["frames"])
         self.size = int(self._file.attrs["height"]), int(self._file.attrs["width"])
+        self.flow_table = self._flow_table()
         if self._rgb_off.shape != (self.frames + 1,) or self._flow_off.shape != (2 * (self.frames - 1) + 1,) \
                 or self._rgb_off[-1] != self._rgb.shape[0] or self._flow_off[-1] != self._flow.shape[0]:
             self.close()
@@ -217,6 +260,18 @@ class Shard:
             raise ShardError(f"{self.path}: incomplete shard; delete it and re-run")
         if attrs.get("format_version") != FORMAT_VERSION:
             raise ShardError(f"{self.path}: shard format {attrs.get('format_version')} is not {FORMAT_VERSION}; re-run extraction")
+
+    def _flow_table(self) -> np.ndarray | None:
+        """The map of this shard's flow grey levels to this project's quantisation (None: they are in it)."""
+        attrs = self._file.attrs
+        encoding = attrs.get("flow_encoding")
+        if encoding is None:
+            return None
+        try:
+            return flow_table(str(encoding), float(attrs["flow_encoding_bound"]), float(attrs["flow_bound"]))
+        except (KeyError, ValueError) as e:
+            self.close()
+            raise ShardError(f"{self.path}: bad flow encoding attributes ({e}); delete it and re-run") from None
 
     @property
     def attrs(self) -> dict[str, Any]:
@@ -252,23 +307,30 @@ class Shard:
         last = self.frames - 2
         return [2 * min(i, last) + c for i in range(t, t + length) for c in range(2)]
 
-    def flow_bytes(self, t: int, length: int = 5) -> list[np.ndarray]:
-        """The 2L greyscale JPEG files x_t, y_t, x_t+1, ... of the stack [t, t+length), undecoded (one read)."""
+    def flow_bytes(self, t: int, length: int) -> list[np.ndarray]:
+        """The 2L greyscale JPEG files x_t, y_t, x_t+1, ... of the stack [t, t+length), undecoded (one read).
+
+        Their grey levels are in the shard's encoding: map decoded planes through ``flow_table`` where set.
+        """
         ks = self._flow_keys(t, length)
         lo, hi = int(self._flow_off[ks[0]]), int(self._flow_off[ks[-1] + 1])
         buf = self._read(self._flow, lo, hi)
         off = self._flow_off
         return [buf[off[k] - lo:off[k + 1] - lo] for k in ks]
 
-    def flow_planes(self, t: int, length: int = 5) -> list[np.ndarray]:
+    def flow_planes(self, t: int, length: int) -> list[np.ndarray]:
         """The 2L quantised planes x_t, y_t, x_t+1, ... of the stack [t, t+length), each (H, W) uint8.
 
-        Indices past the end repeat the last field. The stack's JPEGs are contiguous: one read.
+        Indices past the end repeat the last field. The stack's JPEGs are contiguous: one read. Planes
+        of another encoding (an import) are mapped to this project's quantisation (``flow_table``).
         """
-        return [self._decode(buf, cv2.IMREAD_GRAYSCALE, k)
-                for k, buf in zip(self._flow_keys(t, length), self.flow_bytes(t, length))]
+        planes = [self._decode(buf, cv2.IMREAD_GRAYSCALE, k)
+                  for k, buf in zip(self._flow_keys(t, length), self.flow_bytes(t, length))]
+        if self.flow_table is not None:
+            planes = [cv2.LUT(p, self.flow_table) for p in planes]
+        return planes
 
-    def flow(self, t: int, length: int = 5) -> np.ndarray:
+    def flow(self, t: int, length: int) -> np.ndarray:
         """Quantised flow fields [t, t+length) as (length, H, W, 2) uint8; indices past the end repeat the last field."""
         planes = self.flow_planes(t, length)
         return np.stack([np.stack(planes[2 * i:2 * i + 2], -1) for i in range(length)])

@@ -38,7 +38,7 @@ VAL_GROUP = 0  # the validation videos' group: never in a split's train or test 
 
 
 @dataclass(frozen=True)
-class SyntheticSpec:
+class Generator:
     """The generator's settings: a dataset's ``synthetic:`` section (defaults in the config schema), then the
     look of the squares, which the config does not set."""
 
@@ -60,15 +60,15 @@ class SyntheticSpec:
         return self.colours * self.directions
 
 
-def hues(spec: SyntheticSpec) -> list[int]:
+def hues(spec: Generator) -> list[int]:
     return [round(360 * c / spec.colours) for c in range(spec.colours)]
 
 
-def angles(spec: SyntheticSpec) -> list[int]:
+def angles(spec: Generator) -> list[int]:
     return [round(360 * d / spec.directions) for d in range(spec.directions)]
 
 
-def class_names(spec: SyntheticSpec) -> list[str]:
+def class_names(spec: Generator) -> list[str]:
     """Class index -> name, e.g. ``Hue120Dir090`` (hue of the moving square, direction in degrees, y down)."""
     return [f"Hue{h:03d}Dir{a:03d}" for h in hues(spec) for a in angles(spec)]
 
@@ -113,7 +113,7 @@ def _paste(frame: np.ndarray, patch: np.ndarray, top: float, left: float) -> Non
     frame[np.ix_(rows, cols)] = patch
 
 
-def render(spec: SyntheticSpec, label: int, rng: np.random.Generator) -> np.ndarray:
+def render(spec: Generator, label: int, rng: np.random.Generator) -> np.ndarray:
     """One video of class ``label`` as (T, H, W, 3) BGR uint8."""
     colour, direction = divmod(label, spec.directions)
     other = (colour + 1 + rng.integers(spec.colours - 1)) % spec.colours
@@ -156,7 +156,7 @@ def video_name(cls: str, group: int, clip: int) -> str:
     return f"{cls}/v_{cls}_g{group:02d}_c{clip:02d}.avi"
 
 
-def generate(spec: SyntheticSpec, root: str | os.PathLike) -> None:
+def generate(spec: Generator, root: str | os.PathLike) -> None:
     """Write the dataset under ``root`` (built in a temporary folder, then renamed)."""
     root = Path(root)
     tmp = root.with_name(root.name + ".tmp")

@@ -11,6 +11,8 @@ import cv2
 import numpy as np
 import torch
 
+from twostream.data.shards import dequantize_flow
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CROPS = (1, 5, 10)
@@ -78,5 +80,5 @@ def to_input(x: torch.Tensor, modality: str) -> torch.Tensor:
         std = x.new_tensor(IMAGENET_STD).view(3, 1, 1)
         return (x / 255.0 - mean) / std
     if modality == "flow":
-        return (x - 128.0) / 127.0
+        return dequantize_flow(x)
     raise ValueError(f"unknown modality {modality!r}")

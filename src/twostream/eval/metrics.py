@@ -14,11 +14,6 @@ def hits(scores: np.ndarray, labels: np.ndarray, k: int = 1) -> np.ndarray:
     return np.any(top == labels[:, None], axis=1)
 
 
-def topk(scores: np.ndarray, labels: np.ndarray, k: int = 1) -> float:
-    """Top-k accuracy in percent."""
-    return float(100.0 * np.mean(hits(scores, labels, k)))
-
-
 def fuse(a: np.ndarray, b: np.ndarray, weights: Weights) -> np.ndarray:
     """Late fusion: the weighted sum of two streams' class scores (numpy arrays or torch tensors)."""
     return weights[0] * a + weights[1] * b

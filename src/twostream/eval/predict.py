@@ -21,6 +21,7 @@ from twostream.models.streams import consensus
 
 # Maps a batch of video clips {modality: (N, K, C, h, w) float} to {output name: (N, classes) scores}.
 ClipScorer = Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]
+Scored = tuple[tuple[str, ...], ClipScorer]  # a model kind's scorer: (modalities it reads, ClipScorer)
 
 
 @torch.no_grad()
@@ -28,12 +29,12 @@ def predict(score: ClipScorer, dataset, modalities: tuple[str, ...], device: tor
             batch_size: int, workers: int, precision: str) -> dict[str, np.ndarray]:
     """Per-video mean scores {output name: (videos, classes)} plus ``label``.
 
-    The scorer runs under ``precision`` (``twostream.train.precision``); scores are averaged in
+    The scorer runs under ``precision`` (``twostream.precision``); scores are averaged in
     fp32 on the device and copied to the host once, at the end.
     """
     from twostream.data.batches import to_device
     from twostream.data.transforms import to_input
-    from twostream.train import precision as precisions
+    from twostream import precision as precisions
 
     dtype = precisions.resolve(precision, device)
     move = getattr(dataset, "to_device", to_device)

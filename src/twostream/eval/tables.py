@@ -13,6 +13,11 @@ from twostream.eval.predict import load_pair
 from twostream.files import write_csv, write_text
 
 
+def test_note(protocol) -> str:
+    """The test protocol every table's note states (``specs.Protocol``: eval.test_segments, eval.crops)."""
+    return f"Test: {protocol.test_segments} segments x {protocol.crops} crops."
+
+
 def write_table(df: pd.DataFrame, csv_path: str | os.PathLike, title: str, note: str = "") -> None:
     """``csv_path`` and the same table as Markdown beside it (``.md``; ``X [lo, hi]`` cells; missing values blank)."""
     write_csv(df, csv_path)

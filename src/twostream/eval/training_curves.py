@@ -2,7 +2,7 @@
 
 Every trainer (``train.engine.Trainer``) records one history row per epoch (``epoch``, ``loss``,
 ``lr``, ``acc`` and the step's other means) and the checkpoint keeps it. The figure has one
-column per model kind present (streams, CMMP stage 2, CMA iterations) and one row per quantity,
+column per model kind present (``twostream.kinds``, in the table's order) and one row per quantity,
 one line per run; the plotted numbers are the table ``curves`` returns (written as CSV beside
 the PNG), and optionally TensorBoard event files.
 """
@@ -17,9 +17,9 @@ import pandas as pd
 from matplotlib.figure import Figure  # the object API: no pyplot state, no GUI backend
 
 from twostream.files import atomic_path
+from twostream.kinds import KINDS
 
 QUANTITIES = {"loss": "training loss", "acc": "training accuracy", "lr": "learning rate"}
-KINDS = {"stream": "streams (stage 1)", "cmmp": "CMMP stage 2", "cma": "CMA iterations"}
 Run = tuple[str, list[dict[str, float]]]  # (model kind, epoch history)
 
 
@@ -48,7 +48,7 @@ def draw(table: pd.DataFrame, title: str) -> Figure:
         for run, rows in table[table["kind"] == kind].groupby("run", sort=False):
             for row, q in enumerate(QUANTITIES):
                 axes[row, col].plot(rows["epoch"], rows[q], marker=".", label=run)
-        axes[0, col].set_title(KINDS[kind])
+        axes[0, col].set_title(KINDS[kind].label)
         axes[0, col].legend(fontsize="small")
         axes[-1, col].set_xlabel("epoch")
         axes[-1, col].set_yscale("log")  # the last row: the learning rate, divided by 10 at steps

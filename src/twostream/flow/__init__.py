@@ -25,9 +25,10 @@ from twostream.gpus import resolve_device
 BACKENDS = ("auto", "torch", "opencv-cuda", "opencv-cpu")
 
 
-def get_backend(name: str = "auto", device: str | None = "auto", variant: str = "cuda") -> FlowBackend:
+def get_backend(name: str = "auto", device: str | None = "auto", variant: str | None = None) -> FlowBackend:
     """Instantiate a flow backend by name (see the module docstring) on a device (auto, cpu, cuda, cuda:N);
-    ``variant`` (cpu, cuda): the OpenCV class the torch backend follows (``twostream.flow.tvl1``)."""
+    ``variant`` (cpu, cuda; ``flow.variant``): the OpenCV class the torch backend follows (``twostream.flow.tvl1``),
+    needed where the backend is or may be ``torch``."""
     if name not in BACKENDS:
         raise ValueError(f"unknown flow backend {name!r}; choose from {', '.join(BACKENDS)}")
     device = _check_device(device)
@@ -47,6 +48,8 @@ def get_backend(name: str = "auto", device: str | None = "auto", variant: str = 
         return OpenCVCUDA(int(device.partition(":")[2] or 0))
     from twostream.flow.tvl1 import TorchTVL1
 
+    if variant is None:
+        raise ValueError("the torch flow backend needs a variant (flow.variant: cpu or cuda)")
     return TorchTVL1(resolve_device(device), variant=variant)
 
 

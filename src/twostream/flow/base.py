@@ -26,6 +26,13 @@ class FlowBackend(abc.ABC):
     def params(self) -> dict[str, Any]:
         """The algorithm parameters, JSON-serialisable, recorded in every shard."""
 
+    def compute_quantized(self, prev: np.ndarray, nxt: np.ndarray, bound: float) -> np.ndarray:
+        """``compute``'s flow as shards store it: (N, H, W, 2) uint8, ``quantize_flow(normalize(flow, bound))``
+        (a GPU backend quantises on the device and copies a quarter of the bytes back)."""
+        from twostream.data.shards import quantize_flow
+
+        return quantize_flow(normalize(self.compute(prev, nxt), bound))
+
 
 def check_pairs(prev: np.ndarray, nxt: np.ndarray) -> None:
     """Raise ValueError unless prev and nxt are matching (N, H, W) uint8 stacks."""

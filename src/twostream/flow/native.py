@@ -18,14 +18,11 @@ import shutil
 import subprocess
 import tempfile
 import warnings
+from dataclasses import astuple, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-
-if TYPE_CHECKING:
-    from twostream.flow.tvl1 import TorchTVL1
 
 SOURCE = Path(__file__).with_name("tvl1_cpu.cpp")
 FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp", "-shared", "-fPIC", "-std=c++17"]
@@ -61,11 +58,35 @@ def _build(target: Path) -> None:
         os.replace(out, target)
 
 
+def compile_cache() -> Path:
+    """Where compiled code is kept between processes (this library, and torch.compile's kernels of
+    ``twostream.flow.tvl1``): TORCHINDUCTOR_CACHE_DIR, else ~/.cache/twostream/inductor (torch's own default
+    is under /tmp, which many clusters clear between jobs)."""
+    return Path(os.environ.get("TORCHINDUCTOR_CACHE_DIR") or Path.home() / ".cache" / "twostream" / "inductor")
+
+
+@dataclass(frozen=True)
+class Params:
+    """What the library's ``tvl1_flow`` takes besides the frames (``TorchTVL1.native_params`` fills it)."""
+
+    tau: float
+    lambda_: float
+    theta: float
+    nscales: int
+    warps: int
+    epsilon: float
+    scale_step: float
+    iterations: int  # per warp (the cpu variant's inner x outer)
+    median_every: int  # the cpu variant's median filter period, in iterations (0: none)
+    cuda_variant: bool
+    centred_resize: bool
+    zero_border: bool
+    cubic_a: float
+
+
 @functools.cache
 def library() -> ctypes.CDLL | None:
     """The loaded library, built on first use; None (with a warning) where it cannot be built or loaded."""
-    from twostream.flow.tvl1 import compile_cache
-
     path = _library_path(compile_cache())
     try:
         if not path.exists():
@@ -81,18 +102,16 @@ def library() -> ctypes.CDLL | None:
     return lib
 
 
-def flow_arrays(prev: np.ndarray, nxt: np.ndarray, backend: TorchTVL1) -> tuple[np.ndarray, list[int]]:
-    """Flow (N, 2, H, W) float32 of frames (N, H, W) in 0..255 as ``backend`` computes it, and the
+def flow_arrays(prev: np.ndarray, nxt: np.ndarray, params: Params) -> tuple[np.ndarray, list[int]]:
+    """Flow (N, 2, H, W) float32 of frames (N, H, W) in 0..255 with ``params``, and the
     pixel-iterations (pixels times iterations, summed over levels and warps) each pair ran."""
     i0, i1 = (np.ascontiguousarray(f, dtype=np.float32) for f in (prev, nxt))
     n, h, w = i0.shape
     out = np.empty((n, 2, h, w), np.float32)
-    total, median_every = backend._schedule()
-    scheme, counts = backend.scheme, (ctypes.c_long * n)()
-    library().tvl1_flow(n, h, w, i0.ctypes.data, i1.ctypes.data, out.ctypes.data, backend.tau, backend.lambda_,
-                        backend.theta, backend.nscales, backend.warps, backend.epsilon, backend.scale_step, total,
-                        median_every, int(backend.variant == "cuda"), int(scheme.centred_resize),
-                        int(scheme.zero_border), scheme.cubic_a, torch.get_num_threads(), counts)
+    counts = (ctypes.c_long * n)()
+    values = [int(v) if isinstance(v, bool) else v for v in astuple(params)]
+    library().tvl1_flow(n, h, w, i0.ctypes.data, i1.ctypes.data, out.ctypes.data, *values,
+                        torch.get_num_threads(), counts)
     return out, list(counts)
 
 

@@ -45,10 +45,10 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,6 +57,7 @@ import torch.nn.functional as F
 from torch._dynamo.decorators import mark_unbacked
 
 from twostream.flow import native
+from twostream.flow.native import compile_cache
 from twostream.flow.base import FlowBackend, check_pairs
 
 MIN_SIDE = 16  # OpenCV stops building the pyramid before a side drops below this
@@ -261,12 +262,6 @@ def compile_available(device: torch.device) -> bool:
     return True
 
 
-def compile_cache() -> Path:
-    """Where compiled kernels are kept between processes: TORCHINDUCTOR_CACHE_DIR, else ~/.cache/twostream/inductor
-    (torch's own default is under /tmp, which many clusters clear between jobs)."""
-    return Path(os.environ.get("TORCHINDUCTOR_CACHE_DIR") or Path.home() / ".cache" / "twostream" / "inductor")
-
-
 @functools.cache
 def _compiled(fn: Step) -> Step:
     """``fn`` compiled once per process, for any batch and image size (kernels cached in ``compile_cache()``)."""
@@ -275,7 +270,8 @@ def _compiled(fn: Step) -> Step:
 
 
 class _Compiled:
-    """A pure function, compiled where possible; falls back to eager for good if compiling fails."""
+    """A pure function, compiled where possible; falls back to eager for good if compiling fails, saying so
+    on one line of stderr (and as a warning)."""
 
     def __init__(self, fn: Step, compile: bool, batched: int) -> None:
         self.fn, self.compiled, self.batched = fn, compile, batched
@@ -290,23 +286,37 @@ class _Compiled:
                     self._marked = True
                 return _compiled(self.fn)(*args)
             except Exception as exc:  # a missing or broken toolchain; eager computes the same thing
-                warnings.warn(
-                    f"torch.compile of the TV-L1 {self.fn.__name__} failed, running eagerly: {exc}", stacklevel=2
-                )
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                message = (f"torch.compile of the TV-L1 {self.fn.__name__} failed ({reason}); running eagerly "
+                           f"instead (torch eager on {args[0].device.type}, ~10x slower)")
+                print(f"twostream: {message}", file=sys.stderr, flush=True)
+                warnings.warn(message, stacklevel=2)
                 self.compiled = False
         return self.fn(*args)
+
+
+def quantize(flow: torch.Tensor, bound: float) -> torch.Tensor:
+    """``quantize_flow(normalize(flow, bound))`` (``twostream.data.shards``, ``twostream.flow.base``) on the
+    flow's device, the same float32 operations in the same order, so byte for byte numpy's result (the
+    bound a tensor, not a scalar: CUDA divides by a scalar as a multiplication by its reciprocal)."""
+    limit = torch.tensor(bound, dtype=torch.float32, device=flow.device)
+    scaled = torch.clamp(flow, -limit, limit) / limit
+    return (torch.round(torch.clamp(scaled, -1.0, 1.0) * 127.0) + 128.0).to(torch.uint8)
 
 
 class TorchTVL1(FlowBackend):
     """Dual TV-L1 flow for batches of pairs in PyTorch (CPU or CUDA), as OpenCV's ``variant`` class computes it.
 
-    Parameters default to OpenCV's; ``iterations`` applies to the ``cuda`` variant,
+    ``variant`` (``flow.variant``, no default here: the schema holds it); the other parameters default to
+    OpenCV's; ``iterations`` applies to the ``cuda`` variant,
     ``inner_iterations``, ``outer_iterations`` and ``median_filtering`` to the ``cpu`` one.
     ``batch_size`` bounds the pairs computed at once (None: ``CPU_BATCH`` on CPU, all pairs
     of a call on CUDA); ``compile`` None compiles where ``compile_available`` says it can;
     ``fused`` None computes on a CPU in C++ (``twostream.flow.native``: the same algorithm,
     each iteration one fused sweep, pairs in parallel) where it builds; False: in torch.
-    With the ``cuda`` variant the warp replicates the border, so flow where content leaves
+    ``triton`` None runs the iterations as Triton kernels on CUDA (``twostream.flow.tvl1_triton``:
+    one fused sweep an iteration, the stopping rule on the device); True elsewhere too (a CPU
+    under ``TRITON_INTERPRET=1``: how the tests check the kernels). With the ``cuda`` variant the warp replicates the border, so flow where content leaves
     the frame can grow large; clip it (``normalize``) before use.
     """
 
@@ -316,7 +326,7 @@ class TorchTVL1(FlowBackend):
         self,
         device: str | torch.device = "cpu",
         *,
-        variant: str = "cuda",
+        variant: str,
         tau: float = 0.25,
         lambda_: float = 0.15,
         theta: float = 0.3,
@@ -331,6 +341,7 @@ class TorchTVL1(FlowBackend):
         batch_size: int | None = None,
         compile: bool | None = None,
         fused: bool | None = None,
+        triton: bool | None = None,
     ) -> None:
         if variant not in SCHEMES:
             raise ValueError(f"unknown TV-L1 variant {variant!r}; choose from {', '.join(VARIANTS)}")
@@ -352,6 +363,9 @@ class TorchTVL1(FlowBackend):
         if fused and (self.device.type != "cpu" or self.scheme.quantum):
             raise ValueError("the C++ TV-L1 (fused) runs on a CPU with exact warp coordinates only")
         self.fused = fused
+        # the iterations as Triton kernels (twostream.flow.tvl1_triton): on CUDA where Triton imports
+        self.triton = (not fused and self.device.type == "cuda" and compile_available(self.device)) if (
+            triton is None) else triton
 
     def params(self) -> dict[str, Any]:
         common = {
@@ -366,7 +380,8 @@ class TorchTVL1(FlowBackend):
             "gamma": 0.0,
             "dtype": "float32",
             "torch": torch.__version__,
-            "implementation": "c++ (twostream.flow.native)" if self.fused else "torch",
+            "implementation": "c++ (twostream.flow.native)" if self.fused else (
+                "triton (twostream.flow.tvl1_triton)" if self.triton else "torch"),
         }
         if self.variant == "cpu":
             return {**common, "inner_iterations": self.inner_iterations, "outer_iterations": self.outer_iterations,
@@ -375,25 +390,44 @@ class TorchTVL1(FlowBackend):
 
     def compute(self, prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
         check_pairs(prev, nxt)
-        out = np.empty(prev.shape + (2,), np.float32)
-        step = self.batch_size or (CPU_BATCH if self.device.type == "cpu" else max(1, prev.shape[0]))
+        if self.fused:  # numpy in and out: on a busy CPU every torch op costs
+            out, step = np.empty(prev.shape + (2,), np.float32), self._batch(prev)
+            for start in range(0, prev.shape[0], step):
+                end = start + step
+                out[start:end] = native.flow_arrays(prev[start:end], nxt[start:end], self.native_params())[0].transpose(0, 2, 3, 1)
+            return out
+        return self._batches(prev, nxt, lambda flow: flow, np.float32)
+
+    def _batch(self, prev: np.ndarray) -> int:
+        return self.batch_size or (CPU_BATCH if self.device.type == "cpu" else max(1, prev.shape[0]))
+
+    def _batches(self, prev: np.ndarray, nxt: np.ndarray, finish: Callable[[torch.Tensor], torch.Tensor],
+                 dtype: type) -> np.ndarray:
+        """(N, H, W, 2) ``finish(flow)`` of every batch of pairs, computed in torch on the device."""
+        check_pairs(prev, nxt)
+        out = np.empty(prev.shape + (2,), dtype)
+        step = self._batch(prev)
         for start in range(0, prev.shape[0], step):
-            end = start + step
-            if self.fused:  # numpy in and out: on a busy CPU every torch op costs
-                flow = native.flow_arrays(prev[start:end], nxt[start:end], self)[0]
-                out[start:end] = flow.transpose(0, 2, 3, 1)
-                continue
-            i0 = torch.from_numpy(prev[start:end]).to(self.device).float()
-            i1 = torch.from_numpy(nxt[start:end]).to(self.device).float()
-            with torch.inference_mode():
-                flow = self.flow(i0, i1)
-            out[start:end] = flow.permute(0, 2, 3, 1).cpu().numpy()
+            a, b = prev[start:start + step], nxt[start:start + step]
+            count = len(a)
+            if count == 1 and self._warp.compiled:  # batches bucketed to >= 2 pairs: a batch of one would
+                a, b = np.repeat(a, 2, 0), np.repeat(b, 2, 0)  # specialise the compiled warp (a second compile)
+            with torch.inference_mode():  # every tensor made inside: compiled graphs see one kind of tensor
+                i0 = torch.from_numpy(np.ascontiguousarray(a)).to(self.device).float()
+                i1 = torch.from_numpy(np.ascontiguousarray(b)).to(self.device).float()
+                flow = finish(self.flow(i0, i1)[:count])
+            out[start:start + count] = flow.permute(0, 2, 3, 1).cpu().numpy()
         return out
+
+    def compute_quantized(self, prev: np.ndarray, nxt: np.ndarray, bound: float) -> np.ndarray:
+        if self.fused:
+            return super().compute_quantized(prev, nxt, bound)
+        return self._batches(prev, nxt, lambda flow: quantize(flow, bound), np.uint8)
 
     def flow(self, i0: torch.Tensor, i1: torch.Tensor) -> torch.Tensor:
         """Flow (N, 2, H, W) from float32 (N, H, W) frames in 0..255 on one device."""
         if self.fused:
-            return torch.from_numpy(native.flow_arrays(i0.cpu().numpy(), i1.cpu().numpy(), self)[0])
+            return torch.from_numpy(native.flow_arrays(i0.cpu().numpy(), i1.cpu().numpy(), self.native_params())[0])
         centred = self.scheme.centred_resize
         sizes = pyramid_sizes(i0.shape[1], i0.shape[2], self.nscales, self.scale_step)
         down = (1.0 / self.scale_step, 1.0 / self.scale_step)
@@ -417,8 +451,16 @@ class TorchTVL1(FlowBackend):
         dual = [torch.zeros_like(u1) for _ in range(4)]  # p11, p12, p21, p22
         for _ in range(self.warps):
             warped = self._warp(padded, i0, u1, u2, self.scheme.cubic_a, self.scheme.quantum)
-            u1, u2, *dual = self._iterate([u1, u2, *dual], list(warped))
+            iterate = self._iterate_triton if self.triton else self._iterate
+            u1, u2, *dual = iterate([u1, u2, *dual], list(warped))
         return [u1, u2]
+
+    def native_params(self) -> native.Params:
+        """This backend's settings as the C++ TV-L1 (``twostream.flow.native``) takes them."""
+        total, median_every = self._schedule()
+        return native.Params(self.tau, self.lambda_, self.theta, self.nscales, self.warps, self.epsilon,
+                             self.scale_step, total, median_every, self.variant == "cuda",
+                             self.scheme.centred_resize, self.scheme.zero_border, self.scheme.cubic_a)
 
     def _schedule(self) -> tuple[int, int]:
         """(iterations per warp at most, iterations between median filterings (0: none))."""
@@ -426,6 +468,17 @@ class TorchTVL1(FlowBackend):
             median = self.inner_iterations if self.median_filtering > 1 else 0
             return self.inner_iterations * self.outer_iterations, median
         return self.iterations, 0
+
+    def _iterate_triton(self, variables: list[torch.Tensor], warped: list[torch.Tensor]) -> list[torch.Tensor]:
+        """``_iterate`` as Triton kernels: one fused sweep an iteration, the stopping rule on the device."""
+        from twostream.flow import tvl1_triton
+
+        _, h, w = variables[0].shape
+        total, median_every = self._schedule()
+        return tvl1_triton.run_warp(variables, warped, l_t=self.lambda_ * self.theta, theta=self.theta,
+                                    taut=self.tau / self.theta, total=total, median_every=median_every,
+                                    threshold=self.epsilon**2 * h * w, cuda_rule=self.variant == "cuda",
+                                    check_every=CHECK_EVERY)
 
     def _iterate(self, variables: list[torch.Tensor], warped: list[torch.Tensor]) -> list[torch.Tensor]:
         """Iterate one warp until each pair stops; returns the final (u1, u2, p11, p12, p21, p22).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 import torch.nn as nn
@@ -14,10 +14,35 @@ from twostream.files import atomic_path
 from twostream.models.streams import StreamNet
 
 
+class _Writes:
+    """A file for ``torch.save`` that keeps the OSError of a failed write (torch reports it as a RuntimeError
+    ``[enforce fail at inline_container.cc] unexpected pos``, which names neither the file nor the cause)."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self.f, self.error = f, None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as e:
+            self.error = e
+            raise
+
+    def flush(self) -> None:
+        self.f.flush()
+
+
 def save_atomic(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` to a temporary name beside ``path``, then rename."""
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    """``torch.save`` to a temporary name beside ``path``, then rename; a full disk or a read-only folder is a
+    WriteError naming the file and the folder (``twostream.files.atomic_path``), and ``path`` is left as it was."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        writes = _Writes(f)
+        try:
+            torch.save(obj, writes)
+        except RuntimeError as e:
+            if writes.error is None:
+                raise
+            raise writes.error from e
 
 
 def save(path: str | os.PathLike, model: nn.Module, kind: str, config: dict[str, Any],

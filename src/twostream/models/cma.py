@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +11,7 @@ import torch
 import torch.nn as nn
 from torchvision.models.resnet import ResNet
 
+from . import checkpoint
 from .checkpoint import build_stream
 from .streams import StreamNet, consensus
 
@@ -195,5 +197,14 @@ def tsn_forward_pair(net: CMANet, rgb_clips: torch.Tensor, flow_clips: torch.Ten
 
 def build(config: dict[str, Any]) -> CMANet:
     """An untrained CMANet with the architecture a CMA checkpoint's config describes."""
-    return CMANet.from_streams(build_stream(config["rgb"]), build_stream(config["flow"]), nonlocal_rgb=config["nonlocal"])
+    return CMANet.from_streams(build_stream(config["rgb"]), build_stream(config["flow"]),
+                               nonlocal_rgb=config["nonlocal_rgb"])
+
+
+def load(path: str | os.PathLike) -> tuple[CMANet, dict[str, Any]]:
+    """A trained CMANet and its config."""
+    ckpt = checkpoint.load(path)
+    if ckpt["kind"] != "cma":
+        raise ValueError(f"{path}: a {ckpt['kind']} checkpoint, expected a CMA model")
+    return checkpoint.restore(ckpt, build), ckpt["config"]
 

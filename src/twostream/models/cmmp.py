@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -11,6 +12,24 @@ from .checkpoint import build_stream
 from .streams import StreamNet, consensus
 
 FUSIONS = ("cmmp", "sum", "max", "none")
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str  # as in the paper's Table 1
+    fusion: str  # CMMPNet fusion
+    adversarial: bool  # AL (Eq. 4-5) or plain cross-entropy L_a + L_m
+
+
+# Keyed by the slug used in file names and in the config (cmmp.variants); in Table 1's row order.
+VARIANTS = {
+    "sum": Variant("SUM", "sum", False),
+    "max": Variant("MAX", "max", False),
+    "cmmp-noal": Variant("CMMP+noAL", "cmmp", False),
+    "sum-al": Variant("SUM+AL", "sum", True),
+    "max-al": Variant("MAX+AL", "max", True),
+    "cmmp": Variant("CMMP", "cmmp", True),
+}
 
 
 class CMMPNet(nn.Module):

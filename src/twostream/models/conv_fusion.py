@@ -23,6 +23,7 @@ from .checkpoint import build_stream
 from .streams import StreamNet, consensus
 
 STAGES = ("layer1", "layer2", "layer3", "layer4")
+FUSED = "fused"  # the one output of a conv-fusion score file
 
 
 def _stem(net: StreamNet) -> list[nn.Module]:

@@ -14,16 +14,21 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
 from twostream.data.transforms import to_input
+from twostream.eval.predict import Scored
 from twostream.models import checkpoint
-from twostream.models.cma import CMANet, build, set_trainable, tsn_forward_pair
+from twostream.models import cma as model
+from twostream.models.cma import BRANCHES, CMANet, load, set_trainable, tsn_forward_pair
+from twostream.specs import CMASpec
 from twostream.train.engine import StepFn, accuracy
+from twostream.train.run import check_flow_length, use_torch_home
 
-KIND = "cma"
-MODALITIES = ("rgb", "flow")
+MODALITIES = BRANCHES
+build = model.build  # an untrained network of a checkpoint config (twostream.kinds)
 
 
 def trained_branch(iteration: int) -> str:
@@ -31,14 +36,6 @@ def trained_branch(iteration: int) -> str:
     if iteration < 1:
         raise ValueError(f"CMA iterations start at 1 (iteration 0 is the two-stream baseline), got {iteration}")
     return "rgb" if iteration % 2 else "flow"
-
-
-def load(path: str | os.PathLike) -> tuple[CMANet, dict[str, Any]]:
-    """A trained CMANet and its config."""
-    ckpt = checkpoint.load(path)
-    if ckpt["kind"] != KIND:
-        raise ValueError(f"{path}: a {ckpt['kind']} checkpoint, expected a CMA model")
-    return checkpoint.restore(ckpt, build), ckpt["config"]
 
 
 def set_dropout(net: CMANet, config: dict[str, Any], p: float) -> None:
@@ -57,11 +54,11 @@ def first_iteration(flow_path: str | os.PathLike, pretrained: str, nonlocal_rgb:
                                           flow_config["dropout"], flow_config["in_channels"] // 2)
     rgb = checkpoint.build_stream(rgb_config, pretrained)
     net = CMANet.from_streams(rgb, flow, nonlocal_rgb=nonlocal_rgb)
-    return net, {"rgb": rgb_config, "flow": dict(flow_config), "nonlocal": nonlocal_rgb}
+    return net, {"rgb": rgb_config, "flow": dict(flow_config), "nonlocal_rgb": nonlocal_rgb}
 
 
-def start(iteration: int, init: str | os.PathLike, *, pretrained: str, nonlocal_rgb: bool,
-          dropout: float) -> tuple[CMANet, dict[str, Any]]:
+def iteration_start(iteration: int, init: str | os.PathLike, *, pretrained: str, nonlocal_rgb: bool,
+                    dropout: float) -> tuple[CMANet, dict[str, Any]]:
     """The network iteration ``iteration`` starts from, and its config (with ``iteration`` and ``trained`` set).
 
     ``init`` is the pretrained flow stream for iteration 1 and iteration n-1's CMA checkpoint after that;
@@ -76,12 +73,26 @@ def start(iteration: int, init: str | os.PathLike, *, pretrained: str, nonlocal_
         if config["iteration"] != iteration - 1:
             raise ValueError(f"{init}: iteration {config['iteration']}, "
                              f"but iteration {iteration} starts from {iteration - 1}")
-        if config["nonlocal"] != nonlocal_rgb:
-            raise ValueError(f"{init}: nonlocal={config['nonlocal']} does not match nonlocal={nonlocal_rgb}")
+        if config["nonlocal_rgb"] != nonlocal_rgb:
+            raise ValueError(f"{init}: nonlocal_rgb={config['nonlocal_rgb']} does not match nonlocal_rgb={nonlocal_rgb}")
     config = {**config, "iteration": iteration, "trained": branch}
     set_dropout(net, config, dropout)
     set_trainable(net, branch)
     return net, config
+
+
+def start(spec: CMASpec, init: list[str], index: pd.DataFrame) -> tuple[CMANet, dict[str, Any], dict[str, Any]]:
+    """Iteration ``spec.iteration`` from ``init`` = [the stage-1 flow stream] (iteration 1) or [iteration n-1]."""
+    (path,) = init
+    use_torch_home(spec.torch_home)
+    net, config = iteration_start(spec.iteration, path, pretrained=spec.pretrained, nonlocal_rgb=spec.nonlocal_rgb,
+                                  dropout=spec.dropout)
+    check_flow_length(config, spec.length, path)
+    return net, config, {"init": path, "pretrained": spec.pretrained}
+
+
+def modalities(config: dict[str, Any]) -> tuple[str, ...]:
+    return MODALITIES
 
 
 def step(config: dict[str, Any], device: torch.device) -> StepFn:
@@ -98,3 +109,8 @@ def step(config: dict[str, Any], device: torch.device) -> StepFn:
         return F.cross_entropy(scores[branch], target), {"acc": accuracy(scores[branch], target)}
 
     return run
+
+
+def scorer(net: CMANet, config: dict[str, Any]) -> Scored:
+    """A CMA model: both branches' outputs {"rgb": scores, "flow": scores}."""
+    return MODALITIES, lambda clips: dict(zip(MODALITIES, tsn_forward_pair(net, clips["rgb"], clips["flow"])))

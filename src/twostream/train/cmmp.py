@@ -10,37 +10,26 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 import torch
 
 from twostream.data.transforms import to_input
 from twostream.eval.metrics import fuse
+from twostream.eval.predict import Scored
 from twostream.models import checkpoint
-from twostream.models.cmmp import CMMPNet
+from twostream.models import cmmp as model
+from twostream.models.cmmp import VARIANTS, CMMPNet, Variant
 from twostream.models.losses import adversarial_loss, plain_loss
+from twostream.specs import CMMPSpec
 from twostream.train.engine import StepFn, accuracy
+from twostream.train.run import check_flow_length, stage1_origin
+
+MODALITIES = ("rgb", "flow")
+build = model.build  # an untrained network of a checkpoint config (twostream.kinds)
 
 Objective = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
-
-
-@dataclass(frozen=True)
-class Variant:
-    name: str  # as in the paper's Table 1
-    fusion: str  # CMMPNet fusion
-    adversarial: bool  # AL (Eq. 4-5) or plain cross-entropy L_a + L_m
-
-
-# Keyed by the slug used in file names and in the config (cmmp.variants); in Table 1's row order.
-VARIANTS = {
-    "sum": Variant("SUM", "sum", False),
-    "max": Variant("MAX", "max", False),
-    "cmmp-noal": Variant("CMMP+noAL", "cmmp", False),
-    "sum-al": Variant("SUM+AL", "sum", True),
-    "max-al": Variant("MAX+AL", "max", True),
-    "cmmp": Variant("CMMP", "cmmp", True),
-}
 
 
 def objective(variant: Variant, per_sample: bool) -> Objective:
@@ -60,6 +49,18 @@ def from_stage1(rgb_path: str | os.PathLike, flow_path: str | os.PathLike, slug:
     return CMMPNet.from_streams(rgb, flow, variant.fusion), config
 
 
+def start(spec: CMMPSpec, init: list[str], index: pd.DataFrame) -> tuple[CMMPNet, dict[str, Any], dict[str, Any]]:
+    """Variant ``spec.variant`` from ``init`` = [stage-1 RGB stream, stage-1 flow stream]."""
+    rgb, flow = init
+    net, config = from_stage1(rgb, flow, spec.variant, spec.per_sample_al)
+    check_flow_length(config, spec.length, flow)
+    return net, config, stage1_origin(rgb, flow)
+
+
+def modalities(config: dict[str, Any]) -> tuple[str, ...]:
+    return MODALITIES
+
+
 def step(config: dict[str, Any], device: torch.device) -> StepFn:
     """The Trainer step of a stage-2 config: both streams' scores, the variant's objective, accuracies (fused 1:1)."""
     loss_fn = objective(VARIANTS[config["variant"]], config["per_sample"])
@@ -74,3 +75,13 @@ def step(config: dict[str, Any], device: torch.device) -> StepFn:
         return loss, logs
 
     return run
+
+
+def scorer(net: CMMPNet, config: dict[str, Any]) -> Scored:
+    """A CMMP stage-2 model: {"rgb": s_a, "flow": s_m}; the LSTMs run over each clip's K segments."""
+
+    def score(clips: dict) -> dict:
+        s_a, s_m = net(clips["rgb"], clips["flow"])
+        return {"rgb": s_a, "flow": s_m}
+
+    return MODALITIES, score

@@ -10,15 +10,21 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
 from twostream.data.transforms import to_input
+from twostream.eval.predict import Scored
 from twostream.models import checkpoint
-from twostream.models.conv_fusion import ConvFusionNet
+from twostream.models import conv_fusion as model
+from twostream.models.conv_fusion import FUSED, ConvFusionNet
+from twostream.specs import ConvFusionSpec
 from twostream.train.engine import StepFn, accuracy
+from twostream.train.run import check_flow_length, stage1_origin
 
 MODALITIES = ("rgb", "flow")
+build = model.build  # an untrained network of a checkpoint config (twostream.kinds)
 
 
 def from_stage1(rgb_path: str | os.PathLike, flow_path: str | os.PathLike, stage: str) -> tuple[ConvFusionNet, dict]:
@@ -26,6 +32,18 @@ def from_stage1(rgb_path: str | os.PathLike, flow_path: str | os.PathLike, stage
     rgb, flow, rgb_config, flow_config = checkpoint.load_stage1(rgb_path, flow_path)
     config = {"stage": stage, "rgb": rgb_config, "flow": flow_config}
     return ConvFusionNet(rgb, flow, stage), config
+
+
+def start(spec: ConvFusionSpec, init: list[str], index: pd.DataFrame) -> tuple[ConvFusionNet, dict, dict]:
+    """From ``init`` = [stage-1 RGB stream, stage-1 flow stream]."""
+    rgb, flow = init
+    net, config = from_stage1(rgb, flow, spec.stage)
+    check_flow_length(config, spec.length, flow)
+    return net, config, stage1_origin(rgb, flow)
+
+
+def modalities(config: dict[str, Any]) -> tuple[str, ...]:
+    return MODALITIES
 
 
 def step(config: dict[str, Any], device: torch.device) -> StepFn:
@@ -37,3 +55,8 @@ def step(config: dict[str, Any], device: torch.device) -> StepFn:
         return F.cross_entropy(scores, target), {"acc": accuracy(scores, target)}
 
     return run
+
+
+def scorer(net: ConvFusionNet, config: dict[str, Any]) -> Scored:
+    """A conv-fusion model: its one output {"fused": scores}."""
+    return MODALITIES, lambda clips: {FUSED: net(clips["rgb"], clips["flow"])}

@@ -13,7 +13,7 @@ the whole run; its sampler yields (epoch, item) keys in the order above, so work
 loss and metrics are summed on the device and read once per epoch, per checkpoint and per
 progress refresh (every ``LOG_SECONDS``, rank 0's own running loss), never per step; under DDP
 they are averaged over processes at epoch ends and checkpoints only.
-Precision, channels-last and cuDNN: ``twostream.train.precision``.
+Precision, channels-last and cuDNN: ``twostream.precision``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from twostream.data.batches import to_device
 from twostream.models.checkpoint import save_atomic
-from twostream.train import precision
+from twostream import precision
 from twostream.train.distributed import Context, barrier, sum_over_processes, sync_batchnorm, wrap
 
 # A step returns the loss and logs (tensors on the device, or floats) averaged by the Trainer per epoch.
@@ -47,7 +47,7 @@ LOG_SECONDS = 5.0  # progress-bar loss refresh (one host sync each)
 
 @dataclass
 class Schedule:
-    """A run in optimiser steps (``cli.common.schedule`` turns a spec's epochs or iterations into this)."""
+    """A run in optimiser steps (``train.run.schedule`` turns a spec's epochs or steps into this)."""
 
     steps: int  # total optimiser steps
     lr: float
@@ -59,7 +59,7 @@ class Schedule:
     clip_grad: float  # max gradient norm; 0 disables
     workers: int
     checkpoint_every: int  # steps between mid-epoch checkpoints; 0: epoch ends only
-    precision: str  # auto | bf16 | fp16 | fp32 (twostream.train.precision)
+    precision: str  # auto | bf16 | fp16 | fp32 (twostream.precision)
     compile: bool  # torch.compile the network a step calls
     prefetch: int  # batches each loader worker keeps ready
 

@@ -63,7 +63,10 @@ def test_real_missing_videos_of_some_split_are_failures_and_unused_ones_are_not(
 def test_real_original_avi_clip_when_a_split_uses_it(tmp_path, shared):
     splits = write_splits(tmp_path / "splits", {"walk": [[f"{UNUSED_CLIP}.avi 1"]] * 3})
     manifest, failures = ingest("hmdb51", shared("clips", "hmdb51"), splits_dir=splits)
-    assert failures.empty
+    others = {name: f"{class_name}/{name}.mp4" for name, (class_name, *_) in REAL.items()}
+    assert sorted(failures.video) == sorted(others.values())  # classes with videos but no split files
+    assert set(failures.reason) == {f"class {c!r} has videos but no split file lines (not used)"
+                                    for c in ("dive", "drink", "handstand")}
     [row] = manifest.itertuples()
     assert (row.video_id, row.label, row.split1) == (UNUSED_CLIP, 0, "train")
     assert row.path.endswith(f"/walk/{UNUSED_CLIP}.avi")
@@ -117,8 +120,9 @@ def test_class_list_order_gives_the_labels_and_other_classes_are_failures(tmp_pa
     splits = write_splits(tmp_path / "splits", files, class_list=["ride", "clap"])
     manifest, failures = ingest("hmdb51", root, splits_dir=splits)
     assert list(manifest.label) == [0, 1]
-    assert list(failures.video) == [str(splits / f"wave_test_split{k}.txt") for k in (1, 2, 3)]
-    assert set(failures.reason) == {"unknown class 'wave' (not in class_list.txt); file skipped"}
+    skipped = [str(splits / f"wave_test_split{k}.txt") for k in (1, 2, 3)]
+    assert list(failures.video) == [*skipped, "wave/d_wave_0.avi"]  # and the video in its folder is not used
+    assert set(failures.reason[:3]) == {"unknown class 'wave' (not in class_list.txt); file skipped"}
 
 
 def test_malformed_lines_name_file_and_line(tmp_path, layout):

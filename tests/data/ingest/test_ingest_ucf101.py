@@ -210,9 +210,9 @@ def test_missing_root_is_an_error_naming_it(tmp_path):
 
 def test_validation_lists_become_val_roles(tmp_path):
     """The embedded dataset's vallist0k.txt: its videos are `val` in every split, never train or test."""
-    from twostream.data.synthetic import SyntheticSpec, generate
+    from twostream.data.synthetic import Generator, generate
 
-    spec = SyntheticSpec(colours=2, directions=2, groups=3, clips_per_group=1, val_clips=1, frames=3, height=16,
+    spec = Generator(colours=2, directions=2, groups=3, clips_per_group=1, val_clips=1, frames=3, height=16,
                          width=16, seed=0, object_size=(4, 4))
     generate(spec, tmp_path / "ds")
     manifest, failures = ingest("ucf101", tmp_path / "ds/videos", splits_dir=tmp_path / "ds/splits")

@@ -41,15 +41,17 @@ def test_a_name_opencv_cannot_take_is_probed_through_a_safe_alias(crashing, tmp_
 
 def test_ingest_uses_the_alias_and_keeps_the_video(tmp_path, put_video) -> None:
     root = tmp_path / "videos"
-    put_video(root / "run/good.avi")
+    good = [f"run/good{k}" for k in range(4)]  # with the two below, 3 train and 3 test: each keeps a good one
+    for name in good:
+        put_video(root / f"{name}.avi")
     put_video(root / "run/50%.avi")
     os.rename(put_video(root / "run/x.avi"), os.fsencode(root) + b"/run/bad\xff.avi")
-    manifest, failures = ingest("folder", root, seed=0, test_fraction=0.3, aliases=tmp_path / "aliases")
+    manifest, failures = ingest("folder", root, seed=0, test_fraction=0.5, aliases=tmp_path / "aliases")
     assert failures.empty
-    assert manifest["video_id"].tolist() == ["run/50%", "run/bad\\xff", "run/good"]
+    assert manifest["video_id"].tolist() == ["run/50%", "run/bad\\xff", *good]
     for path in manifest["path"]:
         assert opencv_safe(path) and os.path.exists(path)
-    manifest, failures = ingest("folder", root, seed=0, test_fraction=0.3)  # no alias folder: listed as failures, the rest kept
-    assert manifest["video_id"].tolist() == ["run/good"]
+    manifest, failures = ingest("folder", root, seed=0, test_fraction=0.5)  # no alias folder: listed as failures, the rest kept
+    assert manifest["video_id"].tolist() == good
     assert failures["video"].tolist() == ["run/50%", "run/bad\\xff"]
     assert failures["reason"].str.contains("OpenCV cannot open").all()

@@ -16,20 +16,15 @@ rule train_stream:
         **train_resources(),
     params:
         launcher=TRAIN,
-        spec=lambda w: spec(
-            **training(
-                w, config["train"]["batch_size"], schedule(config["train"][w.modality])
-            ),
-            **pick(config["model"], "depth", "pretrained", "torch_home", "dropout"),
-        ),
-        code=code("train"),
+        spec=spec(specs.StreamSpec),
+        code=code("train", "stream"),
     shell:
-        "{params.launcher} train --spec {params.spec:q} --index {input.index} --split {wildcards.split}"
-        " --modality {wildcards.modality} --threads {threads} --out {output} > {log} 2>&1"
+        "{params.launcher} train --kind stream --spec {params.spec:q} --index {input.index}"
+        " --split {wildcards.split} --threads {threads} --out {output} > {log} 2>&1"
 
 
-# The one evaluate rule: cmmp.smk and cma.smk use it for their models (`use rule ... with:` paths only);
-# `twostream evaluate` scores a checkpoint of any kind (twostream.kinds).
+# The one evaluate rule: every kind's .smk uses it for its models (`use rule ... with:` paths and its
+# kind's code version); `twostream evaluate` scores a checkpoint of any kind (twostream.kinds).
 rule evaluate_stream:
     input:
         index="results/{dataset}/shards.csv",
@@ -44,14 +39,8 @@ rule evaluate_stream:
     resources:
         gpu=1 if GPUS else 0,
     params:
-        spec=lambda w: spec(
-            **pick(config["eval"], "test_segments", "crops", "batch_size"),
-            **pick(
-                config["train"], "length", "workers", "device", "precision", "decode"
-            ),
-            **pick(ds(w), "crop", "hflip"),
-        ),
-        code=code("evaluate"),
+        spec=spec(specs.EvaluateSpec),
+        code=code("evaluate", "stream"),
     shell:
         "python -m twostream evaluate --spec {params.spec:q} --index {input.index} --split {wildcards.split}"
         " --model {input.model} --threads {threads} --out {output} > {log} 2>&1"
@@ -79,9 +68,8 @@ rule two_stream_table:
         "../../envs/twostream.yaml"
     params:
         splits=lambda w: " ".join(map(str, splits(w.dataset))),
-        spec=spec(fusion_weights=config["eval"]["fusion_weights"]),
-        note=test_note(),
+        spec=spec(specs.TwoStreamTableSpec),
         code=code("table"),
     shell:
         "python -m twostream table --spec {params.spec:q} --dataset {wildcards.dataset} --splits {params.splits}"
-        " --rgb {input.rgb} --flow {input.flow} --note {params.note:q} --out {output.csv} > {log} 2>&1"
+        " --rgb {input.rgb} --flow {input.flow} --out {output.csv} > {log} 2>&1"
