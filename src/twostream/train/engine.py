@@ -7,12 +7,18 @@ uninterrupted run ends (on the same device and precision). Checkpoints are writt
 atomically to ``<out>.resume`` every ``checkpoint_every`` steps, at every epoch end and
 on SIGTERM, and deleted once the final weights are written.
 
+History: a row every ``record_every`` steps (about RECORDS_PER_EPOCH per epoch, each step where an epoch has
+fewer) and at every epoch end, so a short run is a curve too: ``step`` (steps done), ``epoch`` (the same in
+epochs), ``steps`` (steps the row averages), ``loss``, ``lr``, ``seconds`` and the step's other means. Rows
+never straddle an epoch end; the epoch's mean (its log line, the plateau rule) is the step-weighted mean of
+its rows.
+
 Speed: one DataLoader (and its workers, persistent, prefetching across epoch ends) serves
 the whole run; its sampler yields (epoch, item) keys in the order above, so workers need no
 ``set_epoch`` from the main process. Batches are pinned and copied without blocking; the
-loss and metrics are summed on the device and read once per epoch, per checkpoint and per
+loss and metrics are summed on the device and read once per history row, per checkpoint and per
 progress refresh (every ``LOG_SECONDS``, rank 0's own running loss), never per step; under DDP
-they are averaged over processes at epoch ends and checkpoints only.
+they are averaged over processes at rows and checkpoints only.
 Precision, channels-last and cuDNN: ``twostream.precision``.
 """
 
@@ -40,9 +46,10 @@ from twostream.models.checkpoint import save_atomic
 from twostream import precision
 from twostream.train.distributed import Context, barrier, sum_over_processes, sync_batchnorm, wrap
 
-# A step returns the loss and logs (tensors on the device, or floats) averaged by the Trainer per epoch.
+# A step returns the loss and logs (tensors on the device, or floats) averaged by the Trainer per history row.
 StepFn = Callable[[nn.Module, dict[str, Any]], tuple[torch.Tensor, dict[str, torch.Tensor | float]]]
 LOG_SECONDS = 5.0  # progress-bar loss refresh (one host sync each)
+RECORDS_PER_EPOCH = 8  # history rows per epoch (one per step where an epoch has fewer steps)
 
 
 @dataclass
@@ -162,6 +169,7 @@ class Trainer:
         self.steps_per_epoch = len(dataset) // schedule.batch_size
         if self.steps_per_epoch == 0:
             raise ValueError(f"{len(dataset)} training videos is less than one batch of {schedule.batch_size}")
+        self.record_every = max(self.steps_per_epoch // RECORDS_PER_EPOCH, 1)
         self.opt = torch.optim.SGD(params, lr=schedule.lr, momentum=schedule.momentum,
                                    weight_decay=schedule.weight_decay)
         self.scaler = precision.scaler(device, self.precision)
@@ -170,8 +178,8 @@ class Trainer:
         resolved = {**asdict(schedule), "precision": self.precision, "workers": None, "prefetch": None}
         self.id = fingerprint({"run": run_id, "schedule": resolved, "seed": seed})
         self.state = {"step": 0, "lr": schedule.lr, "history": [], "best_loss": math.inf, "bad_epochs": 0,
-                      "sums": {}, "count": 0, "seconds": 0.0}  # the last three: the epoch so far
-        self.sums: dict[str, torch.Tensor] = {}  # the epoch's sums on the device (this process's share)
+                      "sums": {}, "count": 0, "seconds": 0.0}  # the last three: the history row so far
+        self.sums: dict[str, torch.Tensor] = {}  # the row's sums on the device (this process's share)
 
     def _load(self) -> None:
         if not self.resume.is_file():
@@ -226,12 +234,22 @@ class Trainer:
         self._sync_sums()
         return {k: v / max(self.state["count"], 1) for k, v in self.state["sums"].items()}
 
-    def _epoch_end(self, epoch: int, seconds: float) -> None:
+    def _record(self, step: int, seconds: float) -> None:
+        """Close the history row that ends after ``step`` steps: the means of its steps."""
         mean = self._means()
-        loss = mean.pop("loss")
-        self.state["history"].append({"epoch": epoch, "loss": loss, "lr": self.state["lr"], "seconds": seconds, **mean})
+        row = {"step": step, "epoch": step / self.steps_per_epoch, "steps": self.state["count"],
+               "loss": mean.pop("loss"), "lr": self.state["lr"], "seconds": seconds, **mean}
+        self.state["history"].append(row)
         self.state.update(sums={}, count=0, seconds=0.0)
         self.sums = {}
+
+    def _epoch_end(self, epoch: int) -> None:
+        """Log the epoch's means (step-weighted over its rows) and apply the plateau rule to its loss."""
+        rows = [h for h in self.state["history"] if (h["step"] - 1) // self.steps_per_epoch == epoch]
+        steps = sum(h["steps"] for h in rows)
+        keys = [k for k in rows[-1] if k not in ("step", "epoch", "steps", "lr", "seconds")]
+        mean = {k: sum(h[k] * h["steps"] for h in rows) / steps for k in keys}
+        loss = mean.pop("loss")
         if self.s.plateau_patience:
             if loss < self.state["best_loss"] - 1e-4:
                 self.state["best_loss"], self.state["bad_epochs"] = loss, 0
@@ -242,10 +260,10 @@ class Trainer:
                     self.state["bad_epochs"] = 0
                     self._log(f"loss plateau: lr -> {self.state['lr']:g}")
         self._log(f"epoch {epoch}: loss {loss:.4f} " + " ".join(f"{k} {v:.4f}" for k, v in mean.items())
-                  + f" lr {self.state['lr']:g} ({seconds:.1f} s)")
+                  + f" lr {self.state['lr']:g} ({sum(h['seconds'] for h in rows):.1f} s)")
 
     def fit(self, step_fn: StepFn) -> list[dict[str, float]]:
-        """Train to the end of the schedule (resuming if a matching checkpoint exists); returns the epoch history."""
+        """Train to the end of the schedule (resuming if a matching checkpoint exists); returns the history."""
         self._load()
         stop = _Stop()
         try:
@@ -298,11 +316,13 @@ class Trainer:
                 loss = self.sums["loss"].item() / self.state["count"]
                 bar.set_postfix(loss=f"{loss:.3f}", lr=f"{self.state['lr']:g}", refresh=False)
                 shown = time.time()
-            if step % self.steps_per_epoch == 0 or step >= total:
-                seconds = self.state["seconds"] + time.time() - t0
-                self._epoch_end((step - 1) // self.steps_per_epoch, seconds)
-                self._save()
+            epoch_end = step % self.steps_per_epoch == 0 or step >= total
+            if epoch_end or (step % self.steps_per_epoch) % self.record_every == 0:
+                self._record(step, self.state["seconds"] + time.time() - t0)
                 t0 = time.time()
+            if epoch_end:
+                self._epoch_end((step - 1) // self.steps_per_epoch)
+                self._save()
             elif stop.requested or (self.s.checkpoint_every and step % self.s.checkpoint_every == 0):
                 self.state["seconds"] += time.time() - t0
                 t0 = time.time()
