@@ -46,6 +46,7 @@ from twostream.data.shards import Shard  # noqa: E402
 from twostream.data.video import probe  # noqa: E402
 from twostream.files import write_text  # noqa: E402
 from twostream.flow import get_backend  # noqa: E402
+from twostream.specs import schema_default  # noqa: E402
 
 BOUND, QUALITY = 20.0, 90  # the pipeline's defaults (config schema: flow.bound, flow.jpeg_quality)
 CLIPS = REPO.parent / "shared" / "data" / "clips"
@@ -118,10 +119,10 @@ def main() -> None:
         if not clips:
             raise SystemExit(f"no clips under {args.clips} (give --clips DIR, or run --smoke)")
         rows = manifest(clips)
-        backend = get_backend(backend_name, "cpu")
+        backend = get_backend(backend_name, "cpu", schema_default("flow.variant"))
         start = time.perf_counter()
         extracted = extract_chunk(rows, backend, scratch / "extracted", size=size, bound=BOUND, quality=QUALITY,
-                                  workers=args.threads, encoders=args.threads)
+                                  length=5, workers=args.threads, encoders=args.threads)
         extract_s = time.perf_counter() - start
         ok = extracted[extracted["status"] == "ok"]
         frames = int(ok["frames"].sum())

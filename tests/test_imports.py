@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
-from twostream.workflow import PACKAGE
+from twostream.workflow import PACKAGE, _imports
 
 
 def modules() -> dict[str, Path]:
@@ -17,21 +16,10 @@ def modules() -> dict[str, Path]:
 
 
 def imports(path: Path, name: str, known: dict[str, Path]) -> set[str]:
-    """Package modules a source file imports; ``from pkg import sub`` imports ``sub`` (pkg's __init__ is its parent,
-    run first in any case, not an edge of its own)."""
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            found.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")
-                base = ".".join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
-            subs = {f"{base}.{a.name}" for a in node.names} & set(known)
-            found.update(subs if subs else {base})
-    return {m for m in found if m in known and m != name}
+    """Package modules a source file imports (``workflow._imports``); ``from pkg import sub`` imports ``sub``, not
+    pkg's __init__ (a parent package runs first in any case: not an edge of its own)."""
+    found = _imports(path, name) & set(known)
+    return {m for m in found if m != name and not any(other.startswith(m + ".") for other in found)}
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:

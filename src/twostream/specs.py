@@ -61,21 +61,27 @@ class Schedule:
 
 
 @dataclass(frozen=True)
-class Training:
+class Loading:
+    """How a job reads clips and computes on them: flow stack length, crops, the loader, device and precision."""
+
+    length: int = key("train.length")
+    crop: int = key("datasets.{dataset}.crop")
+    hflip: bool = key("datasets.{dataset}.hflip")  # test flips follow the training flips
+    workers: int = key("train.workers")
+    device: str = key("train.device")
+    precision: str = key("train.precision")  # auto | bf16 | fp16 | fp32
+    decode: str = key("train.decode")  # cpu | gpu | auto
+
+
+@dataclass(frozen=True)
+class Training(Loading):
     """The config values every trainer uses: TSN sampling, the loader, device and speed options, the seed.
 
     Each trainer adds its ``batch_size`` and ``schedule`` (from its own section) and its own values."""
 
     segments: int = key("train.segments")
-    length: int = key("train.length")
-    crop: int = key("datasets.{dataset}.crop")
-    hflip: bool = key("datasets.{dataset}.hflip")
-    workers: int = key("train.workers")
-    device: str = key("train.device")
-    precision: str = key("train.precision")  # auto | bf16 | fp16 | fp32
     compile: bool = key("train.compile")
     prefetch: int = key("train.prefetch")
-    decode: str = key("train.decode")  # cpu | gpu | auto
     seed: int = key("seed")
     checkpoint_every: int = key("train.checkpoint_every")
 
@@ -164,19 +170,12 @@ class ExtractSpec:
 
 
 @dataclass(frozen=True)
-class EvaluateSpec:
-    """Test scores of a checkpoint of any kind: ``eval.*``, the loader and device of ``train``, the dataset's crop."""
+class EvaluateSpec(Loading):
+    """Test scores of a checkpoint of any kind: ``eval.*`` on top of how clips are read."""
 
     test_segments: int = key("eval.test_segments")
     crops: int = key("eval.crops")  # 1 (centre), 5 (corners + centre) or 10 (and their flips)
     batch_size: int = key("eval.batch_size")
-    length: int = key("train.length")
-    workers: int = key("train.workers")
-    device: str = key("train.device")
-    precision: str = key("train.precision")
-    decode: str = key("train.decode")
-    crop: int = key("datasets.{dataset}.crop")
-    hflip: bool = key("datasets.{dataset}.hflip")  # test flips follow the training flips
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,11 @@ epochs), ``steps`` (steps the row averages), ``loss``, ``lr``, ``seconds`` and t
 never straddle an epoch end; the epoch's mean (its log line, the plateau rule) is the step-weighted mean of
 its rows.
 
+The learning rate is divided by 10 at the milestones and, with ``plateau_patience``, when the epoch
+loss stalls, kept in the checkpointed state. Not ``torch.optim.lr_scheduler``: its schedulers multiply
+by 0.1 (0.01 * 0.1 = 0.0010000000000000002, not 0.001), which would change every trained weight
+against the runs published so far, for no gain in what the schedule does.
+
 Speed: one DataLoader (and its workers, persistent, prefetching across epoch ends) serves
 the whole run; its sampler yields (epoch, item) keys in the order above, so workers need no
 ``set_epoch`` from the main process. Batches are pinned and copied without blocking; the
