@@ -12,11 +12,13 @@ iteration (batch, segments, crop, dropout, SGD), the evaluation protocol. Record
 learning rate, gradient norm of the trained stream and of its CMA blocks, and the largest |BN scale| of the CMA
 blocks; checks that the frozen branch's parameters and buffers (BatchNorm statistics) are bit-identical after
 training; scores the result on the validation and test videos of the split (top-1 of each output and of the
-iteration's fusion, cross-entropy of the trained output). ``--replay`` draws views, batch order and dropout
-masks from the config's seed itself, as every stage did before ``train.run.run_seed``: the exact samples the
-stage before was trained on, step for step. ``--stream`` continues the stream checkpoint ``--init`` with the
-stream's own step (the control: no CMA blocks, no other branch); with ``--carry-optimizer`` it first trains the
-flow stream from scratch on the default's stage-1 schedule and continues with that run's optimiser (momentum).
+iteration's fusion, cross-entropy of the trained output). Without ``--replay`` the run draws views, batch order and
+dropout masks as the pipeline does (``train.run.run_seed``); ``--replay`` draws them from the seed the stage
+before drew its own from: the config's seed itself, as every stage did before ``run_seed`` (``--init`` made by
+such a pipeline), or the stage-1 run's with ``--carry-optimizer``: the exact samples that stage was trained on,
+step for step. ``--stream`` continues the stream checkpoint ``--init`` with the stream's own step (the control:
+no CMA blocks, no other branch); with ``--carry-optimizer`` it first trains the flow stream from scratch on the
+default's stage-1 schedule (as the pipeline does) and continues with that run's optimiser (momentum).
 Prints a summary and writes JSON (``--out``).
 """
 
@@ -121,8 +123,9 @@ def evaluate(net: torch.nn.Module, config: dict, code, videos: pd.DataFrame, ev:
     return out
 
 
-def stage1_optimizer(config: dict, dataset: str, index: str, split: int) -> tuple[torch.nn.Module, dict, dict]:
-    """The flow stream trained from scratch on the config's stage-1 schedule; its optimiser's state."""
+def stage1_optimizer(config: dict, dataset: str, index: str, split: int) -> tuple[torch.nn.Module, dict, dict, int]:
+    """The flow stream trained from scratch on the config's stage-1 schedule (as the pipeline trains it); its
+    optimiser's state and the seed of its samples."""
     sspec = specs.parse(specs.StreamSpec, specs.spec_for(specs.StreamSpec, config, {"dataset": dataset,
                                                                                    "modality": "flow"}))
     torch.manual_seed(sspec.seed)
@@ -135,7 +138,7 @@ def stage1_optimizer(config: dict, dataset: str, index: str, split: int) -> tupl
         t = Trainer(net, list(net.parameters()), data, schedule(sspec, len(data)), seed=seed,
                     resume=Path(tmp) / "resume", run_id="stage1", device=CPU)
         t.fit(stream.step(sconfig, CPU))
-    return net, sconfig, t.opt.state_dict()
+    return net, sconfig, t.opt.state_dict(), seed
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -153,16 +156,18 @@ def run(args: argparse.Namespace) -> dict:
     keys = {"lr": args.lr, "epochs": args.epochs, "milestones": args.milestones, "plateau_patience": args.plateau}
     spec = dataclasses.replace(spec, schedule=dataclasses.replace(
         spec.schedule, **{k: v for k, v in keys.items() if v is not None}))
-    opt_state = None
+    opt_state, replay_seed = None, spec.seed  # the seed every stage drew its samples from before run_seed
     if args.carry_optimizer:
-        net, net_config, opt_state = stage1_optimizer(config, dataset, args.index, args.split)
+        net, net_config, opt_state, replay_seed = stage1_optimizer(config, dataset, args.index, args.split)
         kind, code = "stream", stream
     else:
         torch.manual_seed(spec.seed)
         net, net_config, kind, code = start(args, spec)
     videos = read_index(args.index)
     trained = net_config["trained"] if kind == "cma" else net_config["modality"]
-    seed = spec.seed if args.replay else run_seed(spec.seed, kind, net_config)
+    # its own samples: as the pipeline draws them (a stream continued: a seed apart from the stream's own run's)
+    own = run_seed(spec.seed, kind if kind == "cma" else "continued stream", net_config)
+    seed = replay_seed if args.replay else own
     data = TSNDataset(select(videos, args.split, "train"), code.modalities(net_config), segments=spec.segments,
                       length=spec.length, crop=spec.crop, train=True, hflip=spec.hflip, seed=seed, decode="cpu")
     if kind == "cma":
