@@ -2,7 +2,7 @@
 import sys
 from pathlib import Path
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -13,11 +13,12 @@ if not workflow.overwrite_configfiles:
     configfile: "config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
-
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from twostream.config import prepare_or_exit
 from twostream.config_check import exit_on_problems
 
+# workflow/schemas/config.schema.yaml: one line per problem; defaults filled in; datasets switched off dropped
+prepare_or_exit(config)
 exit_on_problems(config)  # what the schema cannot check (crop vs size, missing folders)
 
 
@@ -40,11 +41,17 @@ include: "workflow/rules/summary.smk"
 
 
 onstart:
-    check_weights(
-        config["model"]["depth"],
-        config["model"]["pretrained"],
-        config["model"]["torch_home"],
-    )
+    # Jobs that run here use this machine's GPUs (on a cluster they run elsewhere: not checked).
+    if workflow.executor_plugin.common_settings.local_exec:
+        exit_on_problems(config, gpus=GPUS)
+
+
+onsuccess:
+    print("\n".join(dataset_summaries(config)))
+
+
+onerror:
+    print("\n".join(dataset_summaries(config)))
 
 
 rule all:

@@ -28,6 +28,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from twostream import paths  # noqa: E402
+from twostream.config import load  # noqa: E402
 from twostream.data.ingest import manifest_columns  # noqa: E402
 from twostream.files import write_csv  # noqa: E402
 from twostream.workflow import snakemake_command  # noqa: E402
@@ -106,9 +108,10 @@ def measure(work: Path, args: argparse.Namespace) -> int:
     config_path.write_text(yaml.safe_dump(config))
     (work / "ucf101/videos").mkdir()
     manifest = fake_manifest(splits, work / "ucf101/videos")
-    write_csv(manifest, work / "results/ucf101/manifest.csv")
-    write_csv(manifest.iloc[:0, :0].assign(video=[], stage=[], reason=[]), work / "results/ucf101/ingest_failures.csv")
-    touched = snakemake(work, config_path, "--touch", "results/ucf101/manifest.csv", "results/ucf101/ingest_failures.csv")
+    ingest = paths.ingest_dir(load(config_path), "ucf101")  # where the workflow keeps its manifest
+    write_csv(manifest, work / ingest / "manifest.csv")
+    write_csv(manifest.iloc[:0, :0].assign(video=[], stage=[], reason=[]), work / ingest / "ingest_failures.csv")
+    touched = snakemake(work, config_path, "--touch", f"{ingest}/manifest.csv", f"{ingest}/ingest_failures.csv")
     if touched.returncode:
         print(touched.stderr[-3000:], file=sys.stderr)
         return 1

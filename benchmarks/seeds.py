@@ -47,9 +47,14 @@ SMOKE = {
 }
 
 
-def run_seed(config: dict, seed: int, work: Path, cores: int) -> float:
-    """Run the workflow for one seed in ``work``; returns its wall time in seconds."""
+def run_seed(config: dict, seed: int, work: Path, cores: int) -> tuple[float, Path]:
+    """Run the workflow for one seed in ``work``; returns its wall time in seconds and its run folder.
+
+    The run folder (``results/<datasets>-<key>``) is keyed by the seed, so it is the one folder whose summary
+    this run wrote.
+    """
     work.mkdir(parents=True, exist_ok=True)
+    before = {p: p.stat().st_mtime_ns for p in work.glob("results/*/summary.md")}
     path = work / f"config.seed{seed}.yaml"
     path.write_text(yaml.safe_dump({**config, "seed": seed}))
     start = time.time()
@@ -57,7 +62,11 @@ def run_seed(config: dict, seed: int, work: Path, cores: int) -> float:
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**env, "PYTHONPATH": str(REPO / "src")})
     if proc.returncode:
         raise SystemExit(f"seed {seed}: snakemake failed in {work}:\n{proc.stderr[-3000:]}")
-    return time.time() - start
+    seconds = time.time() - start
+    written = [p.parent for p in work.glob("results/*/summary.md") if before.get(p) != p.stat().st_mtime_ns]
+    if len(written) != 1:
+        raise SystemExit(f"seed {seed}: expected one run folder with a new summary.md in {work}/results, found {written}")
+    return seconds, written[0]
 
 
 def cells(results: Path) -> dict[str, float]:
@@ -101,8 +110,9 @@ def main() -> int:
         work = Path(args.work or tmp)
         runs, seconds = [], []
         for seed in seeds:
-            seconds.append(run_seed(config, seed, work, args.cores))  # the first seed's data are re-used
-            runs.append(cells(work / "results"))
+            took, run = run_seed(config, seed, work, args.cores)  # the first seed's data are re-used
+            seconds.append(took)
+            runs.append(cells(run))
             print(f"seed {seed}: {len(runs[-1])} cells, {seconds[-1]:.0f} s", flush=True)
     rows = spread(runs)
     report = {"seeds": seeds, "smoke": args.smoke, "config": args.config if not args.smoke else "smoke",

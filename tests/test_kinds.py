@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-import yaml
 
-from twostream import kinds
+from twostream import kinds, paths
+from twostream.config import load
 from twostream.models import checkpoint
 from twostream.models.streams import StreamNet
 from twostream.workflow import code_modules, command_module, command_version
@@ -37,10 +37,10 @@ def test_a_command_running_one_kind_tracks_that_kinds_code_and_no_other(command)
 
 
 def test_the_table_lists_what_the_workflow_trains(repo) -> None:
-    config = yaml.safe_load((repo / "config.yaml").read_text())
+    config = load(repo / "config.yaml")
     assert [k.name for k in kinds.configured(config)] == ["stream", "cmmp", "cma", "conv_fusion"]
     trained = kinds.checkpoints(config, "synthetic")
-    assert "models/synthetic/split1/conv_fusion.pt" in trained  # in the training curves because it is in the table
+    assert paths.conv_fusion_model(config, "synthetic", 1) in trained  # in the training curves: it is in the table
     assert len(trained) == 2 + len(config["cmmp"]["variants"]) + config["cma"]["iterations"] + 1
     del config["cma"], config["conv_fusion"]
     assert [k.name for k in kinds.configured(config)] == ["stream", "cmmp"]

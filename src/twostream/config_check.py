@@ -5,9 +5,12 @@ Each problem is one line naming the dataset and the keys (or the folder); all of
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import functools
 import math
 import os
+import re
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -101,12 +104,22 @@ def device_problems(config: Mapping[str, Any], gpus: int) -> list[str]:
     return problems
 
 
+def model_problems(config: Mapping[str, Any]) -> list[str]:
+    """ImageNet weights asked for a depth that has none (ResNet-10)."""
+    model = config["model"]
+    if model["pretrained"] == "imagenet" and model["depth"] == 10:
+        return ["model.pretrained is imagenet but no ImageNet weights exist for ResNet-10 (model.depth 10): set "
+                "model.pretrained to none or a state dict's path, or model.depth to 18 or more"]
+    return []
+
+
 def check_config(config: Mapping[str, Any], gpus: int | None = None) -> None:
     """Raise ConfigError listing every dataset problem of a schema-validated config, plateau rules that cannot act,
     unwritable outputs, and
     (``gpus``: how many this machine has, None where the jobs run elsewhere) configured GPUs that are not there."""
     problems = [p for name, d in config["datasets"].items() for p in dataset_problems(name, d)]
     problems += schedule_problems(config)
+    problems += model_problems(config)
     problems += folder_problems(list(config["datasets"]))
     if gpus is not None:
         problems += device_problems(config, gpus)
@@ -119,5 +132,41 @@ def exit_on_problems(config: Mapping[str, Any], gpus: int | None = None) -> None
     try:
         check_config(config, gpus)
     except ConfigError as e:
-        print("\n".join(f"config error: {line}" for line in str(e).splitlines()), file=sys.stderr)
-        raise SystemExit(1) from None
+        exit_with(str(e).splitlines())
+
+
+def exit_with(problems: list[str]) -> None:
+    """Print the problems as ``config error:`` lines and stop Snakemake (no job starts after it), if any."""
+    if problems:
+        print("\n".join(f"config error: {line}" for line in problems), file=sys.stderr)
+        raise SystemExit(1)
+
+
+@functools.lru_cache(maxsize=64)
+def _training_counts(manifest: str, mtime_ns: int) -> tuple[int, dict[int, int]]:
+    with open(manifest, newline="") as f:
+        rows = list(csv.DictReader(f))
+    columns = [c for c in (rows[0] if rows else {}) if re.fullmatch(r"split\d+", c)]
+    return len(rows), {int(c[5:]): sum(r[c] == "train" for r in rows) for c in columns}
+
+
+def training_counts(manifest: str | os.PathLike) -> tuple[int, dict[int, int]]:
+    """Videos of a manifest and its training videos per split number (read once per version of the file, with the
+    csv module: every training job of the Snakefile asks)."""
+    return _training_counts(str(manifest), os.stat(manifest).st_mtime_ns)
+
+
+def training_set_problems(config: Mapping[str, Any], dataset: str, train: Mapping[int, int]) -> list[str]:
+    """Each split of ``dataset`` whose training videos (``train``: count per split) are fewer than one batch of a
+    trainer that trains on it: the trainer, its batch key and how many there are."""
+    problems = []
+    for kind in kinds.configured(config):
+        field = next(f for f in dataclasses.fields(kind.spec) if f.name == "batch_size")
+        key = specs.path_of(field)
+        batch = specs.lookup(config, key, {"dataset": dataset})
+        trained = sorted({int(k) for path in kind.checkpoints(config, dataset) for k in re.findall(r"/split(\d+)[/.]", path)})
+        for k in trained:
+            if train.get(k, 0) < batch:
+                problems.append(f"dataset {dataset!r}: split {k} has {train.get(k, 0)} training videos, fewer than one "
+                                f"{kind.name} batch ({key}: {batch}): add videos or lower {key}")
+    return problems

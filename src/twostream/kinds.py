@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from twostream import specs
+from twostream import paths, specs
 
 Config = Mapping[str, Any]
 
@@ -51,7 +51,8 @@ def first_split(config: Config, dataset: str) -> int:
 
 
 def _per_dataset(*names: str) -> Callable[[Config], list[str]]:
-    return lambda config: [f"results/{d}/{n}" for d in config["datasets"] for n in names]
+    """Tables and figures of each dataset, in the run's folder (``run_dir``)."""
+    return lambda config: [f"{run_dir(config)}/{d}/{n}" for d in config["datasets"] for n in names]
 
 
 # --- stream: stage 1, each modality alone ---
@@ -64,7 +65,7 @@ def _stream() -> ModuleType:
 
 
 def _stream_checkpoints(config: Config, d: str) -> list[str]:
-    return [f"models/{d}/split{k}/{m}.pt" for k in splits(config, d) for m in ("rgb", "flow")]
+    return [paths.stream_model(config, d, m, k) for k in splits(config, d) for m in ("rgb", "flow")]
 
 
 # --- cmmp: stage 2, every Table 1 variant on the first split, CMMP itself on every split ---
@@ -83,11 +84,11 @@ def cmmp_runs(config: Config, d: str) -> list[tuple[int, str]]:
 
 
 def _cmmp_checkpoints(config: Config, d: str) -> list[str]:
-    return [f"models/{d}/split{k}/cmmp-{v}.pt" for k, v in cmmp_runs(config, d)]
+    return [paths.cmmp_model(config, d, k, v) for k, v in cmmp_runs(config, d)]
 
 
 def _cmmp_targets(config: Config) -> list[str]:
-    table2 = ["results/cmmp_table2.csv", "results/cmmp_table2.md"]
+    table2 = [f"{run_dir(config)}/cmmp_table2.csv", f"{run_dir(config)}/cmmp_table2.md"]
     return _per_dataset("cmmp_table1.csv", "cmmp_table1.md")(config) + table2
 
 
@@ -102,7 +103,7 @@ def _cma() -> ModuleType:
 
 def _cma_checkpoints(config: Config, d: str) -> list[str]:
     k = first_split(config, d)
-    return [f"models/{d}/split{k}/cma/iter{n}.pt" for n in range(1, config["cma"]["iterations"] + 1)]
+    return [paths.cma_model(config, d, k, n) for n in range(1, config["cma"]["iterations"] + 1)]
 
 
 # --- conv fusion: the positive control, on the first split ---
@@ -115,7 +116,7 @@ def _conv_fusion() -> ModuleType:
 
 
 def _conv_fusion_checkpoints(config: Config, d: str) -> list[str]:
-    return [f"models/{d}/split{first_split(config, d)}/conv_fusion.pt"]
+    return [paths.conv_fusion_model(config, d, first_split(config, d))]
 
 
 KINDS: dict[str, Kind] = {
@@ -140,6 +141,12 @@ def configured(config: Config) -> list[Kind]:
 def checkpoints(config: Config, dataset: str) -> list[str]:
     """Every checkpoint the workflow trains for a dataset, kind after kind."""
     return [path for k in configured(config) for path in k.checkpoints(config, dataset)]
+
+
+def run_dir(config: Config) -> str:
+    """``results/<datasets>-<key>``: the folder of a config's tables, figures, plan and summary, keyed by every
+    checkpoint it trains and every setting of its tables (``twostream.paths.run``)."""
+    return paths.run(config, {d: checkpoints(config, d) for d in config["datasets"]})
 
 
 def targets(config: Config) -> list[str]:

@@ -84,6 +84,7 @@ class Training(Loading):
     prefetch: int = key("train.prefetch")
     seed: int = key("seed")
     checkpoint_every: int = key("train.checkpoint_every")
+    validate_every: int = key("train.validate_every")  # steps between validations (0: at each epoch end)
 
 
 # --- trainers (twostream train --kind K) ---
@@ -252,13 +253,39 @@ def _schema() -> dict:
     return yaml.safe_load(SCHEMA.read_text())
 
 
-def schema_default(path: str) -> Any:
-    """The schema's default of a config key (``flow.variant``), for the commands a person runs without a config."""
-    node: dict = _schema()
+def schema_node(path: str) -> dict | None:
+    """The schema of a config path (``datasets.ucf101.crop``, ``train.rgb``; any name fills a ``{wildcard}``), $refs
+    followed; None where the schema has no such key."""
+    root = _schema()
+    node: dict | None = root
     for part in path.split("."):
-        node = node["properties"][part]
-    return node["default"]
+        node = _resolved(root, node)
+        if node is None:
+            return None
+        if part in node.get("properties", {}):
+            node = node["properties"][part]
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = node["additionalProperties"]
+        else:
+            return None
+    return _resolved(root, node)
 
+
+def _resolved(root: dict, node: dict | None) -> dict | None:
+    while node is not None and "$ref" in node:
+        target: Any = root
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target.get(part) if isinstance(target, dict) else None
+        node = target
+    return node
+
+
+def schema_default(path: str) -> Any:
+    """The schema's default of a config path (KeyError where it has none)."""
+    node = schema_node(path)
+    if node is None or "default" not in node:
+        raise KeyError(f"the schema has no default for {path}")
+    return node["default"]
 
 
 class SpecError(ValueError):

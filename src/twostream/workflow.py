@@ -104,13 +104,34 @@ def gpus_visible() -> int:
     return len(list(gpus.iterdir())) if gpus.is_dir() else 0
 
 
-def check_weights(depth: int, pretrained: str, torch_home: str) -> None:
-    """Before any job runs: fail now if the pretrained weights the config names are unavailable."""
-    from twostream.models.streams import check_pretrained  # imports torch: only when a run starts
+_REPORTED: set[str] = set()
 
+
+def pretrained_weights(depth: int, pretrained: str, torch_home: str, dry_run: bool = False) -> list[str]:
+    """The weights file a training job starts from (``model.pretrained``), as the rule's input: none for ``none``,
+    the file for a path, torchvision's cache file for ``imagenet``. Only jobs that train read it, so a plan
+    that trains nothing needs no weights. Missing ImageNet weights are one line naming them and the command that
+    fetches them; a run then stops before any job (the missing input), a dry run (``dry_run``) goes on."""
+    if pretrained == "none":
+        return []
+    if pretrained != "imagenet":
+        return [pretrained]
+    from twostream.models.streams import imagenet_cache_path  # imports torch: only for a plan that trains
+
+    previous = os.environ.get("TORCH_HOME")
     if torch_home:
         os.environ["TORCH_HOME"] = torch_home
-    check_pretrained(depth, pretrained)
+    try:
+        path = str(imagenet_cache_path(depth))
+    finally:
+        if torch_home:
+            os.environ.pop("TORCH_HOME") if previous is None else os.environ.update(TORCH_HOME=previous)
+    if not os.path.isfile(path) and path not in _REPORTED:
+        _REPORTED.add(path)
+        home = f" --torch-home {torch_home}" if torch_home else ""
+        print(f"missing ImageNet weights for ResNet-{depth}: {path}; fetch them once with `twostream weights --depth"
+              f" {depth}{home}` (on a machine with internet access), or set model.pretrained: none", file=sys.stderr)
+    return [] if dry_run and not os.path.isfile(path) else [path]
 
 
 def launcher(gpus: int, nodes: int, port: int = 29500) -> str:
@@ -140,3 +161,37 @@ def snakemake_command(work: str | os.PathLike, *args: str, configfile: str | os.
         argv += ["--configfile", str(configfile)]
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     return argv + ["--cores", str(cores), *args], env
+
+
+def refresh_listings(config: dict) -> None:
+    """Rewrite the listing of each dataset root (``twostream.paths.listing``, the ingest rule's input) whose videos
+    came or went since the last run, with one line saying so when there was a manifest. ``config``: prepared."""
+    from twostream import paths
+    from twostream.data.ingest.listing import refresh  # no torch, no OpenCV decoding: a folder walk
+
+    for name, d in config["datasets"].items():
+        if "root" not in d or not os.path.isdir(d["root"]):
+            continue
+        changed = refresh(d["root"], d["kind"], paths.listing(config, name))
+        if changed is not None and os.path.exists(paths.manifest(config, name)):
+            print(f"dataset {name!r}: {changed[0]} videos appeared and {changed[1]} disappeared under {d['root']} "
+                  "since the last ingest: it runs again (shards already made are kept)", file=sys.stderr)
+
+
+def dataset_summaries(config: dict) -> list[str]:
+    """Each dataset's summary lines from the logs of its ingest and index (``dataset '<d>': ...``) and their error
+    lines, in that order: what a run's end prints again, so that nothing a user must know is only in logs/."""
+    from twostream import paths
+
+    lines = []
+    for name in config["datasets"]:
+        logs = {"ingest": f"logs/ingest/{name}/{Path(paths.ingest_dir(config, name)).name}.log",
+                "index": f"logs/index/{name}/{paths.data_dir(config, name)}.log"}
+        for step, log in logs.items():
+            try:
+                text = Path(log).read_text(errors="replace")
+            except OSError:
+                continue
+            lines += [line for line in text.splitlines()
+                      if line.startswith((f"dataset {name!r}:", f"twostream {step}: error:"))]
+    return lines

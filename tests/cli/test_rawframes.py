@@ -40,7 +40,7 @@ def read(path: Path) -> list[str]:
 def test_ucf101_splits_from_ingest(shared_data, tmp_path) -> None:
     """The shared UCF-101 clips with the official split files: one train and one val list per split."""
     splits = shared_data / "splits" / "ucf101"
-    result = run(str(shared_data / "clips" / "ucf101"), "--dataset-kind", "ucf101", "--splits-dir", str(splits),
+    result = run(str(shared_data / "clips" / "ucf101"), "--kind", "ucf101", "--splits-dir", str(splits),
                  "--step", "0", "--new-short", "32", "--out", str(tmp_path / "rawframes"), "--lists", str(tmp_path))
     assert result.returncode == 0, result.stderr[-2000:]
     classes = {name: int(i) - 1 for i, name in (line.split() for line in read(splits / "classInd.txt"))}

@@ -94,7 +94,7 @@ def run(dataset, tmp_path_factory):
         capture.undo()
         err[name] = buf.getvalue()
 
-    cli("ingest", "ingest", "--kind", "ucf101", "--root", str(dataset / "videos"), "--splits", str(dataset / "splits"),
+    cli("ingest", "ingest", "--kind", "ucf101", "--root", str(dataset / "videos"), "--splits-dir", str(dataset / "splits"),
         "--out", str(out / "manifest.csv"), "--failures", str(out / "ingest_failures.csv"))
     for chunk in (0, 1):
         cli(f"extract{chunk}", "extract", "--spec", extraction(7, (32, 32)), "--manifest", str(out / "manifest.csv"),
@@ -106,7 +106,7 @@ def run(dataset, tmp_path_factory):
     data = bytearray(good2.read_bytes())
     data[offset + 200:offset + 300] = bytes(100)  # damage flow bytes after extraction
     good2.write_bytes(bytes(data))
-    cli("index", "index", "--manifest", str(out / "manifest.csv"), "--ingest-failures", str(out / "ingest_failures.csv"),
+    cli("index", "index", "--dataset", "bad", "--manifest", str(out / "manifest.csv"), "--ingest-failures", str(out / "ingest_failures.csv"),
         "--chunks", str(out / "chunk0.csv"), str(out / "chunk1.csv"), "--out", str(out / "shards.csv"),
         "--failures", str(out / "failures.csv"), rc=1)  # 1: a corrupted shard was removed, run again to rebuild
     assert not good2.exists() and not (out / "chunk0.csv").exists() and (out / "chunk1.csv").exists()

@@ -128,3 +128,17 @@ def test_tensorboard_event_files_hold_the_plotted_numbers(tmp_path):
     events = EventAccumulator(str(tmp_path / "tb/split1/rgb")).Reload()
     assert [e.value for e in events.Scalars("lr")] == pytest.approx([0.01, 0.01, 0.001, 0.001])
     assert [e.step for e in events.Scalars("loss")] == [2, 4, 6, 8]
+
+
+def test_the_validation_curve_is_drawn_dashed_beside_the_training_accuracy():
+    """Validated rows (epoch ends) carry val_acc, the others NaN; the dashed line joins the validated rows."""
+    rows = [{**h, "val_acc": 0.1 * h["step"]} if h["step"] % 4 == 0 else h for h in history(4, 2.0, 0.01)]
+    table = training_curves.curves({"rgb-x/split1": ("stream", rows, {"modality": "rgb"})})
+    np.testing.assert_allclose(table["val_acc"], [np.nan, 0.4, np.nan, 0.8])
+    assert training_curves.curves(RUNS)["val_acc"].isna().all()  # histories without validation
+    fig = training_curves.draw(table, "t")
+    accuracy = fig.axes[1]  # the second row: accuracy
+    (validation,) = [line for line in accuracy.get_lines() if line.get_label() == "rgb-x/split1 (validation)"]
+    assert validation.get_linestyle() == "--"
+    np.testing.assert_allclose(validation.get_xdata(), [1.0, 2.0])
+    np.testing.assert_allclose(validation.get_ydata(), [0.4, 0.8])

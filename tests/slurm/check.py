@@ -19,6 +19,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pandas as pd
 import torch
 import yte
 
@@ -85,9 +86,15 @@ def slurm_jobs(work: Path, profile: dict) -> None:
 
 
 def computed(text: str) -> str:
-    """What a run computed in a text output: without the line that dates the run (results/summary.md's
-    "Run finished <time> on <machine>")."""
-    return "\n".join(line for line in text.splitlines() if not line.startswith("Run finished "))
+    """What a run computed in a text output: without the line that dates the run (summary.md's "Run finished <time>
+    on <machine>") and the plan's calibration (timed on the machine: plan.md's text block, also in summary.md)."""
+    out, timed = [], False
+    for line in text.splitlines():
+        if timed or line == "```text":
+            timed = line != "```"
+        elif not line.startswith("Run finished "):
+            out.append(line)
+    return "\n".join(out)
 
 
 def same_text(a: Path, b: Path, work: Path) -> bool:
@@ -150,7 +157,9 @@ def outputs(work: Path) -> None:
             a, b = work / "local" / rel, work / "slurm" / rel
             if not b.exists():
                 continue
-            if rel.suffix in (".csv", ".md", ".txt", ".json"):
+            if rel.name.endswith(".history.csv"):  # a trainer's history as it went: its wall times differ
+                same = pd.read_csv(a).drop(columns="seconds").equals(pd.read_csv(b).drop(columns="seconds"))
+            elif rel.suffix in (".csv", ".md", ".txt", ".json"):
                 same = same_text(a, b, work)
             elif rel.suffix == ".h5":
                 same = same_h5(a, b, work)
@@ -158,8 +167,8 @@ def outputs(work: Path) -> None:
                 same = same_npz(a, b)
             elif rel.suffix == ".pt":
                 same = same_checkpoint(a, b)
-            elif "tensorboard" in rel.parts:  # event files record wall times; their scalars are training_curves.csv
-                continue
+            elif "tensorboard" in rel.parts or any(part.endswith(".events") for part in rel.parts):
+                continue  # event files record wall times; their scalars are in training_curves.csv, history.csv
             else:
                 same = a.read_bytes() == b.read_bytes()
             if not same:
@@ -168,7 +177,7 @@ def outputs(work: Path) -> None:
         if differ and top == "models":
             print("      (the same data and commands give other weights: is every random draw of training seeded,"
                   " the initial weights included? torch 2.15 starts each process from a random seed)")
-    table = (work / "slurm/results/tiny/two_stream.csv").read_text()
+    table = next((work / "slurm/results").glob("*/tiny/two_stream.csv")).read_text()  # results/<run>/ (twostream.paths)
     print("two_stream.csv (SLURM run):\n  " + table.strip().replace("\n", "\n  "))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import shlex
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from twostream import kinds, paths
+from twostream.config import prepare
 from twostream.workflow import snakemake_command
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,6 +34,23 @@ def tiny_config(work: Path) -> dict:
     config["datasets"]["ext"] = {"kind": "ucf101", "root": "ext/videos", "splits_dir": "ext/splits",
                                  **{k: ext[k] for k in ("splits", "size", "crop", "hflip")}}
     return config
+
+
+def prepared(config: dict) -> dict:
+    """A copy of ``config`` as the workflow reads it (defaults filled in, datasets switched off dropped)."""
+    config = copy.deepcopy(config)
+    prepare(config)
+    return config
+
+
+def run_dir(config: dict) -> str:
+    """The folder of a config's tables, figures and summary (``twostream.kinds.run_dir``)."""
+    return kinds.run_dir(prepared(config))
+
+
+def data_dir(config: dict, dataset: str) -> str:
+    """A dataset's shard index and failures folder (``twostream.paths.data``)."""
+    return paths.data(prepared(config), dataset)
 
 
 def job_counts(output: str) -> dict[str, int]:
@@ -75,7 +95,9 @@ def shell_commands(output: str) -> list[tuple[str, str]]:
 
 def twostream_call(command: str) -> tuple[list[str], dict[str, str], dict]:
     """(argv after ``twostream``, {flag: value}, decoded --spec) of a rule's ``twostream`` shell command."""
-    words = shlex.split(command.split(" > ")[0])
-    argv = words[words.index("twostream") + 1:]
+    words = shlex.split(command, posix=True)
+    start = words.index("twostream") + 1  # after `python -m` or a launcher; a leading `: > log;` is skipped
+    ends = [i for i, w in enumerate(words[start:], start) if w in (">", ">>", "2>", "2>>", "|", ";", "2>&1")]
+    argv = words[start:ends[0] if ends else None]
     flags = {w: argv[i + 1] for i, w in enumerate(argv[:-1]) if w.startswith("--")}
     return argv, flags, json.loads(flags.get("--spec", "{}"))

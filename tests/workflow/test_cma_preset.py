@@ -11,12 +11,29 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
+from smk import REPO, prepared
 
+from twostream import kinds, paths
 from twostream.workflow import snakemake_command
 
 pytestmark = pytest.mark.slow
 
 PRESET = "workflow/presets/cma_kinetics_ucf101.yaml"
+
+
+def partial_preset() -> dict:
+    """The preset for a partial layout on purpose (1 of 4 UCF-101 videos, 1 of 3 Kinetics videos): min_present 0,
+    and one training video makes a batch."""
+    preset = yaml.safe_load((REPO / PRESET).read_text())
+    for d in preset["datasets"].values():
+        d["min_present"] = 0
+    for section in ("train", "cma"):
+        preset[section]["batch_size"] = 1
+    return preset
+
+
+CONFIG = prepared(partial_preset())  # where its outputs go (twostream.paths)
 KINETICS = {"train.csv": [("abseiling", "aaaaaaaaaaa", 0, 10, "train"), ("zumba", "bbbbbbbbbbb", 5, 15, "train")],
             "validate.csv": [("zumba", "ccccccccccc", 1, 11, "validate")]}
 UCF_TRAIN = ["ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1", "YoYo/v_YoYo_g08_c01.avi 2"]
@@ -47,11 +64,13 @@ def work(tmp_path: Path) -> Path:
         (lists / f"trainlist0{k}.txt").write_text("\r\n".join(UCF_TRAIN) + "\r\n")
         (lists / f"testlist0{k}.txt").write_text("\r\n".join(UCF_TEST) + "\r\n")
     write_video(tmp_path / "raw/ucf101/UCF-101" / UCF_TRAIN[0].split()[0])
+    write_video(tmp_path / "raw/kinetics400/videos/abseiling/aaaaaaaaaaa_000000_000010.mp4")
+    (tmp_path / "preset.yaml").write_text(yaml.safe_dump(partial_preset()))
     return tmp_path
 
 
 def snakemake(repo: Path, work: Path, *args: str) -> str:
-    cmd, env = snakemake_command(work, *args, configfile=repo / PRESET, cores=1)
+    cmd, env = snakemake_command(work, *args, configfile=work / "preset.yaml", cores=1)
     proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr
@@ -67,24 +86,27 @@ def dry_run(repo: Path, work: Path) -> tuple[collections.Counter, set[str]]:
 
 def test_preset_dry_runs_before_and_after_ingest(repo: Path, work: Path) -> None:
     cma = {"cma_train": 6, "evaluate_cma": 6, "cma_tables": 2, "cma_fusion_figure": 2, "cma_attention_figure": 2}
-    stage1 = {"train_stream": 8, "evaluate_stream": 8, "two_stream_table": 2, "index": 2, "training_curves": 2, "summary": 1,
-              "all": 1}
+    stage1 = {"train_stream": 8, "evaluate_stream": 8, "two_stream_table": 2, "index": 2, "training_curves": 2, "plan": 1,
+              "summary": 1, "all": 1}
     rules, outputs = dry_run(repo, work)
     # Before ingest the chunks are unknown: no extract job yet, everything after it is listed.
     assert rules == collections.Counter({"ingest": 2, **stage1, **cma})
-    iterations = {f"models/{d}/split1/cma/iter{n}.pt" for d in ("kinetics400", "ucf101") for n in (1, 2, 3)}
-    assert {o for o in outputs if "/cma/" in o and o.endswith(".pt")} == iterations  # the first split only
-    assert {"results/kinetics400/cma_table1.csv", "results/ucf101/cma_table2.csv", "results/ucf101/cma_attention.png",
-            "results/kinetics400/cma_fusion_weights.png"} <= outputs
+    iterations = {paths.cma_model(CONFIG, d, 1, n) for d in ("kinetics400", "ucf101") for n in (1, 2, 3)}
+    assert {o for o in outputs if "/cma-" in o and o.endswith(".pt")} == iterations  # the first split only
+    run = kinds.run_dir(CONFIG)
+    assert {f"{run}/kinetics400/cma_table1.csv", f"{run}/ucf101/cma_table2.csv", f"{run}/ucf101/cma_attention.png",
+            f"{run}/kinetics400/cma_fusion_weights.png"} <= outputs
+    assert set(kinds.targets(CONFIG)) <= outputs
 
     # Ingest for real; no ImageNet weights needed for that (nor available offline).
-    snakemake(repo, work, "results/kinetics400/manifest.csv", "results/ucf101/manifest.csv",
+    ingest = {d: paths.ingest_dir(CONFIG, d) for d in ("kinetics400", "ucf101")}
+    snakemake(repo, work, f"{ingest['kinetics400']}/manifest.csv", f"{ingest['ucf101']}/manifest.csv",
               "--config", "model={pretrained: none}")
-    assert len(pd.read_csv(work / "results/kinetics400/ingest_failures.csv")) == 3  # no Kinetics video exists
-    ucf_failures = pd.read_csv(work / "results/ucf101/ingest_failures.csv")
+    assert len(pd.read_csv(work / ingest["kinetics400"] / "ingest_failures.csv")) == 2  # one Kinetics video exists
+    ucf_failures = pd.read_csv(work / ingest["ucf101"] / "ingest_failures.csv")
     assert len(ucf_failures) == 3 and set(ucf_failures["reason"]) == {"missing file"}
-    assert list(pd.read_csv(work / "results/ucf101/manifest.csv")["video_id"]) == ["v_ApplyEyeMakeup_g08_c01"]
+    assert list(pd.read_csv(work / ingest["ucf101"] / "manifest.csv")["video_id"]) == ["v_ApplyEyeMakeup_g08_c01"]
 
     rules, outputs = dry_run(repo, work)
-    assert rules == collections.Counter({"extract": 1, **stage1, **cma})  # one chunk: UCF-101's one video
-    assert "results/ucf101/chunks/0000.csv" in outputs
+    assert rules == collections.Counter({"extract": 2, **stage1, **cma})  # one chunk each: one video each
+    assert f"{paths.data(CONFIG, 'ucf101')}/chunks/0000.csv" in outputs

@@ -90,3 +90,13 @@ def test_every_trainer_takes_the_same_schedule_block(tmp_path: Path) -> None:
             assert "epochs" not in spec["schedule"] and spec["schedule"]["milestones"] == [3]
             schedule = read_spec(argv).schedule
             assert schedule.steps in lengths and schedule.epochs is None, rule
+
+
+def test_a_config_typo_stops_snakemake_with_one_line_first(tmp_path: Path) -> None:
+    config = yaml.safe_load(TINY.read_text())
+    config["flow"]["chunk_sise"] = config["flow"].pop("chunk_size")
+    out = snakemake(tmp_path, config, "-n")
+    assert out.returncode != 0
+    lines = [line for line in out.stderr.splitlines() if not line.startswith("Using workflow specific profile")]
+    assert lines[0] == "config error: unknown key 'chunk_sise' in flow; did you mean 'chunk_size'?"
+    assert len(lines) <= 3 and "additionalProperties" not in out.stderr  # no schema dump

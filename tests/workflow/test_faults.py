@@ -21,8 +21,9 @@ from pathlib import Path
 import h5py
 import pytest
 import yaml
-from smk import TINY
+from smk import TINY, data_dir, prepared, run_dir
 
+from twostream import paths
 from twostream.data.shards import video_id_of
 from twostream.workflow import snakemake_command
 
@@ -33,8 +34,6 @@ SEED = 11
 KILLS = {"ingest": 3, "extract": 4, "index": 3, "train": 3, "evaluate": 3, "table": 3}
 SNAKEMAKE_KILLS = 2
 RETRIES = 4  # a killed job is re-run by Snakemake itself (as after a pre-emption); a killed Snakemake by a new run
-TABLES = ["results/tiny/two_stream.csv", "results/tiny/two_stream.md", "results/tiny/shards.csv",
-          "results/tiny/failures.csv"]
 
 
 def tinier() -> dict:
@@ -49,6 +48,11 @@ def tinier() -> dict:
     config["train"]["batch_size"] = 4
     config["eval"]["batch_size"] = 4
     return config
+
+
+RUN, DATA = run_dir(tinier()), data_dir(tinier(), "tiny")  # twostream.paths
+SHARDS = paths.shards_dir(prepared(tinier()), "tiny")
+TABLES = [f"{RUN}/tiny/two_stream.csv", f"{RUN}/tiny/two_stream.md", f"{DATA}/shards.csv", f"{DATA}/failures.csv"]
 
 
 def start(work: Path, *args: str) -> subprocess.Popen:
@@ -190,23 +194,23 @@ def test_a_second_run_on_the_same_folder_is_refused_by_the_lock(reference) -> No
 
 def test_a_flipped_byte_in_frame_data_is_found_listed_and_rebuilt_by_the_rerun(reference, tmp_path) -> None:
     ref, _ = reference
-    chunks = [f"results/tiny/chunks/{i:04d}.csv" for i in range(3)]
+    chunks = [f"{DATA}/chunks/{i:04d}.csv" for i in range(3)]
     complete(tmp_path, *chunks)
-    shard = sorted((tmp_path / "shards/tiny").glob("*.h5"))[1]
+    shard = sorted((tmp_path / SHARDS).glob("*.h5"))[1]
     original = shard.read_bytes()
     with h5py.File(shard) as f:
         info = f["rgb/bytes"].id.get_chunk_info(0)
     data = bytearray(original)
     data[info.byte_offset + info.size // 2] ^= 0x01  # one bit, inside JPEG frame data
     shard.write_bytes(bytes(data))
-    proc = start(tmp_path, "results/tiny/shards.csv", "results/tiny/failures.csv")
+    proc = start(tmp_path, f"{DATA}/shards.csv", f"{DATA}/failures.csv")
     out = proc.communicate(timeout=600)[0]
     assert proc.returncode != 0, out[-3000:]  # the index job fails, so that no index without the video is kept
-    log = (tmp_path / "logs/index/tiny.log").read_text()
+    log = (tmp_path / f"logs/index/tiny/{Path(DATA).name}.log").read_text()
     assert f"{video_id_of(shard.name)}: " in log and "checksum" in log and "the next run rebuilds it" in log
     assert "run again to rebuild them" in log
-    assert not shard.exists() and not (tmp_path / "results/tiny/shards.csv").exists()
-    complete(tmp_path, "results/tiny/shards.csv", "results/tiny/failures.csv")
+    assert not shard.exists() and not (tmp_path / DATA / "shards.csv").exists()
+    complete(tmp_path, f"{DATA}/shards.csv", f"{DATA}/failures.csv")
     assert shard.read_bytes() == original
-    for name in ("results/tiny/shards.csv", "results/tiny/failures.csv"):
+    for name in (f"{DATA}/shards.csv", f"{DATA}/failures.csv"):
         assert same(tmp_path, ref, name), name

@@ -1,4 +1,9 @@
-"""A messy folder-per-class tree through Snakemake: every decodable video in shards.csv, all else listed, exit 0."""
+"""A messy folder-per-class tree through Snakemake: every decodable video in shards.csv, all else listed, exit 0.
+
+Its root is named to break a shell (``Bob's "videos" $(touch pwned); x``): every path reaches the commands
+quoted, and nothing in it is executed. Beside it a Kinetics dataset with one video not downloaded yet; a
+re-run after a new clip and the late download uses both and keeps every shard already made.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,17 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from smk import TINY, snakemake
+from smk import TINY, data_dir, job_counts, prepared, snakemake
+
+from twostream import paths
 
 from twostream.data.shards import Shard, video_id_of
 
 pytestmark = pytest.mark.slow
+
+ROOT = "Bob's \"videos\" $(touch pwned); x"  # quotes, a command substitution, a separator
+LATE = {"aaaaaaaaaaa": "train", "bbbbbbbbbbb": "train", "ccccccccccc": "validate", "ddddddddddd": "validate",
+        "eeeeeeeeeee": "train"}  # Kinetics rows (label abseiling); the last is downloaded after the first run
 
 KEPT = {  # video id -> class (every decodable video, whatever its name or folder)
     "run/good_00": "run", "run/good_01": "run", "wave/good_00": "wave", "wave/good_01": "wave",
@@ -67,23 +78,41 @@ def messy_tree(root: Path) -> None:
     (root / "wave/text.mp4").write_text("this is not a video\n")
 
 
+def kinetics(work: Path, ids: list[str]) -> None:
+    """The Kinetics dataset: its annotation CSV (every row of LATE) and the videos of ``ids``."""
+    (work / "late's list.csv").write_text("label,youtube_id,time_start,time_end,split\n" + "".join(
+        f"abseiling,{yt},0,10,{split}\n" for yt, split in LATE.items()))
+    for yt in ids:
+        video(work / "kin" / "abseiling" / f"{yt}_000000_000010.avi")
+
+
+def targets(config: dict) -> tuple[str, ...]:
+    return (f"{data_dir(config, 'messy')}/shards.csv", f"{data_dir(config, 'messy')}/failures.csv",
+            f"{data_dir(config, 'late')}/shards.csv")
+
+
 @pytest.fixture(scope="module")
-def messy(tmp_path_factory) -> tuple[Path, object]:
+def messy(tmp_path_factory) -> tuple[Path, object, dict]:
     work = tmp_path_factory.mktemp("messy")
-    messy_tree(work / "videos")
+    messy_tree(work / ROOT)
+    kinetics(work, list(LATE)[:4])
     config = yaml.safe_load(TINY.read_text())
     for paper in ("cmmp", "cma"):
         config.pop(paper)
-    config["datasets"] = {"messy": {"kind": "folder", "root": "videos", "splits": [1], "size": [32, 32], "crop": 28}}
+    config["datasets"] = {
+        "messy": {"kind": "folder", "root": ROOT, "splits": [1], "size": [32, 32], "crop": 28},
+        "late": {"kind": "kinetics400", "root": "kin", "annotations": ["late's list.csv"], "splits": [1],
+                 "size": [32, 32], "crop": 28},  # 4 of 5 listed videos there: min_present 0.8 is met
+    }
     config["flow"]["chunk_size"] = 5
-    proc = snakemake(work, config, "results/messy/shards.csv", "results/messy/failures.csv")
-    return work, proc
+    proc = snakemake(work, config, *targets(config))
+    return work, proc, config
 
 
 def test_every_decodable_video_is_in_the_shard_index_and_the_run_exits_0(messy) -> None:
-    work, proc = messy
+    work, proc, config = messy
     assert proc.returncode == 0, proc.stderr[-4000:]
-    index = pd.read_csv(work / "results/messy/shards.csv", keep_default_na=False)
+    index = pd.read_csv(work / data_dir(config, "messy") / "shards.csv", keep_default_na=False)
     assert dict(zip(index["video_id"], index["class_name"])) == KEPT
     assert len(set(index["shard"])) == len(index)
     for _, row in index.iterrows():
@@ -93,10 +122,10 @@ def test_every_decodable_video_is_in_the_shard_index_and_the_run_exits_0(messy) 
 
 
 def test_everything_else_is_listed_with_its_reason(messy) -> None:
-    work, _ = messy
-    failures = pd.read_csv(work / "results/messy/failures.csv", keep_default_na=False)
+    work, _, config = messy
+    failures = pd.read_csv(work / data_dir(config, "messy") / "failures.csv", keep_default_na=False)
     left_out = failures[~failures["reason"].str.startswith("truncated")].copy()
-    left_out["video"] = left_out["video"].str.removeprefix(f"{work / 'videos'}/")  # duplicates: by full path
+    left_out["video"] = left_out["video"].str.removeprefix(f"{work / ROOT}/")  # duplicates: by full path
     assert sorted(left_out["video"]) == sorted(LISTED)
     for _, row in left_out.iterrows():
         assert LISTED[row["video"]] in row["reason"], row
@@ -104,6 +133,51 @@ def test_everything_else_is_listed_with_its_reason(messy) -> None:
 
 
 def test_an_impossible_frame_count_is_unknown_in_the_manifest(messy) -> None:
-    work, _ = messy
-    manifest = pd.read_csv(work / "results/messy/manifest.csv", keep_default_na=False).set_index("video_id")
+    work, _, config = messy
+    manifest = pd.read_csv(work / paths.manifest(prepared(config), "messy"), keep_default_na=False).set_index("video_id")
     assert manifest.loc["wave/image", "frames"] == 0 and manifest.loc["run/good_00", "frames"] == 8
+
+
+def test_a_root_that_breaks_a_shell_is_quoted_and_nothing_in_it_runs(messy) -> None:
+    work, proc, config = messy
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert not list(work.rglob("pwned")) and not Path("pwned").exists()
+    videos = pd.read_csv(work / paths.manifest(prepared(config), "messy"))["path"]
+    assert videos.str.startswith(f"{work / ROOT}/run/good_00.").any()
+
+
+def test_each_datasets_summary_reaches_the_console_and_is_printed_again_at_the_end(messy) -> None:
+    _, proc, config = messy
+    expected = {  # 16 kept + the image renamed .avi (probes, fails in flow+pack); empty, text, duplicate; skipped
+        "messy": ("20 videos listed, 17 used, 3 failed, 6 skipped", "16 of 17 ingested videos in shards (1 failed"),
+        "late": ("5 videos listed, 4 used, 1 failed, 0 skipped", "4 of 4 ingested videos in shards (0 failed"),
+    }
+    for name, (ingested, indexed) in expected.items():
+        lines = [line for line in proc.stdout.splitlines() if line.startswith(f"dataset {name!r}: ")]
+        ingest = [line for line in lines if " videos listed, " in line]
+        index = [line for line in lines if " ingested videos in shards " in line]
+        assert len(ingest) == len(index) == 2, proc.stdout  # the job's line, and again at the run's end
+        assert ingest[0] == ingest[1] == (f"dataset {name!r}: {ingested}; each in "
+                                            f"{paths.ingest_dir(prepared(config), name)}/ingest_failures.csv")
+        assert index[0] == index[1] and index[0].startswith(f"dataset {name!r}: {indexed} in flow+pack, ")
+        assert index[0].endswith(f"each in {data_dir(config, name)}/failures.csv")
+
+
+def test_new_videos_are_seen_by_the_rerun_and_every_shard_made_is_kept(messy) -> None:
+    """A new clip in a class folder and a late Kinetics download: the re-run ingests again and uses both; the
+    shards already made are not rewritten (extract keeps a shard of the same recipe)."""
+    work, _, config = messy
+    before = {p: p.stat().st_mtime_ns for p in (work / "shards").rglob("*.h5")}
+    video(work / ROOT / "run" / "new_clip.avi")
+    kinetics(work, ["eeeeeeeeeee"])
+    dry = snakemake(work, config, *targets(config), "-n")
+    assert job_counts(dry.stdout)["ingest"] == 2, dry.stdout
+    assert "videos appeared and 0 disappeared" in dry.stderr
+    proc = snakemake(work, config, *targets(config))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "run/new_clip" in set(pd.read_csv(work / data_dir(config, "messy") / "shards.csv")["video_id"])
+    assert "eeeeeeeeeee_000000_000010" in set(pd.read_csv(work / data_dir(config, "late") / "shards.csv")["video_id"])
+    after = {p: p.stat().st_mtime_ns for p in (work / "shards").rglob("*.h5")}
+    assert len(after) == len(before) + 2 and all(after[p] == t for p, t in before.items())
+    again = snakemake(work, config, *targets(config), "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr  # the listing is unchanged: nothing re-runs

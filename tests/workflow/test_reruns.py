@@ -1,4 +1,7 @@
-"""Exact incremental re-runs: one config edit at a time, what `snakemake -n` (default triggers) would run."""
+"""Exact incremental re-runs: one config edit at a time, what `snakemake -n` (default triggers) would run.
+
+A config edit writes new paths (twostream.paths: each path keys its settings) for what it changes and for the
+run's tables and figures (cheap; one folder per run), and leaves every other output where it is."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from smk import jobs, snakemake, tiny_config
+from smk import data_dir, jobs, snakemake, tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -17,11 +20,12 @@ STAGE1 = {"train_stream", "evaluate_stream", "two_stream_table"}
 CMMP = {"cmmp_train", "evaluate_cmmp", "cmmp_table1", "cmmp_table2"}
 CMA = {"cma_train", "evaluate_cma", "cma_tables", "cma_fusion_figure", "cma_attention_figure"}
 CONV = {"conv_fusion_train", "evaluate_conv_fusion", "fusion_baselines"}
-SUMMARY = {"summary"}  # results/summary.md: after any table
+SUMMARY = {"summary"}  # <run>/summary.md: after any table
 CURVES = {"training_curves"}  # every trained checkpoint's history
-EVAL = {"evaluate_stream", "two_stream_table", "evaluate_cmmp", "cmmp_table1", "cmmp_table2", "evaluate_cma",
-        "cma_tables", "cma_fusion_figure", "evaluate_conv_fusion", "fusion_baselines"} | SUMMARY
-TABLES = {"fusion_baselines"} | SUMMARY  # what reads CMMP's and CMA's scores besides their own tables
+# The run's tables and figures: all in one folder keyed by every setting, so remade after any edit.
+TABLES = {"two_stream_table", "cmmp_table1", "cmmp_table2", "cma_tables", "cma_fusion_figure", "cma_attention_figure",
+          "fusion_baselines", "plan"} | SUMMARY | CURVES
+EVAL = {"evaluate_stream", "evaluate_cmmp", "evaluate_cma", "evaluate_conv_fusion"} | TABLES
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +36,7 @@ def everything(run: Path) -> list:
     """
     out = snakemake(run, tiny_config(run), "-n", "--forceall")
     assert out.returncode == 0, out.stderr[-3000:]
-    chunks = [("extract", {"dataset": p.parent.parent.name}, "") for p in sorted(run.glob("results/*/chunks/*.csv"))]
+    chunks = [("extract", {"dataset": p.parents[2].name}, "") for p in sorted(run.glob("results/*/*/chunks/*.csv"))]
     assert {w["dataset"] for _, w, _ in chunks} == {"tiny", "ext"}
     return jobs(out.stdout) + chunks
 
@@ -66,19 +70,19 @@ def setting(*keys: str, value):
                          ids=["flow.bound", "flow.backend"])
 def test_flow_edit_reruns_flow_and_everything_after_it_for_every_dataset(run, everything, edit) -> None:
     listed = dry_run(run, edit)
-    assert counts(listed) == counts(everything, FLOW | STAGE1 | CMMP | CMA | CONV | SUMMARY | CURVES)
-    assert all(r.startswith("Params have changed since last execution") for rule, _, r in listed if rule == "extract")
+    assert counts(listed) == counts(everything, FLOW | STAGE1 | CMMP | CMA | CONV | TABLES)
+    assert all(r.startswith("Missing output files") for rule, _, r in listed if rule == "extract")  # new paths
 
 
 def test_cma_lr_edit_reruns_only_cma(run, everything) -> None:
     listed = dry_run(run, setting("cma", "schedule", "lr", value=0.1))
-    assert counts(listed) == counts(everything, CMA | TABLES | CURVES)
+    assert counts(listed) == counts(everything, CMA | TABLES)
 
 
 def test_cmmp_lr_edit_reruns_only_cmmp_stage2_and_tables(run, everything) -> None:
     listed = dry_run(run, setting("cmmp", "schedule", "lr", value=0.1))
-    assert counts(listed) == counts(everything, CMMP | TABLES | CURVES)
-    assert all(r.startswith("Params have changed since last execution") for rule, _, r in listed if rule == "cmmp_train")
+    assert counts(listed) == counts(everything, CMMP | TABLES)
+    assert all(r.startswith("Missing output files") for rule, _, r in listed if rule == "cmmp_train")
 
 
 @pytest.mark.parametrize("edit", [setting("eval", "crops", value=5), setting("eval", "test_segments", value=3)],
@@ -104,13 +108,13 @@ def test_split_file_edit_reruns_only_that_datasets_rules(run, everything, tmp_pa
         f.write(f"{moved} {label}\r\n".encode())
     listed = dry_run(work, lambda config: None)
     # Until ingest has re-run, a dry run cannot know the flow chunks: everything else of `ext` is listed.
-    ext = counts(everything, DATA | FLOW | STAGE1 | CMMP | CMA | CONV | SUMMARY | CURVES, dataset="ext")
+    ext = counts(everything, DATA | FLOW | STAGE1 | CMMP | CMA | CONV | TABLES, dataset="ext")
     assert counts(listed) == ext - Counter({"extract": ext["extract"]})
     assert not [job for job in listed if job[1].get("dataset") == "tiny"]
     # Run to the shard index: extract re-runs on the new manifest and keeps every shard (same recipe).
-    shards = {p: p.stat().st_mtime_ns for p in work.glob("shards/ext/*.h5")}
-    done = snakemake(work, tiny_config(work), "results/ext/shards.csv")
+    shards = {p: p.stat().st_mtime_ns for p in work.glob("shards/ext/*/*.h5")}
+    done = snakemake(work, tiny_config(work), f"{data_dir(tiny_config(work), 'ext')}/shards.csv")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert {p: p.stat().st_mtime_ns for p in work.glob("shards/ext/*.h5")} == shards
-    assert counts(dry_run(work, lambda config: None)) == counts(everything, STAGE1 | CMMP | CMA | CONV | SUMMARY | CURVES,
+    assert shards and {p: p.stat().st_mtime_ns for p in work.glob("shards/ext/*/*.h5")} == shards
+    assert counts(dry_run(work, lambda config: None)) == counts(everything, STAGE1 | CMMP | CMA | CONV | TABLES,
                                                                 dataset="ext")

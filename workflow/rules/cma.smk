@@ -6,12 +6,13 @@
 
 rule cma_train:
     input:
-        index="results/{dataset}/shards.csv",
+        index=training_index,
         init=cma_init,
+        weights=weights,
     output:
-        "models/{dataset}/split{split}/cma/iter{iteration}.pt",
+        "models/{dataset}/{data}/cma-{key}/split{split}/iter{iteration}.pt",
     log:
-        "logs/cma_train/{dataset}/split{split}_iter{iteration}.log",
+        "logs/cma_train/{dataset}/{data}/cma-{key}/split{split}/iter{iteration}.log",
     wildcard_constraints:
         iteration=r"[1-9]\d*",
     conda:
@@ -22,21 +23,32 @@ rule cma_train:
     params:
         launcher=TRAIN,
         spec=spec(specs.CMASpec),
+        current=current(
+            lambda w: paths.cma_model(
+                config, w.dataset, int(w.split), int(w.iteration)
+            )
+        ),
         code=code("train", "cma"),
     shell:
-        "{params.launcher} train --kind cma --spec {params.spec:q} --index {input.index} --split {wildcards.split}"
-        " --init {input.init} --threads {threads} --out {output} > {log} 2>&1"
+        ": > {log:q}; {params.launcher} train --kind cma --spec {params.spec:q} --index {input.index:q} --split {wildcards.split:q}"
+        " --init {input.init:q} --threads {threads} --out {output:q} 2>> {log:q} | tee -a {log:q}"
 
 
 use rule evaluate_stream as evaluate_cma with:
     input:
-        index="results/{dataset}/shards.csv",
-        model="models/{dataset}/split{split}/cma/iter{iteration}.pt",
+        index="results/{dataset}/{data}/shards.csv",
+        model="models/{dataset}/{data}/cma-{key}/split{split}/iter{iteration}.pt",
     output:
-        "results/{dataset}/split{split}/scores/cma/iter{iteration}.npz",
+        "results/{dataset}/{data}/{scores}/cma-{key}/split{split}/iter{iteration}.npz",
     log:
-        "logs/evaluate_cma/{dataset}/split{split}_iter{iteration}.log",
+        "logs/evaluate_cma/{dataset}/{data}/{scores}/cma-{key}/split{split}/iter{iteration}.log",
     params:
+        current=current(
+            lambda w: scores(
+                w.dataset,
+                paths.cma_model(config, w.dataset, int(w.split), int(w.iteration)),
+            )
+        ),
         code=code("evaluate", "cma"),
 
 
@@ -47,24 +59,26 @@ rule cma_tables:
         iterations=cma_scores,
         rgb_model=cma_stage1("model", "rgb"),
         flow_model=cma_stage1("model", "flow"),
-        cma_model=lambda w: f"models/{w.dataset}/split{first_split(w.dataset)}/cma/iter1.pt",
+        cma_model=lambda w: paths.cma_model(
+            config, w.dataset, first_split(w.dataset), 1
+        ),
     output:
         table1=report(
-            "results/{dataset}/cma_table1.csv",
+            "results/{run}/{dataset}/cma_table1.csv",
             caption="../report/cma_table1.rst",
             category="CMA",
             subcategory="{dataset}",
         ),
-        table1_md="results/{dataset}/cma_table1.md",
+        table1_md="results/{run}/{dataset}/cma_table1.md",
         table2=report(
-            "results/{dataset}/cma_table2.csv",
+            "results/{run}/{dataset}/cma_table2.csv",
             caption="../report/cma_table2.rst",
             category="CMA",
             subcategory="{dataset}",
         ),
-        table2_md="results/{dataset}/cma_table2.md",
+        table2_md="results/{run}/{dataset}/cma_table2.md",
     log:
-        "logs/cma_tables/{dataset}.log",
+        "logs/cma_tables/{run}/{dataset}.log",
     conda:
         "../../envs/twostream.yaml"
     params:
@@ -72,10 +86,10 @@ rule cma_tables:
         spec=spec(specs.CMATablesSpec),
         code=code("cma-tables"),
     shell:
-        "python -m twostream cma-tables --spec {params.spec:q} --dataset {wildcards.dataset} --split {params.split}"
-        " --rgb {input.rgb} --flow {input.flow} --iterations {input.iterations}"
-        " --rgb-model {input.rgb_model} --flow-model {input.flow_model} --cma-model {input.cma_model}"
-        " --table1 {output.table1} --table2 {output.table2} > {log} 2>&1"
+        "python -m twostream cma-tables --spec {params.spec:q} --dataset {wildcards.dataset:q} --split {params.split}"
+        " --rgb {input.rgb:q} --flow {input.flow:q} --iterations {input.iterations:q}"
+        " --rgb-model {input.rgb_model:q} --flow-model {input.flow_model:q} --cma-model {input.cma_model:q}"
+        " --table1 {output.table1:q} --table2 {output.table2:q} > {log:q} 2>&1"
 
 
 rule cma_fusion_figure:
@@ -85,14 +99,14 @@ rule cma_fusion_figure:
         iterations=cma_scores,
     output:
         figure=report(
-            "results/{dataset}/cma_fusion_weights.png",
+            "results/{run}/{dataset}/cma_fusion_weights.png",
             caption="../report/cma_fusion_weights.rst",
             category="CMA",
             subcategory="{dataset}",
         ),
-        numbers="results/{dataset}/cma_fusion_weights.csv",
+        numbers="results/{run}/{dataset}/cma_fusion_weights.csv",
     log:
-        "logs/cma_fusion_figure/{dataset}.log",
+        "logs/cma_fusion_figure/{run}/{dataset}.log",
     conda:
         "../../envs/twostream.yaml"
     params:
@@ -100,24 +114,24 @@ rule cma_fusion_figure:
         spec=spec(specs.CMAFusionFigureSpec),
         code=code("cma-figures"),
     shell:
-        "python -m twostream cma-figures fusion --spec {params.spec:q} --dataset {wildcards.dataset}"
-        " --split {params.split} --rgb {input.rgb} --flow {input.flow} --iterations {input.iterations}"
-        " --out {output.figure} > {log} 2>&1"
+        "python -m twostream cma-figures fusion --spec {params.spec:q} --dataset {wildcards.dataset:q}"
+        " --split {params.split} --rgb {input.rgb:q} --flow {input.flow:q} --iterations {input.iterations:q}"
+        " --out {output.figure:q} > {log:q} 2>&1"
 
 
 rule cma_attention_figure:
     input:
-        index="results/{dataset}/shards.csv",
-        model=lambda w: f"models/{w.dataset}/split{first_split(w.dataset)}/cma/iter1.pt",
+        index=index,
+        model=lambda w: paths.cma_model(config, w.dataset, first_split(w.dataset), 1),
     output:
         report(
-            "results/{dataset}/cma_attention.png",
+            "results/{run}/{dataset}/cma_attention.png",
             caption="../report/cma_attention.rst",
             category="CMA",
             subcategory="{dataset}",
         ),
     log:
-        "logs/cma_attention_figure/{dataset}.log",
+        "logs/cma_attention_figure/{run}/{dataset}.log",
     conda:
         "../../envs/twostream.yaml"
     threads: workflow.cores
@@ -128,5 +142,5 @@ rule cma_attention_figure:
         spec=spec(specs.CMAAttentionFigureSpec),
         code=code("cma-figures"),
     shell:
-        "python -m twostream cma-figures attention --spec {params.spec:q} --index {input.index}"
-        " --split {params.split} --model {input.model} --threads {threads} --out {output} > {log} 2>&1"
+        "python -m twostream cma-figures attention --spec {params.spec:q} --index {input.index:q}"
+        " --split {params.split} --model {input.model:q} --threads {threads} --out {output:q} > {log:q} 2>&1"

@@ -1,31 +1,50 @@
-# Shared wiring: dataset lookups, code versions, chunk lists, final targets.
+# Shared wiring: dataset lookups, code versions, chunk lists, final targets. Every output path carries a
+# key of the settings that make it (twostream.paths), so two configurations share a working directory.
+import json
 import math
 import re
+import shlex
 
-from twostream import kinds, specs
+from twostream import kinds, paths, specs
+from twostream.config_check import exit_with, training_counts, training_set_problems
 from twostream.specs import spec_for
 from twostream.workflow import (
-    check_weights,
     command_version,
+    dataset_summaries,
     gpus_visible,
     launcher,
+    pretrained_weights,
+    refresh_listings,
 )
 
 DATASETS = config["datasets"]
 GPUS = gpus_visible()
+RUN = kinds.run_dir(
+    config
+)  # results/<datasets>-<key>: the run's tables, figures and summary
 
 # Rules run the checkout's package (python -m twostream), so code versions match what runs.
 # OMP_WAIT_POLICY=PASSIVE: idle OpenMP threads sleep instead of spinning; with spinning, a
 # two-thread torch job on a 2-core machine that has any other load runs 3-10x slower.
 shell.prefix(
     "set -euo pipefail; export PYTHONPATH="
-    + str(Path(workflow.basedir) / "src")
+    + shlex.quote(str(Path(workflow.basedir) / "src"))
     + "${{PYTHONPATH:+:$PYTHONPATH}} OMP_WAIT_POLICY=${{OMP_WAIT_POLICY:-PASSIVE}}; "
 )
 
 
+def one_of(names):
+    return "|".join(re.escape(n) for n in dict.fromkeys(names))
+
+
 wildcard_constraints:
-    dataset="|".join(re.escape(d) for d in DATASETS),
+    dataset=one_of(DATASETS),
+    generator=r"[0-9a-f]{6}",
+    source=r"(full|subset)-[0-9a-f]{6}",
+    data=r"\d+x\d+(-subset)?-[0-9a-f]{6}",
+    scores=r"scores-[0-9a-f]{6}",
+    key=r"[0-9a-f]{6}",
+    run=re.escape(Path(RUN).name),
     split=r"\d+",
     modality="rgb|flow",
     chunk=r"\d+",
@@ -59,46 +78,135 @@ def spec(cls):
     return lambda w: spec_for(cls, config, w)
 
 
+def current(expected):
+    """A param that stops a job whose output is not this config's path (a path of other settings asked for by
+    name): ``expected(wildcards)`` is the config's path for the job's wildcards."""
+
+    def check(w, output):
+        made, wanted = output[0], expected(w)
+        if made != wanted:
+            raise ValueError(
+                f"{made} is not an output of this configuration (its settings give {wanted})"
+            )
+        return ""
+
+    return check
+
+
+def weights(w):
+    """The pretrained weights (model.pretrained) a stream or CMA iteration 1 starts from: an input of those jobs
+    only, so that a plan that trains nothing runs without them (twostream.workflow.pretrained_weights).
+    """
+    if "iteration" in w.keys() and int(w.iteration) != 1:
+        return []
+    model = config["model"]
+    dry_run = workflow.dryrun or workflow.touch
+    return pretrained_weights(
+        model["depth"], model["pretrained"], model["torch_home"], dry_run
+    )
+
+
+# Videos that appeared or disappeared under a dataset root since the last run: the listing the ingest
+# rule depends on changes, so ingest runs again (in the main process only, not in each cluster job).
+if workflow.is_main_process:
+    refresh_listings(config)
+
+
 def ingest_inputs(w):
+    """The files ingest reads: the listing of the root, the configured splits' files (synthetic: its folder)."""
     d = ds(w)
     if d["kind"] == "synthetic":
-        return [f"data/{w.dataset}"]
+        return [paths.synthetic_dir(config, w.dataset)]
+    files = [paths.listing(config, w.dataset)]
     if d["kind"] == "ucf101":
         names = ["classInd.txt"] + [
-            f"{s}list0{k}.txt" for s in ("train", "test") for k in (1, 2, 3)
+            f"{s}list0{k}.txt" for s in ("train", "test") for k in d["splits"]
         ]
-        return [f"{d['splits_dir']}/{n}" for n in names]
-    if d["kind"] == "hmdb51":
-        return sorted(
-            str(p) for p in Path(d["splits_dir"]).glob("*_test_split[123].txt")
+        files += [f"{d['splits_dir']}/{n}" for n in names]
+    elif d["kind"] == "hmdb51":
+        folder = Path(d["splits_dir"])
+        files += [str(p) for p in [folder / "class_list.txt"] if p.is_file()]
+        files += sorted(
+            str(p) for k in d["splits"] for p in folder.glob(f"*_test_split{k}.txt")
         )
-    if d["kind"] == "kinetics400":
-        return d["annotations"]
-    return []
+    elif d["kind"] == "kinetics400":
+        files += d["annotations"]
+    return files
 
 
 def ingest_args(w):
-    """Source arguments of `twostream ingest` for a dataset (synthetic data use the UCF-101 adapter)."""
+    """Source arguments of `twostream ingest` for a dataset (synthetic data use the UCF-101 adapter), every
+    path quoted for the shell."""
     d = ds(w)
     if d["kind"] == "synthetic":
-        return f"--kind ucf101 --root data/{w.dataset}/videos --splits data/{w.dataset}/splits"
-    args = f"--kind {d['kind']} --root '{d['root']}'"
+        data = paths.synthetic_dir(config, w.dataset)
+        args = [
+            "--kind",
+            "ucf101",
+            "--root",
+            f"{data}/videos",
+            "--splits-dir",
+            f"{data}/splits",
+        ]
+    else:
+        args = ["--kind", d["kind"], "--root", d["root"]]
     if "splits_dir" in d:
-        args += f" --splits '{d['splits_dir']}'"
+        args += ["--splits-dir", d["splits_dir"]]
     if "annotations" in d:
-        args += " --annotations " + " ".join(f"'{a}'" for a in d["annotations"])
+        args += ["--annotations", *d["annotations"]]
     if d["kind"] == "folder":
-        args += f" --seed {config['seed']} --test-fraction {d['test_fraction']}"
-    return args
+        args += [
+            "--seed",
+            str(config["seed"]),
+            "--test-fraction",
+            str(d["test_fraction"]),
+        ]
+    args += ["--splits", *map(str, d["splits"])]
+    args += ["--dataset", w.dataset, "--min-present", str(d["min_present"])]
+    subset = d.get("subset", {})
+    if "classes" in subset:
+        classes = subset["classes"]
+        args += [
+            "--classes",
+            *([str(classes)] if isinstance(classes, int) else classes),
+        ]
+    if "per_class" in subset:
+        args += ["--per-class", str(subset["per_class"])]
+    return " ".join(shlex.quote(a) for a in args)
+
+
+def manifest(w):
+    return paths.manifest(config, w.dataset)
+
+
+def ingest_failures(w):
+    return f"{paths.ingest_dir(config, w.dataset)}/ingest_failures.csv"
 
 
 def chunk_indexes(w):
     """One index per chunk of the manifest (known once ingest has run)."""
-    manifest = checkpoints.ingest.get(dataset=w.dataset).output.manifest
-    with open(manifest) as f:
-        videos = sum(1 for _ in f) - 1
+    videos, _ = training_counts(ingested(w))
     chunks = math.ceil(videos / config["flow"]["chunk_size"])
-    return [f"results/{w.dataset}/chunks/{i:04d}.csv" for i in range(chunks)]
+    return [
+        f"{paths.data(config, w.dataset)}/chunks/{i:04d}.csv" for i in range(chunks)
+    ]
+
+
+def index(w):
+    return paths.index(config, w.dataset)
+
+
+def ingested(w):
+    """The manifest ingest made (known once the ingest checkpoint has run)."""
+    source = Path(paths.ingest_dir(config, w.dataset)).name
+    return checkpoints.ingest.get(dataset=w.dataset, source=source).output.manifest
+
+
+def training_index(w):
+    """A trainer's shard index, once the manifest shows a training set of at least one
+    batch of each configured trainer on each split it trains (else: stop here)."""
+    exit_with(training_set_problems(config, w.dataset, training_counts(ingested(w))[1]))
+    return paths.index(config, w.dataset)
 
 
 def splits(name):
@@ -110,16 +218,30 @@ def first_split(name):
     return kinds.first_split(config, name)
 
 
+def stream(name, modality, split=None):
+    """A stage-1 stream of a dataset (of its first split unless ``split``)."""
+    split = first_split(name) if split is None else split
+    return paths.stream_model(config, name, modality, split)
+
+
+def scores(name, model):
+    """The test scores of a checkpoint of a dataset."""
+    return paths.scores(config, name, model)
+
+
 def tables():
     """Every dataset's failures and training curves, plus every configured model kind's tables and figures."""
     out = []
     for name in DATASETS:
-        out += [f"results/{name}/failures.csv", f"results/{name}/training_curves.png"]
+        out += [
+            f"{paths.data(config, name)}/failures.csv",
+            f"{RUN}/{name}/training_curves.png",
+        ]
     return out + kinds.targets(config)
 
 
 def summary_tables():
-    """The Markdown of every final table (summary.smk gathers them into results/summary.md)."""
+    """The Markdown of every final table (summary.smk gathers them into <run>/summary.md)."""
     csvs = [
         t for t in tables() if t.endswith(".csv") and not t.endswith("failures.csv")
     ]
@@ -127,8 +249,8 @@ def summary_tables():
 
 
 def final_targets():
-    """Every table and figure, and results/summary.md."""
-    return tables() + ["results/summary.md"]
+    """Every table and figure, and the run's summary.md."""
+    return tables() + [f"{RUN}/summary.md"]
 
 
 # --- CMMP (cmmp.smk) ---
@@ -141,6 +263,10 @@ def cmmp_runs():
     return [(name, d["kind"], k) for name, d in DATASETS.items() for k in d["splits"]]
 
 
+def cmmp_scores(name, split, variant):
+    return scores(name, paths.cmmp_model(config, name, split, variant))
+
+
 # --- CMA (cma.smk) ---
 
 CMA = config.get("cma")
@@ -150,25 +276,24 @@ def cma_init(w):
     """Iteration 1 starts from the stage-1 flow stream, iteration n from iteration n-1's checkpoint."""
     n = int(w.iteration)
     if n == 1:
-        return f"models/{w.dataset}/split{w.split}/flow.pt"
-    return f"models/{w.dataset}/split{w.split}/cma/iter{n - 1}.pt"
+        return stream(w.dataset, "flow", int(w.split))
+    return paths.cma_model(config, w.dataset, int(w.split), n - 1)
 
 
 def cma_scores(w):
     """Scores of iterations 1..N on the first split."""
+    k = first_split(w.dataset)
     return [
-        f"results/{w.dataset}/split{first_split(w.dataset)}/scores/cma/iter{n}.npz"
+        scores(w.dataset, paths.cma_model(config, w.dataset, k, n))
         for n in range(1, CMA["iterations"] + 1)
     ]
 
 
 def cma_stage1(kind, modality):
     """A stage-1 model or score file of the first split (iteration 0)."""
-    path = {
-        "model": "models/{d}/split{s}/{m}.pt",
-        "scores": "results/{d}/split{s}/scores/{m}.npz",
-    }[kind]
-    return lambda w: path.format(d=w.dataset, s=first_split(w.dataset), m=modality)
+    if kind == "model":
+        return lambda w: stream(w.dataset, modality)
+    return lambda w: scores(w.dataset, stream(w.dataset, modality))
 
 
 # --- Conv fusion and the fusion baselines table (conv_fusion.smk) ---
@@ -178,23 +303,25 @@ CONV = config.get("conv_fusion")
 
 def fusion_baselines_inputs(w):
     """Score files of the table's rows: stage 1, conv fusion, and CMMP / CMA_iter1 where configured."""
-    scores = f"results/{w.dataset}/split{first_split(w.dataset)}/scores"
+    d, k = w.dataset, first_split(w.dataset)
     out = {
-        "rgb": f"{scores}/rgb.npz",
-        "flow": f"{scores}/flow.npz",
-        "conv_fusion": f"{scores}/conv_fusion.npz",
+        "rgb": scores(d, stream(d, "rgb")),
+        "flow": scores(d, stream(d, "flow")),
+        "conv_fusion": scores(d, paths.conv_fusion_model(config, d, k)),
     }
     if CMMP is not None:
-        out["cmmp"] = f"{scores}/cmmp-cmmp.npz"
+        out["cmmp"] = cmmp_scores(d, k, "cmmp")
     if CMA is not None:
-        out["cma"] = f"{scores}/cma/iter1.npz"
+        out["cma"] = scores(d, paths.cma_model(config, d, k, 1))
     return out
 
 
 def fusion_baselines_args(w):
     """The CMMP and CMA score files of `twostream fusion-baselines` (none where not configured)."""
     rows = fusion_baselines_inputs(w)
-    return " ".join(f"--{row} {rows[row]}" for row in ("cmmp", "cma") if row in rows)
+    return " ".join(
+        f"--{row} {shlex.quote(rows[row])}" for row in ("cmmp", "cma") if row in rows
+    )
 
 
 # --- Training curves (curves.smk) ---

@@ -4,13 +4,13 @@
 
 rule conv_fusion_train:
     input:
-        index="results/{dataset}/shards.csv",
-        rgb="models/{dataset}/split{split}/rgb.pt",
-        flow="models/{dataset}/split{split}/flow.pt",
+        index=training_index,
+        rgb=lambda w: stream(w.dataset, "rgb", int(w.split)),
+        flow=lambda w: stream(w.dataset, "flow", int(w.split)),
     output:
-        "models/{dataset}/split{split}/conv_fusion.pt",
+        "models/{dataset}/{data}/conv_fusion-{key}/split{split}.pt",
     log:
-        "logs/conv_fusion_train/{dataset}/split{split}.log",
+        "logs/conv_fusion_train/{dataset}/{data}/conv_fusion-{key}/split{split}.log",
     conda:
         "../../envs/twostream.yaml"
     threads: workflow.cores
@@ -19,21 +19,29 @@ rule conv_fusion_train:
     params:
         launcher=TRAIN,
         spec=spec(specs.ConvFusionSpec),
+        current=current(
+            lambda w: paths.conv_fusion_model(config, w.dataset, int(w.split))
+        ),
         code=code("train", "conv_fusion"),
     shell:
-        "{params.launcher} train --kind conv_fusion --spec {params.spec:q} --index {input.index}"
-        " --split {wildcards.split} --init {input.rgb} {input.flow} --threads {threads} --out {output} > {log} 2>&1"
+        ": > {log:q}; {params.launcher} train --kind conv_fusion --spec {params.spec:q} --index {input.index:q}"
+        " --split {wildcards.split:q} --init {input.rgb:q} {input.flow:q} --threads {threads} --out {output:q} 2>> {log:q} | tee -a {log:q}"
 
 
 use rule evaluate_stream as evaluate_conv_fusion with:
     input:
-        index="results/{dataset}/shards.csv",
-        model="models/{dataset}/split{split}/conv_fusion.pt",
+        index="results/{dataset}/{data}/shards.csv",
+        model="models/{dataset}/{data}/conv_fusion-{key}/split{split}.pt",
     output:
-        "results/{dataset}/split{split}/scores/conv_fusion.npz",
+        "results/{dataset}/{data}/{scores}/conv_fusion-{key}/split{split}.npz",
     log:
-        "logs/evaluate_conv_fusion/{dataset}/split{split}.log",
+        "logs/evaluate_conv_fusion/{dataset}/{data}/{scores}/conv_fusion-{key}/split{split}.log",
     params:
+        current=current(
+            lambda w: scores(
+                w.dataset, paths.conv_fusion_model(config, w.dataset, int(w.split))
+            )
+        ),
         code=code("evaluate", "conv_fusion"),
 
 
@@ -42,14 +50,14 @@ rule fusion_baselines:
         unpack(fusion_baselines_inputs),
     output:
         csv=report(
-            "results/{dataset}/fusion_baselines.csv",
+            "results/{run}/{dataset}/fusion_baselines.csv",
             caption="../report/fusion_baselines.rst",
             category="Fusion baselines",
             subcategory="{dataset}",
         ),
-        md="results/{dataset}/fusion_baselines.md",
+        md="results/{run}/{dataset}/fusion_baselines.md",
     log:
-        "logs/fusion_baselines/{dataset}.log",
+        "logs/fusion_baselines/{run}/{dataset}.log",
     conda:
         "../../envs/twostream.yaml"
     params:
@@ -58,6 +66,6 @@ rule fusion_baselines:
         optional=fusion_baselines_args,
         code=code("fusion-baselines"),
     shell:
-        "python -m twostream fusion-baselines --spec {params.spec:q} --dataset {wildcards.dataset}"
-        " --split {params.split} --rgb {input.rgb} --flow {input.flow} --conv-fusion {input.conv_fusion}"
-        " {params.optional} --out {output.csv} > {log} 2>&1"
+        "python -m twostream fusion-baselines --spec {params.spec:q} --dataset {wildcards.dataset:q}"
+        " --split {params.split} --rgb {input.rgb:q} --flow {input.flow:q} --conv-fusion {input.conv_fusion:q}"
+        " {params.optional} --out {output.csv:q} > {log:q} 2>&1"

@@ -6,20 +6,20 @@ rule training_curves:
         trained_checkpoints,
     output:
         figure=report(
-            "results/{dataset}/training_curves.png",
+            "results/{run}/{dataset}/training_curves.png",
             caption="../report/training_curves.rst",
             category="Training",
             subcategory="{dataset}",
         ),
-        numbers="results/{dataset}/training_curves.csv",
+        numbers="results/{run}/{dataset}/training_curves.csv",
     log:
-        "logs/training_curves/{dataset}.log",
+        "logs/training_curves/{run}/{dataset}.log",
     conda:
         "../../envs/twostream.yaml"
     params:
-        root="models/{dataset}",
-        tensorboard="results/{dataset}/tensorboard",
+        root=lambda w: paths.models(config, w.dataset),
+        tensorboard="results/{run}/{dataset}/tensorboard",
         code=code("training-curves"),
     shell:
-        "python -m twostream training-curves --dataset {wildcards.dataset} --checkpoints {input}"
-        " --root {params.root} --tensorboard {params.tensorboard} --out {output.figure} > {log} 2>&1"
+        "python -m twostream training-curves --dataset {wildcards.dataset:q} --checkpoints {input:q}"
+        " --root {params.root:q} --tensorboard {params.tensorboard:q} --out {output.figure:q} > {log:q} 2>&1"

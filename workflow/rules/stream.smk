@@ -4,11 +4,12 @@
 
 rule train_stream:
     input:
-        index="results/{dataset}/shards.csv",
+        index=training_index,
+        weights=weights,
     output:
-        protected("models/{dataset}/split{split}/{modality}.pt"),
+        protected("models/{dataset}/{data}/{modality}-{key}/split{split}.pt"),
     log:
-        "logs/train_stream/{dataset}/split{split}_{modality}.log",
+        "logs/train_stream/{dataset}/{data}/{modality}-{key}/split{split}.log",
     conda:
         "../../envs/twostream.yaml"
     threads: workflow.cores
@@ -17,22 +18,24 @@ rule train_stream:
     params:
         launcher=TRAIN,
         spec=spec(specs.StreamSpec),
+        current=current(lambda w: stream(w.dataset, w.modality, int(w.split))),
         code=code("train", "stream"),
     shell:
-        "{params.launcher} train --kind stream --spec {params.spec:q} --index {input.index}"
-        " --split {wildcards.split} --threads {threads} --out {output} > {log} 2>&1"
+        ": > {log:q}; {params.launcher} train --kind stream --spec {params.spec:q} --index {input.index:q}"
+        " --split {wildcards.split:q} --threads {threads} --out {output:q} 2>> {log:q} | tee -a {log:q}"
 
 
 # The one evaluate rule: every kind's .smk uses it for its models (`use rule ... with:` paths and its
-# kind's code version); `twostream evaluate` scores a checkpoint of any kind (twostream.kinds).
+# kind's code version); `twostream evaluate` scores a checkpoint of any kind (twostream.kinds). A model's
+# scores mirror its path under models/<dataset>/<data>/ (twostream.paths).
 rule evaluate_stream:
     input:
-        index="results/{dataset}/shards.csv",
-        model="models/{dataset}/split{split}/{modality}.pt",
+        index="results/{dataset}/{data}/shards.csv",
+        model="models/{dataset}/{data}/{modality}-{key}/split{split}.pt",
     output:
-        "results/{dataset}/split{split}/scores/{modality}.npz",
+        "results/{dataset}/{data}/{scores}/{modality}-{key}/split{split}.npz",
     log:
-        "logs/evaluate_stream/{dataset}/split{split}_{modality}.log",
+        "logs/evaluate_stream/{dataset}/{data}/{scores}/{modality}-{key}/split{split}.log",
     conda:
         "../../envs/twostream.yaml"
     threads: workflow.cores
@@ -40,30 +43,33 @@ rule evaluate_stream:
         gpu=1 if GPUS else 0,
     params:
         spec=spec(specs.EvaluateSpec),
+        current=current(
+            lambda w: scores(w.dataset, stream(w.dataset, w.modality, int(w.split)))
+        ),
         code=code("evaluate", "stream"),
     shell:
-        "python -m twostream evaluate --spec {params.spec:q} --index {input.index} --split {wildcards.split}"
-        " --model {input.model} --threads {threads} --out {output} > {log} 2>&1"
+        "python -m twostream evaluate --spec {params.spec:q} --index {input.index:q} --split {wildcards.split:q}"
+        " --model {input.model:q} --threads {threads} --out {output:q} > {log:q} 2>&1"
 
 
 rule two_stream_table:
     input:
-        rgb=lambda w: expand(
-            "results/{{dataset}}/split{split}/scores/rgb.npz", split=splits(w.dataset)
-        ),
-        flow=lambda w: expand(
-            "results/{{dataset}}/split{split}/scores/flow.npz", split=splits(w.dataset)
-        ),
+        rgb=lambda w: [
+            scores(w.dataset, stream(w.dataset, "rgb", k)) for k in splits(w.dataset)
+        ],
+        flow=lambda w: [
+            scores(w.dataset, stream(w.dataset, "flow", k)) for k in splits(w.dataset)
+        ],
     output:
         csv=report(
-            "results/{dataset}/two_stream.csv",
+            "results/{run}/{dataset}/two_stream.csv",
             caption="../report/two_stream.rst",
             category="Two-stream",
             subcategory="{dataset}",
         ),
-        md="results/{dataset}/two_stream.md",
+        md="results/{run}/{dataset}/two_stream.md",
     log:
-        "logs/two_stream_table/{dataset}.log",
+        "logs/two_stream_table/{run}/{dataset}.log",
     conda:
         "../../envs/twostream.yaml"
     params:
@@ -71,5 +77,5 @@ rule two_stream_table:
         spec=spec(specs.TwoStreamTableSpec),
         code=code("table"),
     shell:
-        "python -m twostream table --spec {params.spec:q} --dataset {wildcards.dataset} --splits {params.splits}"
-        " --rgb {input.rgb} --flow {input.flow} --out {output.csv} > {log} 2>&1"
+        "python -m twostream table --spec {params.spec:q} --dataset {wildcards.dataset:q} --splits {params.splits}"
+        " --rgb {input.rgb:q} --flow {input.flow:q} --out {output.csv:q} > {log:q} 2>&1"

@@ -1,8 +1,12 @@
-"""``twostream extract``: flow + pack for one chunk of a manifest."""
+"""``twostream extract``: flow + pack for one chunk of a manifest; its one line on stdout (the rule's console):
+the chunk's videos, how many were extracted now (the others kept from an earlier run), frame pairs per second."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import time
+from pathlib import Path
 
 import cv2
 import torch
@@ -32,8 +36,24 @@ def run(args: argparse.Namespace) -> int:
     manifest = read_manifest(args.manifest)
     rows = chunk_rows(manifest, args.chunk, spec.chunk_size)
     backend = get_backend(spec.backend, spec.device, spec.variant)
+    start = time.time()
     index = extract_chunk(rows, backend, args.shards, size=spec.size, bound=spec.bound, quality=spec.jpeg_quality,
                           length=spec.length, code=command_version("extract"), workers=args.threads, encoders=args.threads,
                           pairs_per_batch=spec.batch_pairs)
     write_csv(index, args.out)
+    print(summary(index, args.out, args.chunk, start), flush=True)
     return 0
+
+
+def summary(index, out: str, chunk: int, start: float) -> str:
+    """The chunk's console line: videos, those extracted now (shards written since ``start``), their pairs per second."""
+    seconds = time.time() - start
+    ok = index[index["status"] == "ok"]
+    new = ok[[os.path.exists(s) and os.path.getmtime(s) >= start for s in ok["shard"]]]
+    pairs = int((new["frames"] - 1).clip(lower=0).sum())
+    parts = Path(out).parts
+    where = f"{parts[1]} chunk {chunk}" if len(parts) > 2 and parts[0] == "results" else f"chunk {chunk}"
+    failed = len(index) - len(ok)
+    return (f"extract {where}: {len(index)} videos ({len(new)} extracted, {len(ok) - len(new)} kept"
+            f"{f', {failed} failed' if failed else ''}), {pairs:,} frame pairs in {seconds:.0f} s: "
+            f"{pairs / max(seconds, 1e-9):.1f} pairs/s")

@@ -25,6 +25,10 @@ class InputError(Exception):
     """An input image that cannot be used; the message names the file and the reason."""
 
 
+EXAMPLES = """examples:
+  twostream flow frame0.png frame1.png flow.flo                         # one pair
+  twostream flow --pairs pairs.txt --backend torch --device cpu         # lines 'img0 img1 out.flo'"""
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("img0", nargs="?", help="first image (any format OpenCV reads)")
     parser.add_argument("img1", nargs="?", help="second image, same size")

@@ -1,7 +1,7 @@
 """``twostream rawframes``: frames and TV-L1 flow as denseflow-style JPEG folders, with mmaction2 file lists.
 
 Videos come from INPUTs (video files, folders searched recursively, ``.txt`` lists of video paths), from a
-pipeline manifest (``--manifest``), from a dataset's official split files (``--dataset-kind`` with the
+pipeline manifest (``--manifest``), from a dataset's official split files (``--kind`` with the
 video root as INPUT, parsed by ``twostream ingest``'s code), or from existing shards (``--from-shards``
 with a shard index: the stored JPEGs are copied, no flow is recomputed). The layout and the mapping are
 described in ``twostream.data.rawframes``. Run it again to resume: finished videos are kept.
@@ -21,21 +21,27 @@ from twostream.files import write_csv
 from twostream.specs import schema_default
 
 
+EXAMPLES = """examples:
+  twostream rawframes clips/ more.mp4 videos.txt --out rawframes       # files, folder trees, lists
+  twostream rawframes UCF-101/ --kind ucf101 --splits-dir ucfTrainTestlist --new-width 340 --new-height 256 \\
+      --out rawframes                                                   # + train/val lists per split
+  twostream rawframes --from-shards results/ucf101/256x340-<key>/shards.csv --out rawframes  # the shards' JPEGs"""
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="*", metavar="INPUT",
                    help="video files, folders of videos (recursive), .txt lists of video paths "
-                        "(with --dataset-kind: the video root)")
+                        "(with --kind: the video root)")
     p.add_argument("--out", required=True, help="output folder: one sub-folder per video")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--manifest", help="a manifest CSV written by `twostream ingest` (labels and splits)")
-    src.add_argument("--dataset-kind", choices=KINDS, help="read the official split files of this dataset kind")
+    src.add_argument("--kind", choices=KINDS, help="read the official split files of this dataset kind")
     src.add_argument("--from-shards", metavar="INDEX",
                      help="shard index CSV: copy the shards' JPEGs, no flow recomputed")
-    p.add_argument("--splits-dir", help="official split folder (--dataset-kind ucf101 or hmdb51)")
+    p.add_argument("--splits-dir", help="official split folder (--kind ucf101 or hmdb51)")
     p.add_argument("--annotations", nargs="+", metavar="CSV",
-                   help="official annotation CSVs (--dataset-kind kinetics400)")
-    p.add_argument("--seed", type=int, help="seed of the train/test draw (needed by --dataset-kind folder)")
-    p.add_argument("--test-fraction", type=float, help="test share per class (needed by --dataset-kind folder)")
+                   help="official annotation CSVs (--kind kinetics400)")
+    p.add_argument("--seed", type=int, help="seed of the train/test draw (needed by --kind folder)")
+    p.add_argument("--test-fraction", type=float, help="test share per class (needed by --kind folder)")
     p.add_argument("--lists", help="folder for the file lists and failures (default: --out)")
     p.add_argument("--name", help="file-list name prefix (default: the dataset kind, else 'videos')")
     p.add_argument("--backend", default="auto", help="flow backend: auto, torch, opencv-cuda, opencv-cpu")
@@ -63,20 +69,20 @@ def _error(message: str) -> int:
 
 
 def _dataset(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(manifest, ingest failures) from --manifest or --dataset-kind."""
+    """(manifest, ingest failures) from --manifest or --kind."""
     if args.manifest:
         return read_manifest(args.manifest), rawframes.failures_table()
     if len(args.inputs) != 1:
-        raise IngestError("--dataset-kind takes exactly one INPUT: the folder holding the videos")
-    return ingest(args.dataset_kind, args.inputs[0], splits_dir=args.splits_dir, annotations=args.annotations,
+        raise IngestError("--kind takes exactly one INPUT: the folder holding the videos")
+    return ingest(args.kind, args.inputs[0], splits_dir=args.splits_dir, annotations=args.annotations,
                   seed=args.seed, test_fraction=args.test_fraction)
 
 
 def _sources(args: argparse.Namespace) -> tuple[list[rawframes.Video], pd.DataFrame | None, list[str], pd.DataFrame]:
     """(videos, split table by video id or None, class names by label, earlier failures)."""
-    if not args.from_shards and not args.manifest and not args.dataset_kind:
+    if not args.from_shards and not args.manifest and not args.kind:
         if not args.inputs:
-            raise IngestError("give INPUTs, --manifest, --dataset-kind or --from-shards")
+            raise IngestError("give INPUTs, --manifest, --kind or --from-shards")
         failures: list[tuple[str, str, str]] = []
         videos = rawframes.find_videos(args.inputs, failures)
         classes = sorted({v.class_name for v in videos})
@@ -103,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
             raise rawframes.RawframesError("--from-shards copies the shards as stored: no --step or resize options")
         if args.bound <= 0 or not 0 <= args.quality <= 100:
             raise rawframes.RawframesError("--bound must be positive and --quality within 0..100")
-        name = args.name or args.dataset_kind or "videos"
+        name = args.name or args.kind or "videos"
         rawframes.list_names(name, 0)  # a bad name fails before any work
         videos, splits, classes, earlier = _sources(args)
         backend = _backend(args) if settings is not None and settings.step else None

@@ -1,4 +1,4 @@
-"""``twostream summary``: gather a run's Markdown tables into results/summary.md (date, machine, intervals)."""
+"""``twostream summary``: gather a run's plan and Markdown tables into its summary.md (date, machine, intervals)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from twostream.eval.summary import write_summary
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tables", nargs="+", required=True, help="Markdown tables, in the order shown")
+    p.add_argument("--tables", nargs="+", required=True, help="Markdown files (the plan, tables), in the order shown")
     p.add_argument("--out", required=True, help="summary Markdown")
 
 

@@ -12,6 +12,10 @@ import os
 from twostream.models.streams import imagenet_cache_path, imagenet_weights
 
 
+EXAMPLES = """examples:
+  twostream weights --depth 50                                          # into $TORCH_HOME or ~/.cache/torch
+  twostream weights --depth 50 101 --torch-home /shared/torch           # then set model.torch_home: /shared/torch"""
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--depth", type=int, nargs="+", default=[50], help="ResNet depths (18, 34, 50, 101, 152)")
     p.add_argument("--torch-home", help="cache root (default: $TORCH_HOME or ~/.cache/torch)")

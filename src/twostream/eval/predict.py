@@ -26,8 +26,8 @@ Scored = tuple[tuple[str, ...], ClipScorer]  # a model kind's scorer: (modalitie
 
 @torch.no_grad()
 def predict(score: ClipScorer, dataset, modalities: tuple[str, ...], device: torch.device, *,
-            batch_size: int, workers: int, precision: str) -> dict[str, np.ndarray]:
-    """Per-video mean scores {output name: (videos, classes)} plus ``label``.
+            batch_size: int, workers: int, precision: str, progress: bool = True) -> dict[str, np.ndarray]:
+    """Per-video mean scores {output name: (videos, classes)} plus ``label`` (``progress``: a progress bar on stderr).
 
     The scorer runs under ``precision`` (``twostream.precision``); scores are averaged in
     fp32 on the device and copied to the host once, at the end.
@@ -42,7 +42,7 @@ def predict(score: ClipScorer, dataset, modalities: tuple[str, ...], device: tor
                         collate_fn=getattr(dataset, "collate", None))
     out: dict[str, list[torch.Tensor]] = {}
     labels = []
-    for batch in tqdm(loader, desc="evaluate", unit="batch", file=sys.stderr,
+    for batch in tqdm(loader, desc="evaluate", unit="batch", file=sys.stderr, disable=not progress,
                       mininterval=5 if not sys.stderr.isatty() else 0.1):
         labels.append(batch["label"])
         batch = move(batch, device)

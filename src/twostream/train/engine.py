@@ -8,10 +8,10 @@ atomically to ``<out>.resume`` every ``checkpoint_every`` steps, at every epoch 
 on SIGTERM, and deleted once the final weights are written.
 
 History: a row every ``record_every`` steps (about RECORDS_PER_EPOCH per epoch, each step where an epoch has
-fewer) and at every epoch end, so a short run is a curve too: ``step`` (steps done), ``epoch`` (the same in
-epochs), ``steps`` (steps the row averages), ``loss``, ``lr``, ``seconds`` and the step's other means. Rows
-never straddle an epoch end; the epoch's mean (its log line, the plateau rule) is the step-weighted mean of
-its rows.
+fewer), at every epoch end and every ``watch.every`` steps (the rows a watch validates), so a short run is a
+curve too: ``step`` (steps done), ``epoch`` (the same in epochs), ``steps`` (steps the row averages), ``loss``,
+``lr``, ``seconds``, the step's other means, and ``val_acc`` on validated rows. Rows never straddle an epoch
+end; the epoch's mean (its log line, the plateau rule) is the step-weighted mean of its rows.
 
 The learning rate is divided by 10 at the milestones and, with ``plateau_patience``, when the epoch
 loss stalls, kept in the checkpointed state. Not ``torch.optim.lr_scheduler``: its schedulers multiply
@@ -50,6 +50,7 @@ from twostream.data.batches import to_device
 from twostream.models.checkpoint import save_atomic
 from twostream import precision
 from twostream.train.distributed import Context, barrier, sum_over_processes, sync_batchnorm, wrap
+from twostream.train.watch import Watch
 
 # A step returns the loss and logs (tensors on the device, or floats) averaged by the Trainer per history row.
 StepFn = Callable[[nn.Module, dict[str, Any]], tuple[torch.Tensor, dict[str, torch.Tensor | float]]]
@@ -158,11 +159,14 @@ class Trainer:
     Under torchrun (``ctx.world > 1``) BatchNorm layers are synchronised, the model that
     ``step_fn`` receives is wrapped in DDP, and each process takes its slice of every batch.
     A dataset with a ``to_device(batch, device)`` method finishes its batches on the device
-    (GPU JPEG decoding); others are copied there with ``to_device``.
+    (GPU JPEG decoding); others are copied there with ``to_device``. A ``watch``
+    (``twostream.train.watch``) gets each history row as it is recorded, on rank 0, and validates at every
+    epoch end and, with ``watch.every``, every that many steps (a row ends there too).
     """
 
     def __init__(self, model: nn.Module, params: list[nn.Parameter], dataset: Any, schedule: Schedule, *,
-                 seed: int, resume: Path, run_id: Any, device: torch.device, ctx: Context = Context()):
+                 seed: int, resume: Path, run_id: Any, device: torch.device, ctx: Context = Context(),
+                 watch: Watch | None = None):
         self.model, self.dataset, self.s = model, dataset, schedule
         self.seed, self.resume, self.device = seed, Path(resume), device
         self.ctx, self.rank, self.world = ctx, ctx.rank, ctx.world
@@ -185,6 +189,7 @@ class Trainer:
         self.state = {"step": 0, "lr": schedule.lr, "history": [], "best_loss": math.inf, "bad_epochs": 0,
                       "sums": {}, "count": 0, "seconds": 0.0}  # the last three: the history row so far
         self.sums: dict[str, torch.Tensor] = {}  # the row's sums on the device (this process's share)
+        self.watch = watch
 
     def _load(self) -> None:
         if not self.resume.is_file():
@@ -239,11 +244,14 @@ class Trainer:
         self._sync_sums()
         return {k: v / max(self.state["count"], 1) for k, v in self.state["sums"].items()}
 
-    def _record(self, step: int, seconds: float) -> None:
-        """Close the history row that ends after ``step`` steps: the means of its steps."""
+    def _record(self, step: int, seconds: float, validate: bool) -> None:
+        """Close the history row that ends after ``step`` steps: the means of its steps (handed to the watch on
+        rank 0, which adds the validation accuracy where ``validate``)."""
         mean = self._means()
         row = {"step": step, "epoch": step / self.steps_per_epoch, "steps": self.state["count"],
                "loss": mean.pop("loss"), "lr": self.state["lr"], "seconds": seconds, **mean}
+        if self.watch is not None and self.rank == 0:
+            row = self.watch.record(row, self.state["history"], self.s.steps, validate=validate)
         self.state["history"].append(row)
         self.state.update(sums={}, count=0, seconds=0.0)
         self.sums = {}
@@ -252,9 +260,11 @@ class Trainer:
         """Log the epoch's means (step-weighted over its rows) and apply the plateau rule to its loss."""
         rows = [h for h in self.state["history"] if (h["step"] - 1) // self.steps_per_epoch == epoch]
         steps = sum(h["steps"] for h in rows)
-        keys = [k for k in rows[-1] if k not in ("step", "epoch", "steps", "lr", "seconds")]
+        keys = [k for k in rows[-1] if k not in ("step", "epoch", "steps", "lr", "seconds", "val_acc")]
         mean = {k: sum(h[k] * h["steps"] for h in rows) / steps for k in keys}
         loss = mean.pop("loss")
+        if "val_acc" in rows[-1]:
+            mean["val_acc"] = rows[-1]["val_acc"]
         if self.s.plateau_patience:
             if loss < self.state["best_loss"] - 1e-4:
                 self.state["best_loss"], self.state["bad_epochs"] = loss, 0
@@ -271,10 +281,14 @@ class Trainer:
         """Train to the end of the schedule (resuming if a matching checkpoint exists); returns the history."""
         self._load()
         stop = _Stop()
+        if self.watch is not None and self.rank == 0:
+            self.watch.start(self.state["step"], self.state["history"])
         try:
             self._run(step_fn, stop)
         finally:
             stop.restore()
+            if self.watch is not None and self.rank == 0:
+                self.watch.close()
         return self.state["history"]
 
     def loader(self) -> DataLoader:
@@ -322,8 +336,9 @@ class Trainer:
                 bar.set_postfix(loss=f"{loss:.3f}", lr=f"{self.state['lr']:g}", refresh=False)
                 shown = time.time()
             epoch_end = step % self.steps_per_epoch == 0 or step >= total
-            if epoch_end or (step % self.steps_per_epoch) % self.record_every == 0:
-                self._record(step, self.state["seconds"] + time.time() - t0)
+            validate = epoch_end or bool(self.watch and self.watch.every and step % self.watch.every == 0)
+            if validate or (step % self.steps_per_epoch) % self.record_every == 0:
+                self._record(step, self.state["seconds"] + time.time() - t0, validate)
                 t0 = time.time()
             if epoch_end:
                 self._epoch_end((step - 1) // self.steps_per_epoch)

@@ -21,6 +21,7 @@ from twostream.models import checkpoint
 from twostream.specs import Schedule as ScheduleSpec
 from twostream.train import distributed
 from twostream.train.engine import Schedule, Trainer, fingerprint
+from twostream.train.watch import Watch, validator
 
 
 def num_classes(index: pd.DataFrame) -> int:
@@ -73,6 +74,28 @@ def run_seed(seed: int, kind: str, config: dict[str, Any]) -> int:
     return int(fingerprint({"seed": seed, "kind": kind, "config": config}), 16)
 
 
+def run_name(out: str) -> str:
+    """How a training job names itself on the console: its dataset and its path below the dataset's data folder
+    (``models/<d>/<data>/rgb-<key>/split1.pt``: ``train ucf101 rgb-<key>/split1``)."""
+    parts = Path(out).with_suffix("").parts
+    if len(parts) > 3 and parts[0] == "models":
+        return f"train {parts[1]} {'/'.join(parts[3:])}"
+    return f"train {Path(out).stem}"
+
+
+def validation(kind: Any, spec: Any, net: torch.nn.Module, config: dict[str, Any], videos: pd.DataFrame,
+               device: torch.device) -> Any:
+    """The validation of a run (``twostream.train.watch.validator``): on ``videos``, the split's validation videos,
+    as evaluation reads them with the training's segments and one centre crop; None where there are none."""
+    if videos.empty:
+        return None
+    code = kind.code()
+    data = TSNDataset(videos, code.modalities(config), segments=spec.segments, length=spec.length, crop=spec.crop,
+                      train=False, hflip=spec.hflip, crops=1, seed=spec.seed,
+                      decode=batches.resolve_decode(spec.decode, device))
+    return validator(net, code.scorer(net, config), data, device, batch_size=spec.batch_size, precision=spec.precision)
+
+
 def train(kind: Any, spec: Any, *, index: str, split: int, init: list[str], out: str, threads: int) -> None:
     """Train a ``kind`` (a ``twostream.kinds.Kind``) to the end of ``spec.schedule`` on the training videos of
     ``split`` (resuming a matching ``<out>.resume``) and save it as a checkpoint of that kind at ``out``.
@@ -94,8 +117,10 @@ def train(kind: Any, spec: Any, *, index: str, split: int, init: list[str], out:
     run_id = {"config": config, **origin, "index": index, "split": split, "crop": spec.crop, "hflip": spec.hflip,
               "segments": spec.segments}
     params = [p for p in net.parameters() if p.requires_grad]
+    watch = Watch(out, run_name(out), validation(kind, spec, net, config, select(videos, split, "val"), dev),
+                  spec.validate_every)
     trainer = Trainer(net, params, data, schedule(spec, len(data)), seed=seed, resume=resume, run_id=run_id,
-                      device=dev, ctx=ctx)
+                      device=dev, ctx=ctx, watch=watch)
     history = trainer.fit(code.step(config, dev))
     if ctx.main:
         checkpoint.save(out, net, kind.name, config, history)

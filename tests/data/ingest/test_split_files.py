@@ -150,8 +150,8 @@ def test_a_class_with_videos_but_no_split_lines_is_one_line_and_its_videos_are_f
     assert manifest["video_id"].tolist() == ["v_a1"]
     why = reasons(failures)
     assert {v: r for v, r in why.items() if v.startswith("Gamma/")} == {
-        f"Gamma/v_g{k}.avi": "class 'Gamma' has videos but no split file lines (not used)" for k in range(3)}
-    assert why["Alpha/v_extra.avi"] == why["Alpha/v_a2.avi"] == "no split file line names it (not used)"
+        f"Gamma/v_g{k}.avi": "skipped: class 'Gamma' has videos but no split file lines" for k in range(3)}
+    assert why["Alpha/v_extra.avi"] == why["Alpha/v_a2.avi"] == "skipped: no split file line names it"
     err = capsys.readouterr().err.splitlines()
     assert f"{root / 'Gamma'}: class 'Gamma' has 3 videos but no split file lines: not used (each in the failures " \
            "table)" in err
@@ -165,7 +165,7 @@ def test_a_class_with_split_lines_but_no_videos_is_one_line(tmp_path, root, caps
     manifest, failures = ingest("ucf101", root, splits_dir=ucf_splits(tmp_path / "s", train))
     assert manifest["video_id"].tolist() == ["v_a1"]
     assert reasons(failures) == {"v_b1": "missing file", "v_b9": "missing file",
-                                 "Alpha/v_a2.avi": "no split file line names it (not used)"}
+                                 "Alpha/v_a2.avi": "skipped: no split file line names it"}
     err = capsys.readouterr().err
     assert f"class 'Beta': none of its 2 listed videos is found (folder {root / 'Beta'} does not exist)" in err
 
@@ -207,7 +207,7 @@ def test_kinetics_video_no_row_names_is_a_failure(tmp_path, put_video) -> None:
     put_video(tmp_path / "videos" / "abseiling" / "zzz_000001_000011.mp4")
     (tmp_path / "k.csv").write_text("label,youtube_id,time_start,time_end,split\nabseiling,aaa,1,11,train\n")
     manifest, failures = ingest("kinetics400", tmp_path / "videos", annotations=[tmp_path / "k.csv"])
-    assert reasons(failures) == {"abseiling/zzz_000001_000011.mp4": "no annotation CSV line names it (not used)"}
+    assert reasons(failures) == {"abseiling/zzz_000001_000011.mp4": "skipped: no annotation CSV line names it"}
 
 
 def test_mmaction2_lists_naming_folder_and_file_leave_no_video_unnamed(tmp_path, put_video) -> None:
@@ -217,4 +217,13 @@ def test_mmaction2_lists_naming_folder_and_file_leave_no_video_unnamed(tmp_path,
     (tmp_path / "v.txt").write_text("Jump/c.avi 0\n")
     manifest, failures = ingest("mmaction2", tmp_path / "videos", lists=[[tmp_path / "t.txt", tmp_path / "v.txt"]])
     assert len(manifest) == 2
-    assert reasons(failures) == {"Jump/extra.avi": "no file list line names it (not used)"}
+    assert reasons(failures) == {"Jump/extra.avi": "skipped: no file list line names it"}
+
+
+def test_the_summary_counts_listed_used_failed_and_skipped(tmp_path, root, put_video) -> None:
+    (root / "Beta" / "v_b1.avi").write_text("not a video")  # listed, undecodable
+    put_video(root / "Beta" / "v_b2.avi")  # named by no list: skipped
+    train = ["Alpha/v_a1.avi 1", "Alpha/v_a2.avi 1", "Beta/v_b1.avi 2", "Beta/v_gone.avi 2"]
+    splits = ucf_splits(tmp_path / "s", train, encode=lambda text: text.encode("utf-16"))  # a warning: a note
+    manifest, failures = ingest("ucf101", root, splits_dir=splits)
+    assert failures.attrs["counts"] == {"listed": 4, "used": 2, "failed": 2, "skipped": 1}

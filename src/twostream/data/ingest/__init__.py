@@ -2,7 +2,8 @@
 
 Manifest columns: ``video_id, path, label, class_name, split1..splitN, frames, fps, width,
 height`` (one row per video that is in at least one split and probes, sorted by ``video_id``;
-split cells are ``train``, ``test`` or ``''``). Failures columns: ``video, stage, reason``.
+split cells are ``train``, ``test``, ``val`` or ``''``), and ``subset`` where the manifest is a trial on part of
+the dataset (``twostream.data.ingest.subset``). Failures columns: ``video, stage, reason``.
 """
 
 from __future__ import annotations
@@ -27,11 +28,14 @@ from twostream.data.ingest.common import (
     report_unlisted,
 )
 from twostream.data.ingest.presence import presence, shortfall
+from twostream.data.ingest.subset import COLUMN as SUBSET_COLUMN
+from twostream.data.ingest.subset import Subset, choose, keep_classes
 
 KINDS = ("ucf101", "hmdb51", "kinetics400", "folder", "mmaction2")
 N_SPLITS = {"ucf101": ucf101.N_SPLITS, "hmdb51": hmdb51.N_SPLITS, "kinetics400": 1, "folder": 1}  # mmaction2: its lists
 
-__all__ = ["FAILURE_COLUMNS", "KINDS", "IngestError", "ingest", "manifest_columns", "read_catalog", "read_manifest"]
+__all__ = ["FAILURE_COLUMNS", "KINDS", "SUBSET_COLUMN", "IngestError", "Subset", "ingest", "manifest_columns",
+           "read_catalog", "read_manifest"]
 
 
 def read_catalog(
@@ -89,8 +93,11 @@ def ingest(
     aliases: str | os.PathLike | None = None,
     splits: Sequence[int] | None = None,
     min_present: float = 0.0,
+    subset: Subset | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(manifest, failures) of one dataset; IngestError for bad arguments, never for one bad video.
+
+    ``failures.attrs["counts"]``: the summary (listed, used, failed, skipped; ``Failures.counts``).
 
     ``splits_dir`` is needed by ``ucf101`` and ``hmdb51``, ``annotations`` (CSV paths) by
     ``kinetics400``, ``lists`` (per split a train and a test list) and optionally ``classes`` by
@@ -110,12 +117,19 @@ def ingest(
                            classes=classes, seed=seed, test_fraction=test_fraction, splits=splits)
     if kind != "folder":
         report_unlisted(catalog, root)
+    classes = catalog.classes if subset is None else keep_classes(catalog, subset)
     located = locate(catalog)
     short = shortfall(presence(catalog, root), root, min_present) if kind != "folder" else None
     if short is not None:
         raise IngestError(short)
+    if subset is not None:
+        located = choose(located, subset, splits or range(1, catalog.n_splits + 1))
     aliases = None if aliases is None else Path(os.path.abspath(aliases))
     manifest = build_manifest(catalog, located, workers, aliases)
+    if subset is not None:
+        manifest[SUBSET_COLUMN] = subset.record()
     if kind == "folder":
-        folder.check(manifest, catalog.classes)
-    return manifest, failures.frame()
+        folder.check(manifest, classes)
+    table = failures.frame()
+    table.attrs["counts"] = failures.counts(len(manifest))
+    return manifest, table

@@ -37,16 +37,35 @@ def tell(line: str) -> None:
 
 
 class Failures:
-    """Failure rows (video, reason); each is also printed as one line to stderr when added (``echo``)."""
+    """Failure rows (video, reason); each is also printed as one line to stderr when added (``echo``).
+
+    Entries that are not listed videos (a file outside the class folders, a video no split file names) are
+    *skipped* (``skip``: reason ``skipped: ...``), and warnings about a file that was read all the same are
+    *notes* (``note``), both counted apart from the listed videos that fail (``counts``).
+    """
 
     def __init__(self) -> None:
         self.rows: list[tuple[str, str]] = []
+        self.skipped = self.notes = 0
 
     def add(self, video: str, reason: str, echo: bool = True) -> None:
         reason = " ".join(reason.split())
         self.rows.append((video, reason))
         if echo:
             tell(f"{video}: {reason}")
+
+    def skip(self, entry: str, reason: str, echo: bool = True) -> None:
+        self.skipped += 1
+        self.add(entry, f"skipped: {reason}", echo)
+
+    def note(self, entry: str, reason: str) -> None:
+        self.notes += 1
+        self.add(entry, reason)
+
+    def counts(self, used: int) -> dict[str, int]:
+        """listed (used + failed), used, failed, skipped: the dataset's summary once ``used`` videos are usable."""
+        failed = len(self.rows) - self.skipped - self.notes
+        return {"listed": used + failed, "used": used, "failed": failed, "skipped": self.skipped}
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(
@@ -188,7 +207,7 @@ def _warn(path: Path, found: str, warn: Failures | None) -> None:
     if warn is None:
         tell(f"{path}: {reason}")
     else:
-        warn.add(str(path), reason)
+        warn.note(str(path), reason)
 
 
 def read_lines(path: Path, warn: Failures | None = None) -> Iterable[tuple[int, str]]:
@@ -299,13 +318,13 @@ def report_unlisted(catalog: Catalog, root: Path) -> None:
             continue
         videos_ = f"{len(unnamed)} video{'s' * (len(unnamed) > 1)}"
         if len(unnamed) == sum(map(len, videos.values())) and folder != root:
-            reason = f"class {printable(folder.name)!r} has videos but no {catalog.source} lines (not used)"
+            reason = f"class {printable(folder.name)!r} has videos but no {catalog.source} lines"
             line = f"class {printable(folder.name)!r} has {videos_} but no {catalog.source} lines"
         else:
-            reason = f"no {catalog.source} line names it (not used)"
+            reason = f"no {catalog.source} line names it"
             line = f"{videos_} that no {catalog.source} line names"
         for path in unnamed:
-            catalog.failures.add(printable(path.relative_to(root).as_posix()), reason, echo=False)
+            catalog.failures.skip(printable(path.relative_to(root).as_posix()), reason, echo=False)
         tell(f"{printable(str(folder))}: {line}: not used (each in the failures table)")
 
 
@@ -377,9 +396,10 @@ def _dtypes(n_splits: int) -> dict[str, str]:
 
 
 def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a manifest CSV back with the types it was written with (empty split cells stay '')."""
+    """Read a manifest CSV back with the types it was written with (empty split cells stay ''); a trial's
+    manifest has a last column, ``subset``."""
     header = pd.read_csv(path, nrows=0).columns
     n_splits = sum(1 for c in header if c.startswith("split"))
-    if list(header) != manifest_columns(n_splits):
+    if list(header) not in (manifest_columns(n_splits), [*manifest_columns(n_splits), "subset"]):
         raise ValueError(f"{path}: not a manifest (columns {list(header)})")
-    return pd.read_csv(path, keep_default_na=False, dtype=_dtypes(n_splits))
+    return pd.read_csv(path, keep_default_na=False, dtype={**_dtypes(n_splits), "subset": "str"})

@@ -105,7 +105,7 @@ def _videos(folder: Path, root: Path, failures: Failures) -> dict[str, list[Path
 
 
 def _skip(entry: os.DirEntry, root: Path, failures: Failures, reason: str) -> None:
-    failures.add(printable(Path(entry.path).relative_to(root).as_posix()), f"skipped: {reason}")
+    failures.skip(printable(Path(entry.path).relative_to(root).as_posix()), reason)
 
 
 def _share(n: int, test_fraction: float) -> int:

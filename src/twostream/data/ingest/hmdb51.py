@@ -49,7 +49,7 @@ def read(root: Path, splits_dir: str | os.PathLike, failures: Failures, splits: 
         for k in range(N_SPLITS):
             path = _split_file(splits_dir, class_name, k)
             if path.is_file():
-                failures.add(str(path), f"unknown class {class_name!r} (not in class_list.txt); file skipped")
+                failures.note(str(path), f"unknown class {class_name!r} (not in class_list.txt); file skipped")
     catalog = Catalog(classes, N_SPLITS, failures)
     for class_name, paths in split_files.items():
         for k, path in paths:

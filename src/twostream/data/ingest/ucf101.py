@@ -71,7 +71,7 @@ def _read_class_index(path: Path, failures: Failures) -> list[str]:
     first: dict[str, tuple[int, int]] = {}
     for index, name, number in sorted(entries):
         if name in first:
-            failures.add(f"{path}:{number}", f"class {name!r} listed again as {index} (first as {first[name][0]} on "
+            failures.note(f"{path}:{number}", f"class {name!r} listed again as {index} (first as {first[name][0]} on "
                                              f"line {first[name][1]}): its videos keep label {first[name][0]}, "
                                              f"index {index} has no class")
         else:
