@@ -21,6 +21,11 @@ class WriteError(OSError):
     """A file that cannot be written (disk full, read-only folder, ...); ``strerror`` names file, folder and reason."""
 
 
+def write_error(e: OSError, path: Path) -> WriteError:
+    """The WriteError of ``e`` (errno in WRITE_ERRNOS) met while writing ``path``: the one line naming it."""
+    return WriteError(e.errno, f"cannot write {path.name} in folder {path.parent}: {e.strerror}")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success, remove it on error.
@@ -36,7 +41,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except OSError as e:
         if isinstance(e, WriteError) or e.errno not in WRITE_ERRNOS:
             raise
-        raise WriteError(e.errno, f"cannot write {path.name} in folder {path.parent}: {e.strerror}") from e
+        raise write_error(e, path) from e
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)

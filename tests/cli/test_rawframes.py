@@ -132,3 +132,42 @@ def test_resume_after_sigkill(texture_video, tmp_path) -> None:
     assert {name: (out / name / ".done").stat().st_mtime_ns for name in marks} == marks  # kept, not redone
     assert f"({len(marks)} already done)" in result.stderr
     assert [row[1] for row in lines(out / "videos_rawframes.txt")] == ["12"] * 5
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+            and p.name != ".lock"}
+
+
+def test_a_refused_write_stops_with_one_line_and_the_rerun_completes_as_a_clean_run(texture_video, tmp_path) -> None:
+    """A file size limit (EFBIG, as a full disk's ENOSPC; no root needed) while a folder is written: one line naming
+    the folder, exit 1, the folders already finished kept, no temporary left; the re-run without the limit gives
+    the files of a clean run, byte for byte (before: every later video failed alike, each a failures row)."""
+    for i in range(3):
+        texture_video(tmp_path / "in" / "A" / f"v{i}.avi", frames=6, seed=i)
+    late = tmp_path / "in" / "A" / "v2.avi"
+    late.rename(tmp_path / "v2.avi")  # arrives after the first run
+    args = ("--backend", "opencv-cpu", "--threads", "1", "--new-short", "32")
+    out = tmp_path / "out"
+    assert run(str(tmp_path / "in"), *args, "--out", str(out)).returncode == 0
+    marks = {f.name: (f / ".done").stat().st_mtime_ns for f in out.glob("v?")}
+    (tmp_path / "v2.avi").rename(late)
+
+    def limit() -> None:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200, resource.RLIM_INFINITY))  # a frame's JPEG is larger
+
+    refused = subprocess.run(command(str(tmp_path / "in"), *args, "--out", str(out)), capture_output=True,
+                             text=True, env=ENV, timeout=600, preexec_fn=limit)
+    assert refused.returncode == 1, refused.stderr[-2000:]
+    assert refused.stderr.splitlines()[-1] == f"twostream rawframes: error: cannot write v2 in folder {out}: File too large"
+    assert "Traceback" not in refused.stderr
+    assert {f.name: (f / ".done").stat().st_mtime_ns for f in out.glob("v?")} == marks  # kept, untouched
+    assert not list(out.glob(".*tmp*"))
+
+    assert run(str(tmp_path / "in"), *args, "--out", str(out)).returncode == 0
+    clean = tmp_path / "clean"
+    assert run(str(tmp_path / "in"), *args, "--out", str(clean)).returncode == 0
+    assert sorted(p.name for p in out.glob("v?")) == ["v0", "v1", "v2"] and tree(out) == tree(clean)

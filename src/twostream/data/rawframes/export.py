@@ -38,6 +38,7 @@ from twostream.data.rawframes.writer import (
 )
 from twostream.data.shards import ShardError
 from twostream.data.video import VideoError, describe_dropped
+from twostream.files import WriteError
 from twostream.flow import FlowBackend
 
 TYPICAL_SIZE = (256, 340)  # sizes GPU flow batches (the pipeline's core) when videos differ in size
@@ -65,7 +66,8 @@ def export(videos: Iterable[Video], out: str | os.PathLike, *, backend: FlowBack
     Step 1 goes through the pipeline's core (``twostream.data.extract.flow_videos``: ``workers`` decoding
     processes, flow in batches of ``pairs`` frame pairs across videos, 0: the pipeline's choice).
     Returns (done: video_id, label, class_name, frames, frames_dropped, flows, status 'done' or 'kept'; failures
-    rows). A finished folder of the same recipe is kept; a bad video is reported on one line and the rest go on;
+    rows). A finished folder of the same recipe is kept; a bad video is reported on one line and the rest go on
+    (a write the output folder refuses, disk full or read-only, is a WriteError that stops the export);
     a video kept without frames that do not decode is a failures row too (its note, ``kept: ...``).
     """
     out = Path(out)
@@ -121,6 +123,8 @@ def _results(videos: list[Video], out: Path, backend: FlowBackend | None, settin
                     todo.append((video, recipe))
                     continue
                 result = done, "kept"
+        except WriteError:
+            raise  # the output folder refuses writes (disk full, read-only): so would it for every other video
         except ERRORS as e:
             result = e
         yield video, result
@@ -149,6 +153,8 @@ def _core(todo: list[tuple[Video, dict]], out: Path, backend: FlowBackend, setti
         try:
             result = build(out / video.video_id, recipe, write_decoded(decoded[0], decoded[2], flow, settings),
                            lambda frames, flows: None), "done"
+        except WriteError:
+            raise  # the output folder refuses writes (disk full, read-only): so would it for every other video
         except ERRORS as e:
             result = e
         yield video, result

@@ -1,7 +1,8 @@
 """One video's rawframes folder: what it depends on (its recipe), and the writers of its files.
 
 A folder is built under a temporary name and renamed when complete (``build``), with a ``.done``
-record of its recipe and counts written last, so a folder with its final name is always complete. The
+record of its recipe and counts written last, so a folder with its final name is always complete; a
+write the output folder refuses (disk full, read-only) is a WriteError naming it, which stops the export. The
 record's ``frames_dropped`` lists the 0-based positions of the source frames that did not decode (the
 frames that decode are numbered without gaps).
 
@@ -12,6 +13,7 @@ where denseflow resizes bilinearly.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -34,6 +36,7 @@ from twostream.data.rawframes.resize import Resize
 from twostream.data.rawframes.sources import Video
 from twostream.data.shards import Shard, quantize_flow
 from twostream.data.video import VideoError, dropped, iter_frames, probe
+from twostream.files import write_error
 from twostream.flow import FlowBackend, normalize
 
 PAIRS_PER_CALL = 32  # other steps than 1: frame pairs handed to the flow backend at once
@@ -89,8 +92,8 @@ def build(folder: Path, recipe: dict, write: Writer, progress: Callable[[int, in
     A complete folder of another recipe is replaced only once the new one is complete.
     """
     tmp = folder.with_name(f".{folder.name}.tmp{os.getpid()}")
-    tmp.mkdir(parents=True)
     try:
+        tmp.mkdir(parents=True)
         frames, flows, lost = write(tmp, progress)
         done = {"recipe": recipe, "frames": frames, "flows": flows, "frames_dropped": lost}
         (tmp / DONE).write_text(json.dumps(done, sort_keys=True))
@@ -101,9 +104,21 @@ def build(folder: Path, recipe: dict, write: Writer, progress: Callable[[int, in
             shutil.rmtree(old)
         else:
             os.rename(tmp, folder)
+    except OSError as e:
+        if not _refused(e, folder.parent):
+            raise
+        raise write_error(e, folder) from e
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return done
+
+
+def _refused(e: OSError, out: Path) -> bool:
+    """Whether ``e`` is the output folder refusing a write (disk full, quota, read-only, file too large; permission
+    only on a path in ``out``: a source file that cannot be read stays that video's failure)."""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
+        return True
+    return e.errno in (errno.EACCES, errno.EPERM) and e.filename is not None and Path(e.filename).is_relative_to(out)
 
 
 def _write_jpeg(path: Path, image: np.ndarray, quality: int) -> None:
