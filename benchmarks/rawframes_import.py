@@ -48,7 +48,8 @@ from twostream.files import write_text  # noqa: E402
 from twostream.flow import get_backend  # noqa: E402
 from twostream.specs import schema_default  # noqa: E402
 
-BOUND, QUALITY = 20.0, 90  # the pipeline's defaults (config schema: flow.bound, flow.jpeg_quality)
+BOUND = 20.0  # config.yaml's flow.bound, denseflow's and mmaction2's
+QUALITY, LENGTH = schema_default("flow.jpeg_quality"), schema_default("train.length")
 CLIPS = REPO.parent / "shared" / "data" / "clips"
 
 
@@ -93,7 +94,7 @@ def timed_import(rows: pd.DataFrame, out: Path, source: Source) -> tuple[float, 
     for old in out.glob("*.h5"):
         old.unlink()  # a kept shard would skip the work
     start = time.perf_counter()
-    index = import_chunk(rows, out, source, bound=BOUND, quality=QUALITY)
+    index = import_chunk(rows, out, source, bound=BOUND, quality=QUALITY, length=LENGTH)
     return time.perf_counter() - start, index
 
 
@@ -122,7 +123,7 @@ def main() -> None:
         backend = get_backend(backend_name, "cpu", schema_default("flow.variant"))
         start = time.perf_counter()
         extracted = extract_chunk(rows, backend, scratch / "extracted", size=size, bound=BOUND, quality=QUALITY,
-                                  length=5, workers=args.threads, encoders=args.threads)
+                                  length=LENGTH, workers=args.threads, encoders=args.threads)
         extract_s = time.perf_counter() - start
         ok = extracted[extracted["status"] == "ok"]
         frames = int(ok["frames"].sum())

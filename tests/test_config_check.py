@@ -200,3 +200,26 @@ def test_the_shipped_schedules_can_act(path) -> None:
 
     shipped = yaml.safe_load((REPO / (path if path == "config.yaml" else f"workflow/presets/{path}")).read_text())
     assert schedule_problems({**yaml.safe_load((REPO / "config.yaml").read_text()), **shipped}) == []
+
+
+def test_rawframes_and_mmaction2_keys_are_checked_before_any_job(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "train.txt").write_text("a 3 0\n")
+    datasets = {
+        "raw": {"kind": "folder", "source": "rawframes", "root": "raw", "splits": [1], "crop": 56,
+                "rawframes": {"encoding": "denseflow", "bound": 20, "filename_tmpl": {"rgb": "img.jpg",
+                                                                                      "flow": "{}_{:05d}.jpg"}}},
+        "lists": {"kind": "mmaction2", "root": "raw", "lists": [["train.txt", "val.txt"]], "classes": "names.txt",
+                  "splits": [1, 2], "size": [64, 80], "crop": 56},
+        "stray": folder("raw", classes="train.txt"),
+    }
+    with pytest.raises(ConfigError) as e:
+        check_config(config(tmp_path, **datasets))
+    assert str(e.value).splitlines() == [
+        "dataset 'raw': file-name template 'img.jpg' needs one number field (datasets.raw.rawframes.filename_tmpl.rgb)",
+        "dataset 'lists': splits [2] do not exist, a mmaction2 dataset has 1 (datasets.lists.lists)",
+        f"dataset 'lists': file not found: {tmp_path / 'val.txt'} (datasets.lists.lists)",
+        f"dataset 'lists': file not found: {tmp_path / 'names.txt'} (datasets.lists.classes)",
+        "dataset 'stray': a classes file is only read by the mmaction2 kind (datasets.stray.classes)",
+    ]

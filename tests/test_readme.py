@@ -99,3 +99,38 @@ def test_the_papers_presets_cut_to_ucf101(data: Path, tmp_path: Path) -> None:
         assert re.search(r"results/ucf101-[0-9a-f]{6}/summary.md", done.stdout)
         assert "missing ImageNet weights for ResNet-50" in done.stderr  # named, with the command to fetch them
         assert "twostream weights --depth 50" in done.stderr
+
+
+def test_rawframes_export_reads_as_the_readme_says_and_imports_back(data: Path, tmp_path: Path) -> None:
+    """The rawframes section: its export command, the mmaction2 settings it names (ann_file, start_index,
+    filename_tmpl) finding every frame and flow image, and its config block planning and wiring an import."""
+    text = section("Rawframes: export for mmaction2, or bring your own")
+    for name in ("UCF-101", "ucfTrainTestlist"):
+        (tmp_path / name).symlink_to(data / name)
+    (export,) = re.findall(r"`(twostream rawframes [^`]+)`", text)
+    done = run(export, tmp_path, data)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rgb_list = re.search(r"ann_file='([^']+)'", text).group(1)
+    rgb_tmpl, flow_tmpl = re.findall(r"'((?:img|flow)_[^']+\.jpg)'", text)
+    start = int(re.search(r"start_index=(\d+)", text).group(1))
+    flow_list = rgb_list.replace("_rawframes.txt", "_rawframes_flow.txt")
+    assert re.search(r"\.\.\._rawframes_flow\.txt", text)
+    for listed, last_file in ((rgb_list, lambda n: rgb_tmpl.format(n)), (flow_list, lambda n: flow_tmpl.format("y", n))):
+        rows = [line.split() for line in (tmp_path / listed).read_text().splitlines()]
+        assert rows and all("/" in folder for folder, _, _ in rows)  # Class/video, as mmaction2's own lists
+        for folder, total, _ in rows:  # as RawframeDataset reads them: start_index .. start_index + total - 1
+            assert (tmp_path / "rawframes" / folder / last_file(start + int(total) - 1)).is_file(), (listed, folder)
+            assert not (tmp_path / "rawframes" / folder / last_file(start + int(total))).exists()
+    (datasets,) = [b for b in blocks(text, "yaml") if b.startswith("datasets:")]
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["datasets"] = yaml.safe_load(datasets.replace("/data/ucf101/rawframes", str(tmp_path / "rawframes"))
+                                        .replace("/data/", f"{data}/"))["datasets"]
+    (tmp_path / "my.yaml").write_text(yaml.safe_dump(config))
+    folders = len(list((tmp_path / "rawframes").glob("*/*/")))
+    planned = run("twostream plan --configfile my.yaml --no-calibration", tmp_path, data)
+    assert planned.returncode == 0, planned.stderr[-3000:]
+    assert "ucf101: ucf101 at rawframes (imported, no flow computed)" in planned.stdout
+    assert re.search(rf"videos +{folders} \(", planned.stdout), planned.stdout
+    dry = run("snakemake --cores 2 --configfile my.yaml", tmp_path, data)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert "ingest_rawframes" in dry.stdout and "rule extract" not in dry.stdout

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from twostream import kinds, specs
+from twostream.data.rawframes.naming import RawframesError
+from twostream.data.rawframes.templates import Template
 
 SPLITS = {"synthetic": 3, "ucf101": 3, "hmdb51": 3, "kinetics400": 1, "folder": 1}
 
@@ -28,20 +30,36 @@ def dataset_problems(name: str, d: Mapping[str, Any]) -> list[str]:
     """The problems of one dataset's settings (paths are relative to the working directory)."""
     where = f"dataset {name!r}"
     problems = []
-    height, width = d["size"]
-    if d["crop"] > min(height, width):
+    if "size" in d and d["crop"] > min(d["size"]):  # rawframes keep their size: the import checks nothing here
         problems.append(f"{where}: crop {d['crop']} is larger than the frame size {list(d['size'])}"
                         f" (datasets.{name}.crop, datasets.{name}.size)")
-    extra = sorted(k for k in d["splits"] if k > SPLITS[d["kind"]])
+    n_splits = len(d["lists"]) if d["kind"] == "mmaction2" else SPLITS[d["kind"]]
+    extra = sorted(k for k in d["splits"] if k > n_splits)
     if extra:
+        key = "lists" if d["kind"] == "mmaction2" else "splits"
         problems.append(f"{where}: splits {extra} do not exist, a {d['kind']} dataset has"
-                        f" {SPLITS[d['kind']]} (datasets.{name}.splits)")
+                        f" {n_splits} (datasets.{name}.{key})")
     for key in ("root", "splits_dir"):
         if key in d and not os.path.isdir(d[key]):
             problems.append(f"{where}: {key} folder not found: {os.path.abspath(d[key])} (datasets.{name}.{key})")
     for path in d.get("annotations", []):
         if not os.path.isfile(path):
             problems.append(f"{where}: annotation file not found: {os.path.abspath(path)} (datasets.{name}.annotations)")
+    for path in [p for pair in d.get("lists", []) for p in pair] + ([d["classes"]] if "classes" in d else []):
+        if not os.path.isfile(path):
+            key = "classes" if path == d.get("classes") else "lists"
+            problems.append(f"{where}: file not found: {os.path.abspath(path)} (datasets.{name}.{key})")
+    templates = d.get("rawframes", {}).get("filename_tmpl", {})
+    for part in ("rgb", "flow"):
+        if part in templates:
+            try:
+                Template(templates[part], part == "flow")
+            except RawframesError as e:
+                problems.append(f"{where}: {e} (datasets.{name}.rawframes.filename_tmpl.{part})")
+    if "classes" in d and d["kind"] != "mmaction2":
+        problems.append(f"{where}: a classes file is only read by the mmaction2 kind (datasets.{name}.classes)")
+    if "lists" in d and d["kind"] != "mmaction2":
+        problems.append(f"{where}: file lists are only read by the mmaction2 kind (datasets.{name}.lists)")
     return problems
 
 

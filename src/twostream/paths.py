@@ -10,8 +10,11 @@ re-runs the rules in place (their code version is a param, not part of the path)
                                                         splits, subset, ...)
     shards/d/<H>x<W>-<E>/<video>.h5                     one shard per video: E keys the extraction recipe
                                                         (frame size, flow backend, variant, bound, JPEG quality),
-                                                        so a trial and the full run share their shards
-    results/d/<H>x<W>[-subset]-<D>/                     D keys the manifest and every extract setting:
+                                                        so a trial and the full run share their shards; a
+                                                        rawframes dataset's are shards/d/rawframes-<E>/, E keying
+                                                        the import's (its rawframes block, flow.bound, quality)
+    results/d/<H>x<W>[-subset]-<D>/                     D keys the manifest and every extract setting
+                                                        (rawframes: ``rawframes[-subset]-<D>``, the import's):
         chunks/, shards.csv, failures.csv               the flow chunks and the shard index
         scores-<V>/<model>.npz                          test scores of each model, V keys the test protocol
     models/d/<H>x<W>[-subset]-<D>/                      the trained models of those data:
@@ -95,7 +98,15 @@ def _dataset(config: Config, d: str) -> Mapping[str, Any]:
     return config["datasets"][d]
 
 
+def rawframes(config: Config, d: str) -> bool:
+    """Whether a dataset's root holds rawframes folders (packed into shards by an import, no flow computed)."""
+    return _dataset(config, d).get("source", "videos") == "rawframes"
+
+
 def size_label(config: Config, d: str) -> str:
+    """``<H>x<W>`` of the frames a dataset's videos are resized to; ``rawframes`` (they keep their size)."""
+    if rawframes(config, d):
+        return "rawframes"
     height, width = _dataset(config, d)["size"]
     return f"{height}x{width}"
 
@@ -105,13 +116,18 @@ def synthetic_dir(config: Config, d: str) -> str:
     return f"data/{d}/{digest(settings(specs.SyntheticSpec, config, {'dataset': d}))}"
 
 
-INGEST_KEYS = ("kind", "root", "splits_dir", "annotations", "splits", "subset", "min_present")
+INGEST_KEYS = ("kind", "source", "root", "splits_dir", "annotations", "lists", "classes", "splits", "subset",
+               "min_present")
+NAMING_KEYS = ("start_index", "filename_tmpl")  # a rawframes dataset's keys that its manifest depends on
 
 
 def source(config: Config, d: str) -> dict[str, Any]:
     """What a dataset's manifest depends on: its source files and the ingest settings."""
     ds = _dataset(config, d)
     out = {k: ds[k] for k in INGEST_KEYS if k in ds and ds[k] != _default(f"datasets.{d}.{k}")}
+    naming = {k: v for k, v in ds.get("rawframes", {}).items() if k in NAMING_KEYS}
+    if rawframes(config, d) and naming:
+        out["naming"] = naming
     if ds["kind"] == "synthetic":
         out["synthetic"] = synthetic_dir(config, d)
     if ds["kind"] == "folder":
@@ -138,20 +154,31 @@ def listing(config: Config, d: str) -> str:
 
 
 RECIPE_FIELDS = ("size", "backend", "variant", "bound", "jpeg_quality")  # what a shard's content depends on
+IMPORT_RECIPE_FIELDS = ("rawframes", "bound", "jpeg_quality")  # the same, of a shard imported from rawframes
+
+
+def _packing(config: Config, d: str) -> dict[str, Any]:
+    """The settings of the jobs that pack a dataset's shards, not the defaults: extract's, or a rawframes import's."""
+    if rawframes(config, d):
+        return settings(specs.ImportSpec, config, {"dataset": d})
+    return settings(specs.ExtractSpec, config, {"dataset": d})
 
 
 def shards_dir(config: Config, d: str) -> str:
     """A dataset's shards: one folder per extraction recipe, shared by every manifest (trial or full) of it."""
-    extract = settings(specs.ExtractSpec, config, {"dataset": d})
+    if rawframes(config, d):
+        recipe = {k: v for k, v in _packing(config, d).items() if k in IMPORT_RECIPE_FIELDS}
+        return f"shards/{d}/rawframes-{digest(recipe)}"
+    extract = _packing(config, d)
     recipe = {k: v for k, v in extract.items() if k in RECIPE_FIELDS}
     return f"shards/{d}/{size_label(config, d)}-{digest({'size': _dataset(config, d)['size'], **recipe})}"
 
 
 def data_dir(config: Config, d: str) -> str:
     """The folder name of a dataset's shard index, scores and models: its manifest and every extract setting."""
-    extract = settings(specs.ExtractSpec, config, {"dataset": d})
     trial = "-subset" if _trial(config, d) == "subset" else ""
-    return f"{size_label(config, d)}{trial}-{digest({'source': source(config, d), 'extract': extract})}"
+    packing = {"import" if rawframes(config, d) else "extract": _packing(config, d)}
+    return f"{size_label(config, d)}{trial}-{digest({'source': source(config, d), **packing})}"
 
 
 def data(config: Config, d: str) -> str:

@@ -140,6 +140,25 @@ def _from_split_files(config: Mapping[str, Any], d: str) -> Videos:
                   f"probed", [str(p) for _, p in located[:2]])
 
 
+def _from_rawframes(config: Mapping[str, Any], d: str) -> Videos:
+    """A rawframes dataset's video folders as its ingest will find them (frames counted from the file names)."""
+    from twostream.data.ingest.subset import Subset
+    from twostream.data.rawframes.catalog import rawframes_manifest
+
+    ds = config["datasets"][d]
+    naming = ds["rawframes"]
+    subset = Subset(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in ds.get("subset", {}).items()})
+    with contextlib.redirect_stderr(io.StringIO()):
+        manifest, _, _ = rawframes_manifest(
+            ds["kind"], os.path.abspath(ds["root"]), rgb=naming.get("filename_tmpl", {}).get("rgb"),
+            flow=naming.get("filename_tmpl", {}).get("flow"), start=naming.get("start_index"), seed=config["seed"],
+            test_fraction=ds["test_fraction"], splits=ds["splits"], subset=subset if "subset" in ds else None,
+            splits_dir=ds.get("splits_dir"), annotations=ds.get("annotations"), lists=ds.get("lists"),
+            classes=ds.get("classes"))
+    return Videos(len(manifest), int(manifest["frames"].sum()), _roles(manifest, ds["splits"]),
+                  f"the rawframes folders under {ds['root']}")
+
+
 def videos(config: Mapping[str, Any], d: str, directory: Path) -> Videos:
     """A dataset's videos: from its manifest where ingest has run (in ``directory``), else as the run will find them."""
     made = directory / paths.manifest(config, d)
@@ -147,6 +166,8 @@ def videos(config: Mapping[str, Any], d: str, directory: Path) -> Videos:
         return _from_manifest(made, config["datasets"][d]["splits"])
     if config["datasets"][d]["kind"] == "synthetic":
         return _synthetic(config, d)
+    if paths.rawframes(config, d):
+        return _from_rawframes(config, d)
     return _from_split_files(config, d)
 
 
@@ -265,7 +286,7 @@ class DatasetPlan:
     name: str
     videos: Videos
     chunks: int
-    flow: Flow | None  # None: nothing to calibrate on (no video found)
+    flow: Flow | None  # None: nothing to calibrate on (no video found, or rawframes: nothing computed)
     gpu: Flow | None  # where a GPU is visible
     training: list[tuple[str, int, int, int]]
     models: int  # models evaluated
@@ -279,10 +300,10 @@ def plan_dataset(config: Mapping[str, Any], d: str, directory: Path, cores: int,
     from twostream.workflow import gpus_visible
 
     found = videos(config, d, directory)
-    extract = _spec(specs.ExtractSpec, config, {"dataset": d})
-    chunks = math.ceil(found.count / extract.chunk_size)
+    chunks = math.ceil(found.count / config["flow"]["chunk_size"])
     flow = gpu = None
-    if calibration:
+    if calibration and not paths.rawframes(config, d):  # rawframes are imported: no flow computed
+        extract = _spec(specs.ExtractSpec, config, {"dataset": d})
         sample = found.sample or [_synthetic_sample(config, d, directory)]
         gpus = gpus_visible()
         on_gpu = gpus and resolve_device(extract.device) != "cpu"
@@ -337,13 +358,15 @@ def lines(p: DatasetPlan, config: Mapping[str, Any], cores: int) -> list[str]:
     """The plan of one dataset as text lines (``twostream plan`` prints them; the run's summary holds them)."""
     ds = config["datasets"][p.name]
     v = p.videos
-    height, width = ds["size"]
+    imported = paths.rawframes(config, p.name)
+    frames = "rawframes (imported, no flow computed)" if imported else "{}x{}".format(*ds["size"])
     subset = f", subset {ds['subset']}" if "subset" in ds else ""
-    out = [f"{p.name}: {ds['kind']} at {height}x{width}, splits {' '.join(map(str, ds['splits']))}{subset}"]
+    out = [f"{p.name}: {ds['kind']} at {frames}, splits {' '.join(map(str, ds['splits']))}{subset}"]
     roles = "; ".join(f"split {k}: " + ", ".join(f"{n:,} {r}" for r, n in counts.items() if n or r != "val")
                       for k, counts in v.roles.items())
     out.append(f"  videos       {v.count:,} ({roles}); from {v.source}")
-    out.append(f"  frame pairs  {v.pairs:,} in {p.chunks} extract job{'s' * (p.chunks != 1)}")
+    job = "import" if imported else "extract"
+    out.append(f"  frame pairs  {v.pairs:,} in {p.chunks} {job} job{'s' * (p.chunks != 1)}")
     for label, flow in (("flow", p.flow), ("flow on GPU", p.gpu)):
         if flow is None:
             continue

@@ -167,6 +167,36 @@ class ExtractSpec:
     length: int = key("train.length")  # videos shorter than one stack are noted
 
 
+@dataclass(frozen=True)
+class FilenameTemplates:
+    """mmaction2 ``filename_tmpl``s of a rawframes dataset's frames and flow (None: detected from its files)."""
+
+    rgb: str | None
+    flow: str | None
+
+
+@dataclass(frozen=True)
+class Rawframes:
+    """A rawframes dataset's ``rawframes:`` block: what its file names cannot tell (docs/rawframes.md)."""
+
+    encoding: str  # of the flow images: denseflow | twostream
+    bound: float  # the flow bound they were made with, in pixels
+    start_index: int | None  # the first frame number (None: detected)
+    filename_tmpl: FilenameTemplates | None
+
+
+@dataclass(frozen=True)
+class ImportSpec:
+    """Packing one chunk of a rawframes dataset: its ``rawframes`` block, the shards' flow scale (``flow.bound``,
+    which the loader maps the flow images to), the JPEG quality of images that are not JPEG, the stack length."""
+
+    rawframes: Rawframes = key("datasets.{dataset}.rawframes")
+    bound: float = key("flow.bound")
+    chunk_size: int = key("flow.chunk_size")
+    jpeg_quality: int = key("flow.jpeg_quality")
+    length: int = key("train.length")  # videos shorter than one stack are noted
+
+
 # --- evaluation, tables, figures ---
 
 

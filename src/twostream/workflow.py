@@ -170,8 +170,8 @@ def refresh_listings(config: dict) -> None:
     from twostream.data.ingest.listing import refresh  # no torch, no OpenCV decoding: a folder walk
 
     for name, d in config["datasets"].items():
-        if "root" not in d or not os.path.isdir(d["root"]):
-            continue
+        if "root" not in d or not os.path.isdir(d["root"]) or d.get("source") == "rawframes":
+            continue  # a rawframes root holds folders of images, not videos to list
         changed = refresh(d["root"], d["kind"], paths.listing(config, name))
         if changed is not None and os.path.exists(paths.manifest(config, name)):
             print(f"dataset {name!r}: {changed[0]} videos appeared and {changed[1]} disappeared under {d['root']} "

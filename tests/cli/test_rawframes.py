@@ -134,6 +134,27 @@ def test_resume_after_sigkill(texture_video, tmp_path) -> None:
     assert [row[1] for row in lines(out / "videos_rawframes.txt")] == ["12"] * 5
 
 
+def test_two_level_export_from_shards(texture_video, tmp_path) -> None:
+    """--two-level: folders <Class>/<id>, listed so, the split lists kept."""
+    backend = get_backend("opencv-cpu")
+    rows = []
+    for i, role in enumerate(["train", "test"]):
+        video = texture_video(tmp_path / f"v{i}.avi", frames=4, seed=i)
+        row = pd.Series({"video_id": f"v{i}", "path": str(video), "label": i, "class_name": f"C{i}", "fps": 25.0,
+                         "frames": 4})
+        extract_video(row, backend, tmp_path / "shards" / f"v{i}.h5", size=(48, 64), bound=20.0, quality=90,
+                      length=5)
+        rows.append({**row.drop("frames").to_dict(), "split1": role, "shard": str(tmp_path / "shards" / f"v{i}.h5"),
+                     "frames": 4, "bytes": 0})
+    pd.DataFrame(rows).to_csv(tmp_path / "index.csv", index=False)
+    result = run("--from-shards", str(tmp_path / "index.csv"), "--two-level", "--name", "toy", "--out",
+                 str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert lines(tmp_path / "out" / "toy_train_list_rawframes.txt") == [["C0/v0", "4", "0"]]
+    assert lines(tmp_path / "out" / "toy_val_list_rawframes_flow.txt") == [["C1/v1", "3", "1"]]
+    assert (tmp_path / "out" / "C1" / "v1" / "flow_y_00003.jpg").is_file()
+
+
 def tree(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
             and p.name != ".lock"}

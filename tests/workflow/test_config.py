@@ -30,6 +30,31 @@ def test_validation_fills_defaults_into_nested_sections(repo: Path) -> None:
     assert config["datasets"]["tiny"]["synthetic"]["seed"] == 0
 
 
+def test_a_rawframes_dataset_needs_no_size_and_gets_its_defaults(repo: Path) -> None:
+    config = yaml.safe_load(TINY.read_text())
+    config["datasets"]["raw"] = {"kind": "ucf101", "source": "rawframes", "root": "r", "splits_dir": "s",
+                                 "splits": [1], "crop": 28}
+    validate(config, str(repo / SCHEMA))
+    assert config["datasets"]["raw"]["rawframes"] == {"encoding": "denseflow", "bound": 20}
+    assert config["datasets"]["tiny"]["source"] == "videos"
+
+
+@pytest.mark.parametrize("dataset, message", [
+    ({"kind": "ucf101", "root": "r", "splits_dir": "s", "splits": [1], "crop": 28}, "'size' is a required"),
+    ({"kind": "synthetic", "source": "rawframes", "synthetic": {}, "splits": [1], "crop": 28}, "'videos' was expected"),
+    ({"kind": "mmaction2", "root": "r", "splits": [1], "size": [32, 32], "crop": 28}, "'lists' is a required"),
+    ({"kind": "mmaction2", "root": "r", "lists": [["train.txt"]], "splits": [1], "size": [32, 32], "crop": 28},
+     "is too short"),
+    ({"kind": "folder", "source": "rawframes", "root": "r", "splits": [1], "crop": 28,
+      "rawframes": {"encoding": "raft"}}, "'raft' is not one of"),
+], ids=["videos-without-size", "synthetic-rawframes", "mmaction2-without-lists", "a-list-pair-of-one", "encoding"])
+def test_bad_rawframes_and_mmaction2_datasets_are_refused(repo: Path, dataset: dict, message: str) -> None:
+    config = yaml.safe_load(TINY.read_text())
+    config["datasets"]["bad"] = dataset
+    with pytest.raises(Exception, match=message):
+        validate(config, str(repo / SCHEMA))
+
+
 @pytest.mark.parametrize("section", [["train", "rgb"], ["cmmp", "schedule"], ["conv_fusion", "schedule"],
                                      ["cma", "schedule"]])
 def test_a_schedule_takes_epochs_or_steps_but_not_both(repo: Path, section: list[str]) -> None:

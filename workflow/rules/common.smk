@@ -41,7 +41,7 @@ wildcard_constraints:
     dataset=one_of(DATASETS),
     generator=r"[0-9a-f]{6}",
     source=r"(full|subset)-[0-9a-f]{6}",
-    data=r"\d+x\d+(-subset)?-[0-9a-f]{6}",
+    data=r"(\d+x\d+|rawframes)(-subset)?-[0-9a-f]{6}",
     scores=r"scores-[0-9a-f]{6}",
     key=r"[0-9a-f]{6}",
     run=re.escape(Path(RUN).name),
@@ -76,6 +76,13 @@ def spec(cls):
     """A rule's --spec param: the values of a spec dataclass (twostream.specs) read from the config at
     its fields' paths, with the job's wildcards."""
     return lambda w: spec_for(cls, config, w)
+
+
+def sourced(source):
+    """Wildcard pattern of the datasets whose root holds `source` (videos or rawframes): rules that make a
+    dataset's manifest and chunks differ by source."""
+    names = [re.escape(n) for n, d in DATASETS.items() if d["source"] == source]
+    return "|".join(names) or "(?!)"  # (?!) matches nothing: no dataset of that source
 
 
 def current(expected):
@@ -117,7 +124,10 @@ def ingest_inputs(w):
     d = ds(w)
     if d["kind"] == "synthetic":
         return [paths.synthetic_dir(config, w.dataset)]
-    files = [paths.listing(config, w.dataset)]
+    files = [paths.listing(config, w.dataset)] if d["source"] == "videos" else []
+    if d["kind"] == "mmaction2":
+        files += [p for pair in d["lists"] for p in pair]
+        files += [d[k] for k in ("classes",) if k in d]
     if d["kind"] == "ucf101":
         names = ["classInd.txt"] + [
             f"{s}list0{k}.txt" for s in ("train", "test") for k in d["splits"]
@@ -161,6 +171,10 @@ def ingest_args(w):
             "--test-fraction",
             str(d["test_fraction"]),
         ]
+    for train, val in d.get("lists", []):
+        args += ["--lists", train, val]
+    if "classes" in d:
+        args += ["--classes-file", d["classes"]]
     args += ["--splits", *map(str, d["splits"])]
     args += ["--dataset", w.dataset, "--min-present", str(d["min_present"])]
     subset = d.get("subset", {})
@@ -183,6 +197,32 @@ def ingest_failures(w):
     return f"{paths.ingest_dir(config, w.dataset)}/ingest_failures.csv"
 
 
+def rawframes_naming(w):
+    """The naming a rawframes dataset's ingest detected (templates, first numbers)."""
+    return f"{paths.ingest_dir(config, w.dataset)}/rawframes_naming.json"
+
+
+def rawframes_naming_args(w):
+    """The naming keys of a rawframes dataset that are given (the others are detected by `twostream ingest`)."""
+    keys = ds(w)["rawframes"]
+    templates = keys.get("filename_tmpl", {})
+    args = [
+        f"--{part}-tmpl {shlex.quote(templates[part])}"
+        for part in ("rgb", "flow")
+        if part in templates
+    ]
+    if "start_index" in keys:
+        args.append(f"--start-index {keys['start_index']}")
+    return " ".join(args)
+
+
+def ingest_checkpoint(name):
+    """The checkpoint that makes a dataset's manifest: ingest (videos) or ingest_rawframes."""
+    if DATASETS[name]["source"] == "rawframes":
+        return checkpoints.ingest_rawframes
+    return checkpoints.ingest
+
+
 def chunk_indexes(w):
     """One index per chunk of the manifest (known once ingest has run)."""
     videos, _ = training_counts(ingested(w))
@@ -199,7 +239,11 @@ def index(w):
 def ingested(w):
     """The manifest ingest made (known once the ingest checkpoint has run)."""
     source = Path(paths.ingest_dir(config, w.dataset)).name
-    return checkpoints.ingest.get(dataset=w.dataset, source=source).output.manifest
+    return (
+        ingest_checkpoint(w.dataset)
+        .get(dataset=w.dataset, source=source)
+        .output.manifest
+    )
 
 
 def training_index(w):

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
 STEPS: dict[str, str] = {
     "synthetic": "Generate the embedded synthetic dataset in UCF-101 layout.",
     "extract": "Compute flow and write per-video HDF5 shards for one chunk of a manifest.",
+    "import-rawframes": "Pack one chunk of a rawframes dataset (frames and flow images) into shards, no flow computed.",
     "index": "Merge chunk indexes into one shard index and one failures table.",
     "train": "Train one model of any kind (stream, cmmp, cma, conv_fusion) to the end of its schedule.",
     "evaluate": "Score test videos with one trained model (segments x crops).",

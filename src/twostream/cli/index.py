@@ -24,13 +24,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chunks", nargs="*", default=[], help="chunk index CSVs")
     p.add_argument("--out", required=True, help="shard index CSV")
     p.add_argument("--failures", required=True, help="all failures, by stage")
+    p.add_argument("--stage", choices=("flow+pack", "import"), default="flow+pack",
+                   help="what made the chunks: extraction (flow+pack) or a rawframes import")
 
 
 def run(args: argparse.Namespace) -> int:
     read = lambda path: pd.read_csv(path, keep_default_na=False)  # noqa: E731
     chunks = {c: read(c) for c in args.chunks}
     manifest = read_manifest(args.manifest)
-    index, failures = merge_index(manifest, chunks, read(args.ingest_failures))
+    index, failures = merge_index(manifest, chunks, read(args.ingest_failures), args.stage)
     write_csv(index, args.out)
     write_csv(failures, args.failures)
     print(summary(args.dataset, manifest, index, failures, args.failures), flush=True)

@@ -4,7 +4,8 @@ Videos come from INPUTs (video files, folders searched recursively, ``.txt`` lis
 pipeline manifest (``--manifest``), from a dataset's official split files (``--kind`` with the
 video root as INPUT, parsed by ``twostream ingest``'s code), or from existing shards (``--from-shards``
 with a shard index: the stored JPEGs are copied, no flow is recomputed). The layout and the mapping are
-described in ``twostream.data.rawframes``. Run it again to resume: finished videos are kept.
+described in ``twostream.data.rawframes`` (and how mmaction2 reads it in docs/rawframes.md). Run it again to
+resume: finished videos are kept.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from twostream.data import rawframes
 from twostream.data.ingest import KINDS, IngestError, ingest, read_manifest
+from twostream.data.rawframes import export, lists, sources
+from twostream.data.rawframes.naming import RawframesError
+from twostream.data.rawframes.resize import Resize
+from twostream.data.rawframes.writer import Settings
 from twostream.files import write_csv
 from twostream.specs import schema_default
 
@@ -25,7 +29,8 @@ EXAMPLES = """examples:
   twostream rawframes clips/ more.mp4 videos.txt --out rawframes       # files, folder trees, lists
   twostream rawframes UCF-101/ --kind ucf101 --splits-dir ucfTrainTestlist --new-width 340 --new-height 256 \\
       --out rawframes                                                   # + train/val lists per split
-  twostream rawframes --from-shards results/ucf101/256x340-<key>/shards.csv --out rawframes  # the shards' JPEGs"""
+  twostream rawframes --from-shards results/ucf101/256x340-<key>/shards.csv --out rawframes  # the shards' JPEGs
+  twostream rawframes --from-shards INDEX --two-level --out rawframes  # Class/video folders, as mmaction2 lists"""
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="*", metavar="INPUT",
@@ -43,6 +48,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="seed of the train/test draw (needed by --kind folder)")
     p.add_argument("--test-fraction", type=float, help="test share per class (needed by --kind folder)")
     p.add_argument("--lists", help="folder for the file lists and failures (default: --out)")
+    p.add_argument("--two-level", action="store_true",
+                   help="folders OUT/<Class>/<id>, listed as Class/id (as mmaction2's UCF-101 and HMDB-51 lists)")
     p.add_argument("--name", help="file-list name prefix (default: the dataset kind, else 'videos')")
     p.add_argument("--backend", default="auto", help="flow backend: auto, torch, opencv-cuda, opencv-cpu")
     p.add_argument("--device", default=schema_default("flow.device"), help="auto, cpu, cuda or cuda:N (default %(default)s)")
@@ -71,62 +78,66 @@ def _error(message: str) -> int:
 def _dataset(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(manifest, ingest failures) from --manifest or --kind."""
     if args.manifest:
-        return read_manifest(args.manifest), rawframes.failures_table()
+        return read_manifest(args.manifest), export.failures_table()
     if len(args.inputs) != 1:
         raise IngestError("--kind takes exactly one INPUT: the folder holding the videos")
     return ingest(args.kind, args.inputs[0], splits_dir=args.splits_dir, annotations=args.annotations,
                   seed=args.seed, test_fraction=args.test_fraction)
 
 
-def _sources(args: argparse.Namespace) -> tuple[list[rawframes.Video], pd.DataFrame | None, list[str], pd.DataFrame]:
+def _sources(args: argparse.Namespace) -> tuple[list[sources.Video], pd.DataFrame | None, list[str], pd.DataFrame]:
     """(videos, split table by video id or None, class names by label, earlier failures)."""
     if not args.from_shards and not args.manifest and not args.kind:
         if not args.inputs:
             raise IngestError("give INPUTs, --manifest, --kind or --from-shards")
         failures: list[tuple[str, str, str]] = []
-        videos = rawframes.find_videos(args.inputs, failures)
+        videos = sources.find_videos(args.inputs, failures)
         classes = sorted({v.class_name for v in videos})
-        return videos, None, classes, rawframes.failures_table(failures)
+        return videos, None, classes, export.failures_table(failures)
     if args.from_shards:
         if args.inputs:
             raise IngestError("--from-shards takes no INPUT")
         table, source = pd.read_csv(args.from_shards, keep_default_na=False), "shard"
-        earlier = rawframes.failures_table()
+        earlier = export.failures_table()
     else:
         (table, earlier), source = _dataset(args), "path"
     splits = table.set_index("video_id")[[c for c in table.columns if c.startswith("split")]]
     classes = table.drop_duplicates("label").sort_values("label")
     names = dict(zip(classes["label"], classes["class_name"]))
-    return (rawframes.videos_from_table(table, source), splits,
+    return (sources.videos_from_table(table, source), splits,
             [names.get(i, "") for i in range(int(table["label"].max()) + 1 if len(table) else 0)], earlier)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        settings = None if args.from_shards else rawframes.Settings(
-            args.step, args.bound, args.quality, rawframes.Resize(args.new_width, args.new_height, args.new_short))
+        settings = None if args.from_shards else Settings(
+            args.step, args.bound, args.quality, Resize(args.new_width, args.new_height, args.new_short))
         if args.from_shards and (args.step != 1 or args.new_width or args.new_height or args.new_short):
-            raise rawframes.RawframesError("--from-shards copies the shards as stored: no --step or resize options")
+            raise RawframesError("--from-shards copies the shards as stored: no --step or resize options")
         if args.bound <= 0 or not 0 <= args.quality <= 100:
-            raise rawframes.RawframesError("--bound must be positive and --quality within 0..100")
+            raise RawframesError("--bound must be positive and --quality within 0..100")
         name = args.name or args.kind or "videos"
-        rawframes.list_names(name, 0)  # a bad name fails before any work
+        lists.list_names(name, 0)  # a bad name fails before any work
         videos, splits, classes, earlier = _sources(args)
+        if args.two_level:
+            if splits is not None:
+                splits = splits.rename(index={v.video_id: f"{v.class_name}/{v.video_id}" for v in videos})
+            videos = sources.two_level(videos)
         backend = _backend(args) if settings is not None and settings.step else None
-    except (IngestError, rawframes.RawframesError, ValueError, RuntimeError) as e:
+    except (IngestError, RawframesError, ValueError, RuntimeError) as e:
         return _error(str(e))
     try:
-        done, failures = rawframes.export(videos, args.out, backend=backend, settings=settings,
-                                          workers=args.workers, pairs=args.batch_pairs)
-    except rawframes.RawframesError as e:
+        done, failures = export.export(videos, args.out, backend=backend, settings=settings,
+                                       workers=args.workers, pairs=args.batch_pairs)
+    except RawframesError as e:
         return _error(str(e))
-    lists = Path(args.lists or args.out)
+    folder = Path(args.lists or args.out)
     with_flow = settings is None or settings.step != 0
-    written = rawframes.write_lists(lists, name, done, splits, classes, with_flow=with_flow)
-    failures = rawframes.failures_table(earlier, failures)
-    write_csv(failures, lists / f"{name}_failures.csv")
-    print(f"{len(done)} videos -> {args.out}; {len(written)} lists -> {lists}; "
-          f"{len(failures)} failures -> {lists / f'{name}_failures.csv'}", file=sys.stderr)
+    written = lists.write_lists(folder, name, done, splits, classes, with_flow=with_flow)
+    failures = export.failures_table(earlier, failures)
+    write_csv(failures, folder / f"{name}_failures.csv")
+    print(f"{len(done)} videos -> {args.out}; {len(written)} lists -> {folder}; "
+          f"{len(failures)} failures -> {folder / f'{name}_failures.csv'}", file=sys.stderr)
     return 1 if failures.shape[0] and done.empty else 0
 
 

@@ -41,11 +41,12 @@ def _remove(*paths: str | os.PathLike) -> None:
             print(f"{path}: cannot remove ({e.strerror}); delete it by hand", file=sys.stderr)
 
 
-def merge_index(manifest: pd.DataFrame, chunks: dict[str, pd.DataFrame], ingest_failures: pd.DataFrame
-                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def merge_index(manifest: pd.DataFrame, chunks: dict[str, pd.DataFrame], ingest_failures: pd.DataFrame,
+                stage: str = "flow+pack") -> tuple[pd.DataFrame, pd.DataFrame]:
     """(shard index, failures) from the manifest and the chunk indexes (by file name), shards verified.
 
-    The failures table lists, by stage, videos left out and videos kept with a warning.
+    The failures table lists, by stage, videos left out and videos kept with a warning; ``stage`` names the
+    chunks' (``flow+pack``, or ``import`` for a rawframes dataset).
     """
     frames = [df.assign(chunk=name) for name, df in chunks.items()]
     frames = [df if "frames_dropped" in df else df.assign(frames_dropped=0) for df in frames]  # chunks of older runs
@@ -56,6 +57,6 @@ def merge_index(manifest: pd.DataFrame, chunks: dict[str, pd.DataFrame], ingest_
     noted = done[(done["status"] == "failed") | (done["reason"] != "")]
     failures = pd.concat([
         ingest_failures,
-        pd.DataFrame({"video": noted["video_id"], "stage": "flow+pack", "reason": noted["reason"]}),
+        pd.DataFrame({"video": noted["video_id"], "stage": stage, "reason": noted["reason"]}),
     ], ignore_index=True)
     return index, failures

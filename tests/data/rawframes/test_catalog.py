@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from twostream.data.ingest import IngestError
+from twostream.data.ingest import IngestError, Subset
 from twostream.data.rawframes.catalog import rawframes_manifest
 
 JPEG = cv2.imencode(".jpg", np.zeros((12, 16, 3), np.uint8))[1].tobytes()
@@ -62,6 +62,21 @@ def test_mmaction2_lists_with_a_classes_file_or_class_folders(tmp_path) -> None:
     manifest, _, _ = rawframes_manifest("mmaction2", root, lists=[[lists / "train.txt", lists / "val.txt"]],
                                         classes=lists / "classes.txt")
     assert manifest["class_name"].tolist() == ["jumping", "jumping", "running", "running"]
+
+
+def test_a_subset_of_mmaction2_lists_keeps_the_full_labels(tmp_path) -> None:
+    """A trial (``datasets.<d>.subset``) of a rawframes tree: the classes and per-class counts as for videos."""
+    root = tmp_path / "rawframes"
+    for vid in ["Jump/c", "Jump/d", "Jump/f", "Run/a", "Run/b"]:
+        folder(root / vid, 3)
+    (tmp_path / "train.txt").write_text("Run/a 3 1\nJump/c 3 0\nJump/f 3 0\n")
+    (tmp_path / "val.txt").write_text("Run/b 3 1\nJump/d 3 0\n")
+    lists = [[tmp_path / "train.txt", tmp_path / "val.txt"]]
+    manifest, _, _ = rawframes_manifest("mmaction2", root, lists=lists, splits=[1], subset=Subset(("Run",), 1))
+    assert manifest[["video_id", "label", "split1"]].values.tolist() == [["Run/a", 1, "train"], ["Run/b", 1, "test"]]
+    assert manifest["subset"].unique().tolist() == ['{"classes":["Run"],"per_class":1}']
+    manifest, _, _ = rawframes_manifest("mmaction2", root, lists=lists, subset=Subset(None, 1))
+    assert manifest["video_id"].tolist() == ["Jump/c", "Jump/d", "Run/a", "Run/b"]
 
 
 def test_folder_kind_with_templates_in_sub_folders(tmp_path) -> None:

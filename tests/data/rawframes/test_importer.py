@@ -52,7 +52,7 @@ def test_export_imported_back_is_the_pipelines_shard(pipeline, tmp_path) -> None
         "img_{:05d}.jpg", "flow_{}_{:05d}.jpg", 1, 1)
     out = tmp_path / "v_a.h5"
     frames, _, notes = import_video(row("v_a", tmp_path / "raw" / "v_a"), out, Source(naming, "twostream", BOUND),
-                                    bound=BOUND, quality=QUALITY)
+                                    bound=BOUND, quality=QUALITY, length=5)
     assert (frames, notes) == (9, "")
     with Shard(out) as got, Shard(pipeline["shards"]["A/v_a"]) as ref:
         assert got.flow_table is None and got.size == ref.size == SIZE
@@ -70,7 +70,7 @@ def test_a_denseflow_tree_imports_within_a_quantisation_step(pipeline, denseflow
     assert (naming.rgb_start, naming.flow_start) == (0, 0)
     rows = pd.DataFrame([row(name, folder, i) for i, (name, folder) in enumerate(zip(pipeline["clips"], folders))])
     index = import_chunk(rows, tmp_path / "shards", Source(naming, "denseflow", BOUND), bound=BOUND,
-                         quality=QUALITY)
+                         quality=QUALITY, length=5)
     assert index["status"].tolist() == ["ok", "ok"] and index["frames"].tolist() == [9, 6]
     diffs = []
     for (name, ref_path), folder, shard in zip(pipeline["shards"].items(), folders, index["shard"]):
@@ -99,7 +99,8 @@ def test_defects_are_rows_and_the_usable_videos_go_on(pipeline, denseflow_tree, 
         cv2.imwrite(str(small_flow / f"flow_{axis}_00000.jpg"), np.full((24, 32), 128, np.uint8))
     naming = detect([listing(f) for f in folders])
     rows = pd.DataFrame([row(n, f) for n, f in zip(names, folders)] + [row("B/missing", tmp_path / "raw/B/missing")])
-    index = import_chunk(rows, tmp_path / "shards", Source(naming, "denseflow", BOUND), bound=BOUND, quality=QUALITY)
+    index = import_chunk(rows, tmp_path / "shards", Source(naming, "denseflow", BOUND), bound=BOUND, quality=QUALITY,
+                         length=5)
     got = index.set_index("video_id")
     assert got["status"].to_dict() == {**dict.fromkeys(names, "ok"), "B/small_flow": "failed", "B/missing": "failed"}
     assert got["frames"].to_dict() == {"A/gap": 5, "A/extra": 9, "A/short_y": 8, "B/truncated": 3,
@@ -118,19 +119,19 @@ def test_a_finished_import_is_kept_with_its_notes_and_a_changed_folder_redone(de
     (folder / "img_00004.jpg").unlink()
     source = Source(detect([listing(folder)]), "denseflow", BOUND)
     out = tmp_path / "v.h5"
-    first = import_video(row("A/v", folder), out, source, bound=BOUND, quality=QUALITY)
+    first = import_video(row("A/v", folder), out, source, bound=BOUND, quality=QUALITY, length=5)
     made = out.stat().st_mtime_ns
-    assert import_video(row("A/v", folder), out, source, bound=BOUND, quality=QUALITY) == first
+    assert import_video(row("A/v", folder), out, source, bound=BOUND, quality=QUALITY, length=5) == first
     assert out.stat().st_mtime_ns == made and first[0] == 4 and "img_00004.jpg missing" in first[2]
     (folder / "img_00004.jpg").write_bytes((folder / "img_00003.jpg").read_bytes())
-    assert import_video(row("A/v", folder), out, source, bound=BOUND, quality=QUALITY)[0] == 6
+    assert import_video(row("A/v", folder), out, source, bound=BOUND, quality=QUALITY, length=5)[0] == 6
 
 
 def test_an_imported_denseflow_shard_exports_in_this_projects_encoding(pipeline, denseflow_tree, tmp_path) -> None:
     (folder,) = denseflow_tree(tmp_path / "raw", [("A/v", pipeline["clips"]["B/v_b"])], SIZE, 15.0, QUALITY)
     out = tmp_path / "v.h5"
     import_video(row("A/v", folder), out, Source(detect([listing(folder)]), "denseflow", 15.0), bound=BOUND,
-                 quality=QUALITY)
+                 quality=QUALITY, length=5)
     export([Video("v", str(out), 0, "A")], tmp_path / "again")
     with Shard(out) as shard:
         mapped = shard.flow(2, 1)[0, ..., 0]

@@ -93,7 +93,8 @@ def test_two_level_ids_give_lists_mmaction2_reads_and_this_project_imports(textu
     manifest, _, naming = rawframes_manifest("mmaction2", out, lists=lists, classes=tmp_path / "toy_classes.txt")
     assert manifest[["video_id", "class_name", "split1", "frames"]].values.tolist() == [
         ["Jump/v_Jump_1", "Jump", "train", 5], ["Run/v_Run_0", "Run", "test", 4]]
-    index = import_chunk(manifest, tmp_path / "shards", Source(naming, "twostream", 20.0), bound=20.0, quality=95)
+    index = import_chunk(manifest, tmp_path / "shards", Source(naming, "twostream", 20.0), bound=20.0, quality=95,
+                         length=5)
     with Shard(index.at[1, "shard"]) as shard:
         assert shard.rgb_bytes(3).tobytes() == (out / "Run/v_Run_0/img_00004.jpg").read_bytes()
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from twostream.data.rawframes.naming import RawframesError
-from twostream.data.rawframes.templates import Template, detect, listing
+from twostream.data.rawframes.templates import Naming, Template, detect, listing
 
 
 def names(template: str, numbers, flow: bool = False, axes=("x", "y")) -> list[str]:
@@ -73,3 +75,8 @@ def test_listing_is_relative_and_images_only(tmp_path) -> None:
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_bytes(b"")
     assert listing(tmp_path) == ["img_00001.jpg", "x/00001.jpg"]
+
+
+def test_a_naming_reads_back_from_its_description() -> None:
+    naming = detect([names("{:04d}.jpg", range(3)) + names("{}/{:04d}.jpg", range(2), True, ("u", "v"))])
+    assert Naming.from_description(json.loads(json.dumps(naming.describe()))) == naming

@@ -19,15 +19,8 @@ off-by-one mmaction2 users meet with ``start_index=1``); frames shrunk on decode
 the shards' frames) where denseflow resizes bilinearly. The resize rules are denseflow's (``resize``).
 
 Modules: ``naming`` (the file names), ``resize`` (denseflow's resize options), ``sources`` (the videos
-to export), ``writer`` (one video's folder), ``export`` (many videos), ``lists`` (mmaction2's file lists).
+to export), ``writer`` (one video's folder), ``export`` (many videos), ``lists`` (mmaction2's file lists);
+reading rawframes back (any tool's, docs/rawframes.md): ``templates`` (mmaction2's ``filename_tmpl``
+syntax, detected from the files), ``reader`` (one folder, its defects explained), ``catalog`` (a tree's
+manifest from a dataset's split definition), ``importer`` (folders packed into shards).
 """
-
-from twostream.data.rawframes.export import export, failures_table
-from twostream.data.rawframes.lists import list_names, write_lists
-from twostream.data.rawframes.naming import RawframesError
-from twostream.data.rawframes.resize import Resize
-from twostream.data.rawframes.sources import Video, find_videos, videos_from_table
-from twostream.data.rawframes.writer import Settings
-
-__all__ = ["RawframesError", "Resize", "Settings", "Video", "export", "failures_table", "find_videos",
-           "list_names", "videos_from_table", "write_lists"]

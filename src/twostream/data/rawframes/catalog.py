@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
-from twostream.data.ingest import IngestError, read_catalog
+from twostream.data.ingest import SUBSET_COLUMN, IngestError, Subset, read_catalog
 from twostream.data.ingest.common import (
     TEST,
     TRAIN,
@@ -30,6 +31,7 @@ from twostream.data.ingest.common import (
     printable,
 )
 from twostream.data.ingest.folder import draw_test
+from twostream.data.ingest.subset import choose, keep_classes
 from twostream.data.rawframes.naming import RawframesError
 from twostream.data.rawframes.reader import BadImage, jpeg_size, numbers, run_length
 from twostream.data.rawframes.templates import Naming, detect, is_image, listing
@@ -39,11 +41,15 @@ SAMPLE = 8  # folders whose file names decide a dataset's naming
 
 def rawframes_manifest(kind: str, root: str | os.PathLike, *, rgb: str | None = None, flow: str | None = None,
                        start: int | None = None, seed: int | None = None, test_fraction: float | None = None,
+                       splits: Sequence[int] | None = None, subset: Subset | None = None, min_present: float = 0.0,
                        **split_files) -> tuple[pd.DataFrame, pd.DataFrame, Naming]:
     """(manifest, failures, naming) of a rawframes tree; IngestError for bad arguments or an undetectable naming.
 
     ``rgb``, ``flow`` (templates) and ``start`` are detected where None; ``split_files`` are
-    ``read_catalog``'s (``splits_dir``, ``annotations``, ``lists``, ``classes``).
+    ``read_catalog``'s (``splits_dir``, ``annotations``, ``lists``, ``classes``); ``splits`` and ``subset``
+    are ``twostream.data.ingest.ingest``'s (the splits whose files must exist, a trial's part); fewer than
+    ``min_present`` of the listed video folders found is an IngestError. ``failures.attrs["counts"]``: the
+    summary (listed, used, failed, skipped).
     """
     root = existing_dir(root, "rawframes root")
     failures = Failures()
@@ -52,8 +58,17 @@ def rawframes_manifest(kind: str, root: str | os.PathLike, *, rgb: str | None = 
             raise IngestError(f"{root}: the folder kind needs a seed and a test fraction for its train/test draw")
         catalog = _folder_catalog(root, rgb, seed, test_fraction, failures)
     else:
-        catalog = read_catalog(kind, root, failures, seed=seed, test_fraction=test_fraction, **split_files)
+        catalog = read_catalog(kind, root, failures, seed=seed, test_fraction=test_fraction, splits=splits,
+                               **split_files)
+    if subset is not None:
+        keep_classes(catalog, subset)
     located = locate_folders(catalog, root)
+    listed = len(catalog.listings)
+    if listed and len(located) < min_present * listed:
+        raise IngestError(f"{root}: {len(located)} of {listed} listed video folders found, fewer than min_present "
+                          f"{min_present:g} of them (is root the folder that holds them?)")
+    if subset is not None:
+        located = choose(located, subset, splits or range(1, catalog.n_splits + 1))
     if not located:
         raise IngestError(f"{root}: no video folders found (looked for the folders the split definition lists)")
     sample = [path for _, path in located[:SAMPLE]]
@@ -66,7 +81,12 @@ def rawframes_manifest(kind: str, root: str | os.PathLike, *, rgb: str | None = 
         row = _row(catalog, listed, folder, naming)
         if row is not None:
             rows.append(row)
-    return manifest_table(rows, catalog.n_splits), failures.frame(), naming
+    manifest = manifest_table(rows, catalog.n_splits)
+    if subset is not None:
+        manifest[SUBSET_COLUMN] = subset.record()
+    table = failures.frame()
+    table.attrs["counts"] = failures.counts(len(manifest))
+    return manifest, table, naming
 
 
 def locate_folders(catalog: Catalog, root: Path) -> list[tuple[Listing, Path]]:

@@ -45,9 +45,7 @@ class Source:
             raise ValueError(f"the rawframes' flow bound must be positive, not {self.bound}")
 
     def describe(self) -> dict:
-        n = self.naming
-        return {"rgb": n.rgb.text, "flow": n.flow.text, "axes": list(n.flow.axes), "rgb_start": n.rgb_start,
-                "flow_start": n.flow_start, "encoding": self.encoding, "bound": float(self.bound)}
+        return {**self.naming.describe(), "encoding": self.encoding, "bound": float(self.bound)}
 
 
 def files_digest(folder: str | os.PathLike) -> str:
@@ -73,7 +71,7 @@ def recipe(row: pd.Series, source: Source, *, bound: float, quality: int, code: 
     }, sort_keys=True)
 
 
-def import_video(row: pd.Series, out: Path, source: Source, *, bound: float, quality: int, length: int = 5,
+def import_video(row: pd.Series, out: Path, source: Source, *, bound: float, quality: int, length: int,
                  code: str = "") -> tuple[int, int, str]:
     """One folder's shard: (frames, bytes, notes: its defects and warnings, '; '-joined).
 
@@ -103,7 +101,7 @@ def import_video(row: pd.Series, out: Path, source: Source, *, bound: float, qua
 
 
 def import_chunk(rows: pd.DataFrame, shards_dir: str | os.PathLike, source: Source, *, bound: float, quality: int,
-                 length: int = 5, code: str = "") -> pd.DataFrame:
+                 length: int, code: str = "") -> pd.DataFrame:
     """The chunk index (``extract.INDEX_COLUMNS``) of importing every folder of ``rows``, one at a time.
 
     A folder that cannot be used is a failed row, a used one with defects an ok row with its notes;

@@ -94,7 +94,8 @@ def _compile(text: str, flow: bool, axes: tuple[str, str]) -> re.Pattern:
             f"(?P<axis>{'|'.join(map(re.escape, axes))})" if group == "axis" else r"(?P<n>[ +]*\d+)")
         seen.add(index)
     if len(seen) != fields:
-        raise RawframesError(f"file-name template {text!r} needs {'an axis field and a number field' if flow else 'one number field'}")
+        needs = "an axis field and a number field" if flow else "one number field"
+        raise RawframesError(f"file-name template {text!r} needs {needs}")
     return re.compile(regex)
 
 
@@ -109,6 +110,16 @@ class Naming:
     flow: Template
     rgb_start: int
     flow_start: int
+
+    def describe(self) -> dict:
+        """As JSON values (``from_description`` reads them back)."""
+        return {"rgb": self.rgb.text, "flow": self.flow.text, "axes": list(self.flow.axes),
+                "rgb_start": self.rgb_start, "flow_start": self.flow_start}
+
+    @classmethod
+    def from_description(cls, d: dict) -> Naming:
+        return cls(Template(d["rgb"], False), Template(d["flow"], True, tuple(d["axes"])), int(d["rgb_start"]),
+                   int(d["flow_start"]))
 
 
 DENSEFLOW = Naming(Template("img_{:05d}.jpg", False), Template("flow_{}_{:05d}.jpg", True), 0, 0)
@@ -197,7 +208,8 @@ def _detect_flow(groups: dict[tuple[str, str], list[list[str]]]) -> Template:
 def _word_positions(text: str, word: str) -> list[int]:
     """Where a one-letter axis word stands in ``text``: delimited positions first (``flow_x_``), then any."""
     at = [i for i, c in enumerate(text) if c == word]
-    delimited = [i for i in at if (i == 0 or not text[i - 1].isalnum()) and (i + 1 == len(text) or not text[i + 1].isalnum())]
+    delimited = [i for i in at if (i == 0 or not text[i - 1].isalnum())
+                 and (i + 1 == len(text) or not text[i + 1].isalnum())]
     return delimited or at
 
 
