@@ -174,6 +174,34 @@ def test_snakemake_in_a_read_only_working_directory_stops_with_one_line(tmp_path
         f"config error: folder {work} is not writable (read-only or no permission)"]
 
 
+def test_a_plateau_rule_that_cannot_act_is_named(tmp_path) -> None:
+    """Patience p cuts after epoch p + 1 at the earliest: within p + 1 epochs or fewer the rule is a no-op."""
+    base = config(tmp_path)
+    base["train"]["rgb"] = {"lr": 0.01, "epochs": 2, "plateau_patience": 1}
+    base["cma"]["schedule"] = {"lr": 0.01, "epochs": 3, "plateau_patience": 2}
+    base["conv_fusion"]["schedule"] = {"lr": 0.01, "steps": 10, "plateau_patience": 5}  # in steps: not known here
+    with pytest.raises(ConfigError) as e:
+        check_config(base)
+    assert str(e.value).splitlines() == [
+        "train.rgb.plateau_patience 1 cannot lower the learning rate within 2 epochs (the first cut can follow "
+        "epoch 2): lower it, or train longer",
+        "cma.schedule.plateau_patience 2 cannot lower the learning rate within 3 epochs (the first cut can follow "
+        "epoch 3): lower it, or train longer",
+    ]
+    base["train"]["rgb"]["epochs"] = 3
+    base["cma"]["schedule"]["plateau_patience"] = 1
+    check_config(base)
+
+
+@pytest.mark.parametrize("path", ["config.yaml", *sorted(p.name for p in (REPO / "workflow/presets").glob("*.yaml"))])
+def test_the_shipped_schedules_can_act(path) -> None:
+    """The embedded default and every preset: each plateau rule can lower the learning rate before its run ends."""
+    from twostream.config_check import schedule_problems
+
+    shipped = yaml.safe_load((REPO / (path if path == "config.yaml" else f"workflow/presets/{path}")).read_text())
+    assert schedule_problems({**yaml.safe_load((REPO / "config.yaml").read_text()), **shipped}) == []
+
+
 def test_rawframes_and_mmaction2_keys_are_checked_before_any_job(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "raw").mkdir()

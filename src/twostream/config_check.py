@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import functools
+import math
 import os
 import re
 import sys
@@ -77,6 +78,29 @@ def folder_problems(names: list[str]) -> list[str]:
     return list(dict.fromkeys(problems))  # a read-only working directory: one line
 
 
+def schedule_paths(config: Mapping[str, Any]) -> list[str]:
+    """The config paths of the schedule blocks of every kind the config trains (``train.rgb``, ``cma.schedule``, ...)."""
+    paths = []
+    for kind in kinds.configured(config):
+        path = specs.path_of(next(f for f in dataclasses.fields(kind.spec) if f.name == "schedule"))
+        paths += [path.format(modality=m) for m in ("rgb", "flow")] if "{modality}" in path else [path]
+    return paths
+
+
+def schedule_problems(config: Mapping[str, Any]) -> list[str]:
+    """Schedules whose plateau rule cannot act: with patience p the first cut comes after epoch p + 1 at the
+    earliest, so a run of p + 1 epochs or fewer never trains at the lower rate (the rule would be a silent no-op)."""
+    problems = []
+    for path in schedule_paths(config):
+        section, name = path.split(".")
+        s = config[section][name]
+        patience, epochs = s.get("plateau_patience", 0), s.get("epochs")
+        if patience and epochs is not None and patience + 1 >= math.ceil(epochs):
+            problems.append(f"{path}.plateau_patience {patience} cannot lower the learning rate within {epochs} "
+                            f"epochs (the first cut can follow epoch {patience + 1}): lower it, or train longer")
+    return problems
+
+
 DEVICE_KEYS = ("flow.device", "train.device")
 
 
@@ -108,9 +132,11 @@ def model_problems(config: Mapping[str, Any]) -> list[str]:
 
 
 def check_config(config: Mapping[str, Any], gpus: int | None = None) -> None:
-    """Raise ConfigError listing every dataset problem of a schema-validated config, unwritable outputs, and
+    """Raise ConfigError listing every dataset problem of a schema-validated config, plateau rules that cannot act,
+    unwritable outputs, and
     (``gpus``: how many this machine has, None where the jobs run elsewhere) configured GPUs that are not there."""
     problems = [p for name, d in config["datasets"].items() for p in dataset_problems(name, d)]
+    problems += schedule_problems(config)
     problems += model_problems(config)
     problems += folder_problems(list(config["datasets"]))
     if gpus is not None:

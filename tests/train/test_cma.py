@@ -116,7 +116,7 @@ def test_an_iteration_only_starts_from_its_predecessor(cma_data, tmp_path):
 def test_the_learning_rate_is_reset_at_each_iteration(cma_data, tmp_path):
     """Iteration 1 ends at lr / 10 (a step after epoch 1); iteration 2 starts again from --lr."""
     first = train(cma_data, tmp_path / "iter1.pt", 1, cma_data["flow"], lr=0.02, epochs=2, milestones=[1])
-    assert [h["lr"] for h in first["history"]] == pytest.approx([0.02, 0.002])
+    assert [h["lr"] for h in first["history"]] == pytest.approx([0.02] * 3 + [0.002] * 3)  # a row per step
     second = train(cma_data, tmp_path / "iter2.pt", 2, tmp_path / "iter1.pt", lr=0.02, epochs=1)
     assert second["history"][0]["lr"] == pytest.approx(0.02)
 

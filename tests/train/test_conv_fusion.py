@@ -52,7 +52,7 @@ def test_trains_from_the_stage1_streams(index, stage1, tmp_path):
     assert torch.equal(frozen["state_dict"]["fc.weight"], flow["fc.weight"])
     trained = train(index, stage1, tmp_path / "lr.pt", lr=0.1)
     assert not torch.equal(trained["state_dict"]["fuse.0.weight"], frozen["state_dict"]["fuse.0.weight"])
-    assert len(trained["history"]) == 1
+    assert [h["step"] for h in trained["history"]] == [1, 2]  # 2 steps per epoch: a history row each
 
 
 def test_scorer_and_evaluate_write_the_fused_scores(index, stage1, tmp_path):

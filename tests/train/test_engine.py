@@ -56,9 +56,24 @@ def trainer(tmp_path, **kw) -> tuple[nn.Module, Trainer]:
 def test_learns_and_follows_the_schedule(tmp_path) -> None:
     net, t = trainer(tmp_path)
     history = t.fit(step)
-    assert len(history) == 5  # 25 steps of 5 per epoch
-    assert [h["lr"] for h in history] == pytest.approx([0.1, 0.1, 0.1, 0.01, 0.01])
+    assert [h["step"] for h in history] == list(range(1, 26))  # 5 steps per epoch: a row per step
+    assert [h["lr"] for h in history] == pytest.approx([0.1] * 15 + [0.01] * 10)
     assert history[-1]["loss"] < history[0]["loss"] and history[-1]["acc"] > 0.7
+
+
+def test_history_rows_within_epochs(tmp_path) -> None:
+    """About RECORDS_PER_EPOCH rows per epoch, one at every epoch end, none across one; each averages its steps."""
+    net = model()
+    losses = []
+    sched = schedule(steps=27, lr=0.1, batch_size=2, milestones=[15])  # 20 steps per epoch: a row every 2 steps
+    t = Trainer(net, list(net.parameters()), Toy(), sched, seed=3, resume=tmp_path / "m.resume", run_id="toy",
+                device=torch.device("cpu"))
+    history = t.fit(lambda n, b: (lambda out: losses.append(out[0].item()) or out)(step(n, b)))
+    assert [h["step"] for h in history] == [*range(2, 21, 2), 22, 24, 26, 27]
+    assert [h["steps"] for h in history] == [2] * 13 + [1]
+    assert history[10]["epoch"] == pytest.approx(1.1) and history[-1]["epoch"] == pytest.approx(1.35)
+    assert [h["loss"] for h in history[:2]] == pytest.approx([np.mean(losses[:2]), np.mean(losses[2:4])])
+    assert [h["lr"] for h in history[6:9]] == pytest.approx([0.1, 0.01, 0.01])  # steps 13-14, 15-16, 17-18
 
 
 def test_batch_order() -> None:
@@ -125,7 +140,7 @@ def test_resume_ignores_another_configuration(tmp_path) -> None:
     t._save()
     net, t = trainer(tmp_path, steps=12)  # a different schedule: start afresh
     t.fit(step)
-    assert t.state["step"] == 12 and len(t.state["history"]) == 3
+    assert t.state["step"] == 12 and len(t.state["history"]) == 12
 
 
 def test_plateau_divides_the_learning_rate(tmp_path) -> None:

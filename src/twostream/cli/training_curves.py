@@ -1,4 +1,4 @@
-"""``twostream training-curves``: loss, training accuracy and learning rate per epoch of every checkpoint.
+"""``twostream training-curves``: loss, training accuracy and learning rate over the run of every checkpoint.
 
 Writes the figure (PNG), the plotted numbers beside it (CSV), and TensorBoard event files where
 the ``tensorboard`` package is installed.
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     runs = {}
     for path in args.checkpoints:
         ckpt = checkpoint.load(path)
-        runs[run_name(path, args.root)] = (ckpt["kind"], ckpt["history"])
+        runs[run_name(path, args.root)] = (ckpt["kind"], ckpt["history"], ckpt["config"])
     table = training_curves.curves(runs)
     write_csv(table, Path(args.out).with_suffix(".csv"))
     training_curves.save_png(training_curves.draw(table, f"Training on {args.dataset}"), args.out)

@@ -7,6 +7,12 @@ uninterrupted run ends (on the same device and precision). Checkpoints are writt
 atomically to ``<out>.resume`` every ``checkpoint_every`` steps, at every epoch end and
 on SIGTERM, and deleted once the final weights are written.
 
+History: a row every ``record_every`` steps (about RECORDS_PER_EPOCH per epoch, each step where an epoch has
+fewer), at every epoch end and every ``watch.every`` steps (the rows a watch validates), so a short run is a
+curve too: ``step`` (steps done), ``epoch`` (the same in epochs), ``steps`` (steps the row averages), ``loss``,
+``lr``, ``seconds``, the step's other means, and ``val_acc`` on validated rows. Rows never straddle an epoch
+end; the epoch's mean (its log line, the plateau rule) is the step-weighted mean of its rows.
+
 The learning rate is divided by 10 at the milestones and, with ``plateau_patience``, when the epoch
 loss stalls, kept in the checkpointed state. Not ``torch.optim.lr_scheduler``: its schedulers multiply
 by 0.1 (0.01 * 0.1 = 0.0010000000000000002, not 0.001), which would change every trained weight
@@ -15,9 +21,9 @@ against the runs published so far, for no gain in what the schedule does.
 Speed: one DataLoader (and its workers, persistent, prefetching across epoch ends) serves
 the whole run; its sampler yields (epoch, item) keys in the order above, so workers need no
 ``set_epoch`` from the main process. Batches are pinned and copied without blocking; the
-loss and metrics are summed on the device and read once per epoch, per checkpoint and per
+loss and metrics are summed on the device and read once per history row, per checkpoint and per
 progress refresh (every ``LOG_SECONDS``, rank 0's own running loss), never per step; under DDP
-they are averaged over processes at epoch ends and checkpoints only.
+they are averaged over processes at rows and checkpoints only.
 Precision, channels-last and cuDNN: ``twostream.precision``.
 """
 
@@ -46,9 +52,10 @@ from twostream import precision
 from twostream.train.distributed import Context, barrier, sum_over_processes, sync_batchnorm, wrap
 from twostream.train.watch import Watch
 
-# A step returns the loss and logs (tensors on the device, or floats) averaged by the Trainer per epoch.
+# A step returns the loss and logs (tensors on the device, or floats) averaged by the Trainer per history row.
 StepFn = Callable[[nn.Module, dict[str, Any]], tuple[torch.Tensor, dict[str, torch.Tensor | float]]]
 LOG_SECONDS = 5.0  # progress-bar loss refresh (one host sync each)
+RECORDS_PER_EPOCH = 8  # history rows per epoch (one per step where an epoch has fewer steps)
 
 
 @dataclass
@@ -161,8 +168,8 @@ class Trainer:
     ``step_fn`` receives is wrapped in DDP, and each process takes its slice of every batch.
     A dataset with a ``to_device(batch, device)`` method finishes its batches on the device
     (GPU JPEG decoding); others are copied there with ``to_device``. A ``watch``
-    (``twostream.train.watch``) gets each history row as it is recorded, on rank 0: at every epoch end and,
-    with ``watch.every``, every that many steps within an epoch (rows with the epoch's means so far).
+    (``twostream.train.watch``) gets each history row as it is recorded, on rank 0, and validates at every
+    epoch end and, with ``watch.every``, every that many steps (a row ends there too).
     """
 
     def __init__(self, model: nn.Module, params: list[nn.Parameter], dataset: Any, schedule: Schedule, *,
@@ -179,6 +186,7 @@ class Trainer:
         self.steps_per_epoch = len(dataset) // schedule.batch_size
         if self.steps_per_epoch == 0:
             raise ValueError(f"{len(dataset)} training videos is less than one batch of {schedule.batch_size}")
+        self.record_every = max(self.steps_per_epoch // RECORDS_PER_EPOCH, 1)
         self.opt = sgd(params, schedule, device)
         self.scaler = precision.scaler(device, self.precision)
         self.params = params
@@ -186,8 +194,8 @@ class Trainer:
         resolved = {**asdict(schedule), "precision": self.precision, "workers": None, "prefetch": None}
         self.id = fingerprint({"run": run_id, "schedule": resolved, "seed": seed})
         self.state = {"step": 0, "lr": schedule.lr, "history": [], "best_loss": math.inf, "bad_epochs": 0,
-                      "sums": {}, "count": 0, "seconds": 0.0}  # the last three: the epoch so far
-        self.sums: dict[str, torch.Tensor] = {}  # the epoch's sums on the device (this process's share)
+                      "sums": {}, "count": 0, "seconds": 0.0}  # the last three: the history row so far
+        self.sums: dict[str, torch.Tensor] = {}  # the row's sums on the device (this process's share)
         self.watch = watch
 
     def _load(self) -> None:
@@ -243,23 +251,27 @@ class Trainer:
         self._sync_sums()
         return {k: v / max(self.state["count"], 1) for k, v in self.state["sums"].items()}
 
-    def _record(self, seconds: float) -> dict[str, float]:
-        """A history row of the epoch's means so far (handed to the watch on rank 0), appended to the history;
-        its ``epoch``: the epochs done (fractional within an epoch)."""
+    def _record(self, step: int, seconds: float, validate: bool) -> None:
+        """Close the history row that ends after ``step`` steps: the means of its steps (handed to the watch on
+        rank 0, which adds the validation accuracy where ``validate``)."""
         mean = self._means()
-        row = {"epoch": self.state["step"] / self.steps_per_epoch, "step": self.state["step"], "loss": mean.pop("loss"), "lr": self.state["lr"],
-               "seconds": seconds, **mean}
+        row = {"step": step, "epoch": step / self.steps_per_epoch, "steps": self.state["count"],
+               "loss": mean.pop("loss"), "lr": self.state["lr"], "seconds": seconds, **mean}
         if self.watch is not None and self.rank == 0:
-            row = self.watch.record(row, self.state["history"], self.s.steps)
+            row = self.watch.record(row, self.state["history"], self.s.steps, validate=validate)
         self.state["history"].append(row)
-        return row
-
-    def _epoch_end(self, epoch: int, seconds: float) -> None:
-        mean = dict(self._record(seconds))
-        loss = mean.pop("loss")
-        mean = {k: v for k, v in mean.items() if k not in ("epoch", "step", "lr", "seconds")}
         self.state.update(sums={}, count=0, seconds=0.0)
         self.sums = {}
+
+    def _epoch_end(self, epoch: int) -> None:
+        """Log the epoch's means (step-weighted over its rows) and apply the plateau rule to its loss."""
+        rows = [h for h in self.state["history"] if (h["step"] - 1) // self.steps_per_epoch == epoch]
+        steps = sum(h["steps"] for h in rows)
+        keys = [k for k in rows[-1] if k not in ("step", "epoch", "steps", "lr", "seconds", "val_acc")]
+        mean = {k: sum(h[k] * h["steps"] for h in rows) / steps for k in keys}
+        loss = mean.pop("loss")
+        if "val_acc" in rows[-1]:
+            mean["val_acc"] = rows[-1]["val_acc"]
         if self.s.plateau_patience:
             if loss < self.state["best_loss"] - 1e-4:
                 self.state["best_loss"], self.state["bad_epochs"] = loss, 0
@@ -269,12 +281,11 @@ class Trainer:
                     self.state["lr"] /= 10
                     self.state["bad_epochs"] = 0
                     self._log(f"loss plateau: lr -> {self.state['lr']:g}")
-        if self.watch is None:  # else the watch's line says it
-            self._log(f"epoch {epoch}: loss {loss:.4f} " + " ".join(f"{k} {v:.4f}" for k, v in mean.items())
-                      + f" lr {self.state['lr']:g} ({seconds:.1f} s)")
+        self._log(f"epoch {epoch}: loss {loss:.4f} " + " ".join(f"{k} {v:.4f}" for k, v in mean.items())
+                  + f" lr {self.state['lr']:g} ({sum(h['seconds'] for h in rows):.1f} s)")
 
     def fit(self, step_fn: StepFn) -> list[dict[str, float]]:
-        """Train to the end of the schedule (resuming if a matching checkpoint exists); returns the epoch history."""
+        """Train to the end of the schedule (resuming if a matching checkpoint exists); returns the history."""
         self._load()
         stop = _Stop()
         if self.watch is not None and self.rank == 0:
@@ -331,18 +342,18 @@ class Trainer:
                 loss = self.sums["loss"].item() / self.state["count"]
                 bar.set_postfix(loss=f"{loss:.3f}", lr=f"{self.state['lr']:g}", refresh=False)
                 shown = time.time()
-            if step % self.steps_per_epoch == 0 or step >= total:
-                seconds = self.state["seconds"] + time.time() - t0
-                self._epoch_end((step - 1) // self.steps_per_epoch, seconds)
-                self._save()
+            epoch_end = step % self.steps_per_epoch == 0 or step >= total
+            validate = epoch_end or bool(self.watch and self.watch.every and step % self.watch.every == 0)
+            if validate or (step % self.steps_per_epoch) % self.record_every == 0:
+                self._record(step, self.state["seconds"] + time.time() - t0, validate)
                 t0 = time.time()
-            else:
-                if self.watch is not None and self.watch.every and step % self.watch.every == 0:
-                    self._record(self.state["seconds"] + time.time() - t0)
-                if stop.requested or (self.s.checkpoint_every and step % self.s.checkpoint_every == 0):
-                    self.state["seconds"] += time.time() - t0
-                    t0 = time.time()
-                    self._save()
+            if epoch_end:
+                self._epoch_end((step - 1) // self.steps_per_epoch)
+                self._save()
+            elif stop.requested or (self.s.checkpoint_every and step % self.s.checkpoint_every == 0):
+                self.state["seconds"] += time.time() - t0
+                t0 = time.time()
+                self._save()
             if stop.requested:
                 self._log(f"SIGTERM: checkpoint saved to {self.resume} at step {step}; exiting")
                 sys.exit(143)

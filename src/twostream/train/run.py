@@ -20,7 +20,7 @@ from twostream.gpus import loader_workers, set_threads
 from twostream.models import checkpoint
 from twostream.specs import Schedule as ScheduleSpec
 from twostream.train import distributed
-from twostream.train.engine import Schedule, Trainer
+from twostream.train.engine import Schedule, Trainer, fingerprint
 from twostream.train.watch import Watch, validator
 
 
@@ -64,6 +64,17 @@ def schedule(spec: Any, n_train: int, workers: int) -> Schedule:
                     precision=spec.precision, compile=spec.compile, prefetch=spec.prefetch)
 
 
+def run_seed(seed: int, kind: str, config: dict[str, Any]) -> int:
+    """The seed of a run's views, batch order and dropout masks: ``seed`` mixed with its kind and checkpoint config.
+
+    Every stage of a pipeline thus draws its own sequence. With ``seed`` itself, a stage that continues an earlier
+    one's network (CMA iteration n, CMMP and conv fusion on the stage-1 streams) replayed that stage's exact
+    batches, crops and dropout masks step for step: its first epochs met samples the network had been fitted to,
+    so its training loss started low and rose as the replay ran out (docs/cma.md, "Why iteration 2 unlearned").
+    """
+    return int(fingerprint({"seed": seed, "kind": kind, "config": config}), 16)
+
+
 def run_name(out: str) -> str:
     """How a training job names itself on the console: its dataset and its path below the dataset's data folder
     (``models/<d>/<data>/rgb-<key>/split1.pt``: ``train ucf101 rgb-<key>/split1``)."""
@@ -97,10 +108,11 @@ def train(kind: Any, spec: Any, *, index: str, split: int, init: list[str], out:
     torch.manual_seed(spec.seed)  # the new weights start() initialises (torch seeds each process at random otherwise)
     videos = read_index(index)
     net, config, origin = code.start(spec, init, videos)
+    seed = run_seed(spec.seed, kind.name, config)
     ctx, dev = distributed.process(spec.device)
     net.to(dev)
     data = TSNDataset(select(videos, split, "train"), code.modalities(config), segments=spec.segments,
-                      length=spec.length, crop=spec.crop, train=True, hflip=spec.hflip, seed=spec.seed,
+                      length=spec.length, crop=spec.crop, train=True, hflip=spec.hflip, seed=seed,
                       decode=batches.resolve_decode(spec.decode, dev))
     resume = Path(out + ".resume")
     run_id = {"config": config, **origin, "index": index, "split": split, "crop": spec.crop, "hflip": spec.hflip,
@@ -109,7 +121,7 @@ def train(kind: Any, spec: Any, *, index: str, split: int, init: list[str], out:
     sched = schedule(spec, len(data), loader_workers(spec.workers, str(dev), threads))
     watch = Watch(out, run_name(out), validation(kind, spec, net, config, select(videos, split, "val"), dev),
                   spec.validate_every)
-    trainer = Trainer(net, params, data, sched, seed=spec.seed, resume=resume, run_id=run_id, device=dev, ctx=ctx,
+    trainer = Trainer(net, params, data, sched, seed=seed, resume=resume, run_id=run_id, device=dev, ctx=ctx,
                       watch=watch)
     history = trainer.fit(code.step(config, dev))
     if ctx.main:

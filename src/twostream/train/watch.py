@@ -1,12 +1,12 @@
 """Training you can watch as it runs: validation accuracy, the history as CSV, TensorBoard events, console lines.
 
-A ``Watch`` is handed each history row as the Trainer records it (every epoch end, and every
-``validate_every`` steps): it adds ``val_acc``, the top-1 accuracy on the dataset's validation split of
-the model's summed outputs (where the split has videos), rewrites ``<checkpoint>.history.csv`` with
+A ``Watch`` is handed each history row as the Trainer records it (several per epoch, ``train.engine``): at
+every epoch end and every ``validate_every`` steps it adds ``val_acc``, the top-1 accuracy on the dataset's
+validation split of the model's summed outputs (where the split has videos); at every row it rewrites ``<checkpoint>.history.csv`` with
 every row so far, adds the row's scalars to TensorBoard event files under ``<checkpoint>.events/``
 (where the ``tensorboard`` package is installed; flushed at once, so ``tensorboard --logdir models/``
-shows a run in progress; a resumed run purges the events after its resume step), and prints one line
-to stdout (the rule's console). Validation runs the unwrapped network in eval mode under
+shows a run in progress; a resumed run purges the events after its resume step), and on validated rows
+prints one line to stdout (the rule's console). Validation runs the unwrapped network in eval mode under
 ``torch.random.fork_rng``, so the training's random streams, and so its weights, are those of a run
 without it; it is rank 0's alone under DDP.
 """
@@ -75,18 +75,22 @@ class Watch:
         if history:
             write_csv(pd.DataFrame(history), self.csv)
 
-    def record(self, row: dict[str, Any], history: list[dict[str, Any]], steps: int) -> dict[str, Any]:
-        """``row`` with ``val_acc`` added, written out with the ``history`` before it; ``steps``: the run's total."""
-        if self.validate is not None:
+    def record(self, row: dict[str, Any], history: list[dict[str, Any]], steps: int, *,
+               validate: bool = True) -> dict[str, Any]:
+        """``row`` (with ``val_acc`` added where ``validate``), written out with the ``history`` before it; ``steps``:
+        the run's total."""
+        if validate and self.validate is not None:
             row = {**row, "val_acc": self.validate()}
         write_csv(pd.DataFrame([*history, row]), self.csv)
         if self.writer is not None:
             for key, value in row.items():
-                if key not in ("epoch", "step", "seconds") and isinstance(value, (int, float)) and math.isfinite(value):
+                if key not in ("epoch", "step", "steps", "seconds") and isinstance(value, (int, float)) and math.isfinite(value):
                     self.writer.add_scalar(key, value, row["step"])
             self.writer.flush()
-        shown = " ".join(f"{k} {row[k]:.4f}" for k in row if k not in ("epoch", "step", "seconds", "lr"))
-        print(f"{self.name}: step {row['step']}/{steps} (epoch {row['epoch']:g}) {shown} lr {row['lr']:g}", flush=True)
+        if validate:
+            shown = " ".join(f"{k} {row[k]:.4f}" for k in row if k not in ("epoch", "step", "steps", "seconds", "lr"))
+            print(f"{self.name}: step {row['step']}/{steps} (epoch {row['epoch']:g}) {shown} lr {row['lr']:g}",
+                  flush=True)
         return row
 
     def close(self) -> None:
