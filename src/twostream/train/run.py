@@ -46,9 +46,9 @@ def stage1_origin(rgb: str, flow: str) -> dict[str, Any]:
     return {"stage1": [checkpoint.file_digest(rgb), checkpoint.file_digest(flow)]}
 
 
-def schedule(spec: Any, n_train: int, workers: int) -> Schedule:
+def schedule(spec: Any, n_train: int, workers: int = 0) -> Schedule:
     """The step schedule of a training spec: epochs (and epoch milestones) turned into optimiser steps; ``workers``:
-    its loader workers, resolved (``gpus.loader_workers``)."""
+    its loader workers, resolved (``gpus.loader_workers``; the plan, which only counts steps, leaves it 0)."""
     s: ScheduleSpec = spec.schedule
     per_epoch = max(n_train // spec.batch_size, 1)
     if (s.epochs is None) == (s.steps is None):
