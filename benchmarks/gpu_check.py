@@ -21,7 +21,7 @@ measurement is recorded with its error and the rest go on (exit status 1 if any 
   shards verified and one compared byte for byte with the serial ``extract_video``.
 * ``train``: one training step of every model kind (the stream, ResNet-50, 3 segments, bf16 on
   CUDA; CMMP; CMA; conv fusion) on a batch already on the device, clips/s per batch size, after
-  warm-up steps.
+  warm-up steps; then the RGB stream with ``train.compile`` (first step = compile time, clips/s, graphs).
 * ``eval``: evaluation videos/s of every kind at 25 segments x 10 crops through ``eval.predict``
   (the evaluate command's path), shards read by its loader.
 
@@ -312,7 +312,10 @@ def preset(dry: bool) -> dict:
 
 
 def train_kind(name: str, kind: str, config: dict, index: pd.DataFrame, batch: int, p: dict, device: torch.device,
-               scratch: Path) -> dict:
+               scratch: Path, compile: bool = False) -> dict:
+    """clips/s of one kind's training step at ``batch`` after warm-up steps; ``compile``: with ``train.compile``
+    (its first step's seconds, the compile, and the graphs Dynamo compiled in all, one expected, also reported;
+    --dry compiles with Dynamo's eager backend: the wiring, not Inductor, which takes minutes on a CPU)."""
     from train import timed  # benchmarks/train.py
 
     from twostream import precision
@@ -331,15 +334,27 @@ def train_kind(name: str, kind: str, config: dict, index: pd.DataFrame, batch: i
     steps = p["warmup"] + p["steps"]
     sched = Schedule(steps=steps, lr=0.01, batch_size=batch, milestones=[], plateau_patience=0, momentum=0.9,
                      weight_decay=5e-4, clip_grad=0.0, workers=p["workers"], checkpoint_every=0, precision="auto",
-                     compile=False, prefetch=2)
+                     compile=compile and device.type == "cuda", prefetch=2)
     trainer = Trainer(net, [q for q in net.parameters() if q.requires_grad], data, sched, seed=0,
                       resume=scratch / f"{name}.resume", run_id="gpu_check", device=device)
+    if compile and device.type != "cuda":
+        trainer.net = torch.compile(trainer.net, backend="eager")
     ready = trainer.move(next(iter(trainer.loader())), device)  # one batch on the device, reused
     step = code.step(config, device)
     trainer.model.train()
+    if compile:
+        torch._dynamo.reset()
+        torch._dynamo.utils.counters.clear()
+    start = time.perf_counter()
+    trainer.train_step(step, ready)
+    sync(str(device))
+    first = time.perf_counter() - start
     seconds = timed(device, [ready] * steps, p["warmup"], lambda b: trainer.train_step(step, b))
-    return {"model": name, "batch": batch, "segments": p["segments"], "precision": str(trainer.precision),
-            "step_clips_per_s": batch * p["steps"] / seconds}
+    out = {"model": name, "batch": batch, "segments": p["segments"], "precision": str(trainer.precision),
+           "compile": compile, "first_step_s": first, "step_clips_per_s": batch * p["steps"] / seconds}
+    if compile:
+        out["graphs"] = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    return out
 
 
 def eval_kind(name: str, kind: str, config: dict, index: pd.DataFrame, p: dict, device: torch.device) -> dict:
@@ -381,6 +396,11 @@ def part_models(report: Report, device: str, dry: bool, what: str) -> None:
                         n, k, c, index, b, p, dev, Path(tmp)), append=True)
             else:
                 report.measure("eval", lambda n=name, k=kind, c=config: eval_kind(n, k, c, index, p, dev), append=True)
+        if what == "train":  # train.compile: the RGB stream at the middle batch size, against its eager row
+            kind, config = kind_configs(p["depth"], CLASSES)["stream_rgb"]
+            batch = p["batches"][len(p["batches"]) // 2]
+            report.measure("train_compiled", lambda: train_kind("stream_rgb", kind, config, index, batch, p, dev,
+                                                                Path(tmp), compile=True))
 
 
 def main() -> int:

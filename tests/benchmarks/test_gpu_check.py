@@ -33,6 +33,8 @@ def test_gpu_check_dry_runs_every_part(tmp_path, part):
         assert report["extract"]["pairs"] == 10 and report["extract"]["pairs_per_s"] > 0
     elif part == "train":
         assert {r["model"] for r in report["train"]} == MODELS and all(r["step_clips_per_s"] > 0 for r in report["train"])
+        compiled = report["train_compiled"]
+        assert compiled["compile"] and compiled["graphs"] >= 1 and compiled["step_clips_per_s"] > 0
     else:
         assert {r["model"] for r in report["eval"]} == MODELS and all(r["crops"] == 10 for r in report["eval"])
 
