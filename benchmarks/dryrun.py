@@ -84,10 +84,10 @@ def main() -> int:
     p.add_argument("--chunk-size", type=int, default=64)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--out", default=str(REPO / "benchmarks/out/dryrun.json"))
-    p.add_argument("--smoke", action="store_true", help="202 videos, one dry-run (for the tests)")
+    p.add_argument("--smoke", action="store_true", help="808 videos (groups 1-8: each split has training videos), one dry-run (for the tests)")
     args = p.parse_args()
     if args.smoke:
-        args.videos, args.repeat = 202, 1
+        args.videos, args.repeat = 808, 1
 
     work = Path(tempfile.mkdtemp(prefix="dryrun-"))
     try:

@@ -11,7 +11,7 @@ def test_dryrun_benchmark_smoke(repo, tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(out.read_text())
-    assert result["videos"] == 202
-    assert result["jobs_per_rule"]["extract"] == 4  # 202 videos in chunks of 64
+    assert result["videos"] == 808
+    assert result["jobs_per_rule"]["extract"] == 13  # 808 videos in chunks of 64
     assert result["jobs"] == sum(result["jobs_per_rule"].values())
     assert result["best_seconds"] > 0
