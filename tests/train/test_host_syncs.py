@@ -115,6 +115,9 @@ RUNS = [(case, "cpu") for case in CASES] + [("stream-flow", "gpu"), ("cmmp", "gp
 @pytest.mark.parametrize("case,decode", RUNS)
 def test_steps_read_nothing_back_from_the_device(cma_data, tmp_path, monkeypatch, host_reads, case, decode) -> None:
     monkeypatch.setattr(engine, "LOG_SECONDS", math.inf)  # no progress refresh (one read each) in a slow run
+    # history rows (one read each) at epoch ends only: an epoch here is 3 steps, a real one has hundreds and
+    # RECORDS_PER_EPOCH rows
+    monkeypatch.setattr(engine, "RECORDS_PER_EPOCH", 1)
     one, three = (host_reads(lambda: run(cma_data, tmp_path, case, decode, "cpu", steps)) for steps in (1, 3))
     assert one == three, f"reads in 1 step: {one}; in 3: {three}"
 
@@ -122,6 +125,7 @@ def test_steps_read_nothing_back_from_the_device(cma_data, tmp_path, monkeypatch
 def test_the_counter_sees_a_read_per_step(cma_data, tmp_path, monkeypatch, host_reads) -> None:
     """The mock catches a step that reads its loss (as the toy step of test_engine does)."""
     monkeypatch.setattr(engine, "LOG_SECONDS", math.inf)
+    monkeypatch.setattr(engine, "RECORDS_PER_EPOCH", 1)
     stream = kinds.KINDS["stream"].code()
     step = stream.step
 
@@ -143,6 +147,7 @@ def test_the_counter_sees_a_read_per_step(cma_data, tmp_path, monkeypatch, host_
 @pytest.mark.parametrize("case,decode", RUNS)
 def test_cuda_steps_do_not_synchronise(cma_data, tmp_path, monkeypatch, case, decode) -> None:
     monkeypatch.setattr(engine, "LOG_SECONDS", math.inf)
+    monkeypatch.setattr(engine, "RECORDS_PER_EPOCH", 1)
     counts = []
     for steps in (1, 3):
         torch.cuda.set_sync_debug_mode("warn")
