@@ -14,10 +14,14 @@ import cv2
 import pandas as pd
 import pytest
 
-from twostream.data import rawframes, video
+from twostream.data import video
 from twostream.data.decoding import decode
 from twostream.data.extract import extract_chunk, extract_video
 from twostream.data.ingest import ingest
+from twostream.data.rawframes.export import export
+from twostream.data.rawframes.resize import Resize
+from twostream.data.rawframes.sources import Video
+from twostream.data.rawframes.writer import Settings
 from twostream.data.shards import Shard
 from twostream.flow import get_backend
 
@@ -117,9 +121,9 @@ def test_ingest_keeps_a_video_whose_first_frame_is_bad(bad_frame_video, tmp_path
 
 @pytest.mark.parametrize("step", [1, 2])  # 1: the pipeline's core; 2: decoded here, one video at a time
 def test_rawframes_number_the_frames_that_decode_and_record_the_dropped(bad_videos, tmp_path, step) -> None:
-    videos = [rawframes.Video(r.video_id, r.path, 0, "A") for r in bad_videos.itertuples()]
-    settings = rawframes.Settings(step=step, bound=20.0, quality=90, resize=rawframes.Resize(0, 0, 0))
-    done, failures = rawframes.export(videos, tmp_path / "out", backend=get_backend("opencv-cpu"), settings=settings,
+    videos = [Video(r.video_id, r.path, 0, "A") for r in bad_videos.itertuples()]
+    settings = Settings(step=step, bound=20.0, quality=90, resize=Resize(0, 0, 0))
+    done, failures = export(videos, tmp_path / "out", backend=get_backend("opencv-cpu"), settings=settings,
                                       workers=1)
     done = done.set_index("video_id")
     notes = {Path(v).stem: reason for v, _, reason in failures}
