@@ -14,7 +14,7 @@
    the extracted ones.
 
 Prints the numbers and the ratio import / extract and writes them as JSON (goal: import >= 20x extract).
-Timings are wall-clock on this machine as it is loaded: run it through ``/work/bin/slot`` on a shared one.
+Timings are wall-clock on this machine as it is loaded: on a shared machine, time it when nothing else runs.
 """
 
 from __future__ import annotations
