@@ -22,7 +22,7 @@ rule cma_train:
     resources:
         **train_resources(),
     params:
-        threads=train_threads(),
+        threads=torch_threads(TRAIN_GPUS),
         launcher=TRAIN,
         spec=spec(specs.CMASpec),
         current=current(
@@ -140,9 +140,10 @@ rule cma_attention_figure:
     resources:
         gpu=1 if GPUS else 0,
     params:
+        threads=torch_threads(),
         split=lambda w: first_split(w.dataset),
         spec=spec(specs.CMAAttentionFigureSpec),
         code=code("cma-figures"),
     shell:
         "python -m twostream cma-figures attention --spec {params.spec:q} --index {input.index:q}"
-        " --split {params.split} --model {input.model:q} --threads {threads} --out {output:q} > {log:q} 2>&1"
+        " --split {params.split} --model {input.model:q} --threads {params.threads} --out {output:q} > {log:q} 2>&1"

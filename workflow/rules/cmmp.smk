@@ -17,7 +17,7 @@ rule cmmp_train:
     resources:
         **train_resources(),
     params:
-        threads=train_threads(),
+        threads=torch_threads(TRAIN_GPUS),
         launcher=TRAIN,
         spec=spec(specs.CMMPSpec),
         current=current(

@@ -57,25 +57,25 @@ TRAIN_NODES = config["train"]["nodes"]
 TRAIN = launcher(TRAIN_GPUS, TRAIN_NODES)
 
 
-# CPU-only machines: every training job computes with this many torch threads, whatever --cores is. Its
-# gradient sums depend on the thread count, so its numbers are those of the 2-core runs published so far
-# (inference's do not: tests/eval/test_predict_threads.py, so evaluation jobs take the cores they reserve).
-TRAIN_CPU_THREADS = 2
+# CPU-only machines: every torch job (training, evaluation, attention figure) computes with this many threads,
+# whatever --cores is. Its sums depend on the thread count (training's weights, and evaluation's scores by an
+# ulp or so: tests/train/test_cpu_threads.py), so its numbers are those of the 2-core runs published so far.
+TORCH_CPU_THREADS = 2
 
 
 def job_threads(gpus=1):
     """Cores Snakemake reserves for a job that may take ``gpus`` GPUs (training, evaluation): its share of
     the cores beside the machine's GPUs. Without GPUs one below 4 cores, so that two independent jobs run side
-    by side on 2 cores (a 2-thread training job keeps about 1.35 cores busy and idle OpenMP threads sleep:
-    OMP_WAIT_POLICY=PASSIVE), else TRAIN_CPU_THREADS."""
+    by side on 2 cores (a 2-thread torch job keeps about 1.35 cores busy and idle OpenMP threads sleep:
+    OMP_WAIT_POLICY=PASSIVE), else TORCH_CPU_THREADS."""
     if GPUS:
         return max(1, workflow.cores * gpus // GPUS)
-    return 1 if workflow.cores < 4 else TRAIN_CPU_THREADS
+    return 1 if workflow.cores < 4 else TORCH_CPU_THREADS
 
 
-def train_threads():
-    """torch threads of a training job (its --threads): the cores it reserves, TRAIN_CPU_THREADS without GPUs."""
-    return job_threads(TRAIN_GPUS) if GPUS else TRAIN_CPU_THREADS
+def torch_threads(gpus=1):
+    """torch threads of such a job (its --threads): the cores it reserves, TORCH_CPU_THREADS without GPUs."""
+    return job_threads(gpus) if GPUS else TORCH_CPU_THREADS
 
 
 def train_resources():

@@ -17,7 +17,7 @@ rule conv_fusion_train:
     resources:
         **train_resources(),
     params:
-        threads=train_threads(),
+        threads=torch_threads(TRAIN_GPUS),
         launcher=TRAIN,
         spec=spec(specs.ConvFusionSpec),
         current=current(

@@ -16,7 +16,7 @@ rule train_stream:
     resources:
         **train_resources(),
     params:
-        threads=train_threads(),
+        threads=torch_threads(TRAIN_GPUS),
         launcher=TRAIN,
         spec=spec(specs.StreamSpec),
         current=current(lambda w: stream(w.dataset, w.modality, int(w.split))),
@@ -43,6 +43,7 @@ rule evaluate_stream:
     resources:
         gpu=1 if GPUS else 0,
     params:
+        threads=torch_threads(),
         spec=spec(specs.EvaluateSpec),
         current=current(
             lambda w: scores(w.dataset, stream(w.dataset, w.modality, int(w.split)))
@@ -50,7 +51,7 @@ rule evaluate_stream:
         code=code("evaluate", "stream"),
     shell:
         "python -m twostream evaluate --spec {params.spec:q} --index {input.index:q} --split {wildcards.split:q}"
-        " --model {input.model:q} --threads {threads} --out {output:q} > {log:q} 2>&1"
+        " --model {input.model:q} --threads {params.threads} --out {output:q} > {log:q} 2>&1"
 
 
 rule two_stream_table:
