@@ -26,7 +26,8 @@ def wilson(correct: float, n: int, z: float = Z95) -> tuple[float, float]:
     p = correct / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, 100.0 * (centre - half)), min(100.0, 100.0 * (centre + half))
+    # The interval holds p; at 0 or n successes centre - half (+ half) is 0 (1) up to rounding, made exact here.
+    return max(0.0, min(100.0 * p, 100.0 * (centre - half))), min(100.0, max(100.0 * p, 100.0 * (centre + half)))
 
 
 def accuracy(scores: np.ndarray, labels: np.ndarray, k: int = 1) -> tuple[float, float, float]:
