@@ -15,6 +15,8 @@ def commands(work: Path, **train) -> dict[str, list[str]]:
     assert out.returncode == 0, out.stderr[-3000:]
     listed: dict[str, list[str]] = {}
     for rule, command in shell_commands(out.stdout):
+        if command.startswith(": > "):  # a training rule opens its log first (its stdout is tee'd into it)
+            command = command.split("; ", 1)[1]
         listed.setdefault(rule, []).append(command)
     return listed
 
